@@ -1,0 +1,125 @@
+# tcpstate-trace: see README.md. `make help` lists the targets.
+OUTPUT ?= build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+PREFIX ?= /usr/local
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+VMLINUX_DIR := vmlinux/$(ARCH)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	  -DTS_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iuser
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf \
+	      -Wall -Wno-unused-function
+LDLIBS := -lbpf -lelf -lz
+STATIC_LDLIBS := -static -lbpf -lelf -lz -lzstd
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# Everything but main: what unit tests link against.
+LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+BPF_OBJ := $(OUTPUT)/tcpstate.bpf.o
+SKEL := $(OUTPUT)/tcpstate.skel.h
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+SCENARIO_SRCS := $(wildcard tests/scenario/*.c)
+SCENARIO_BINS := $(patsubst tests/scenario/%.c,$(OUTPUT)/tests/scenario/%,$(SCENARIO_SRCS))
+LIVETEST := $(OUTPUT)/tests/livetest
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+MAKEFLAGS += --no-print-directory
+endif
+
+.PHONY: all static deps check-deps run test test-unit test-live vmtest install uninstall clean help
+.DELETE_ON_ERROR:
+
+all: tcpstate-trace
+
+help:
+	@echo 'make            build ./tcpstate-trace (V=1 shows the commands)'
+	@echo 'make static     build $(OUTPUT)/static/tcpstate-trace, a static binary to copy to other hosts'
+	@echo 'make deps       install missing build and test dependencies (Debian packages; root)'
+	@echo 'make run        deps + build + trace live (root); ARGS="-j" passes options'
+	@echo 'make test       deps + build + unit tests + live tests (root)'
+	@echo 'make install    install to $$(DESTDIR)$$(PREFIX) (PREFIX=$(PREFIX))'
+	@echo 'make vmlinux    regenerate $(VMLINUX_DIR)/vmlinux.h from this kernel'
+
+deps:
+	$(Q)scripts/install-deps
+
+check-deps:
+	$(Q)scripts/install-deps --check
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tests/scenario $(OUTPUT)/static:
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): bpf/tcpstate.bpf.c $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tcpstate_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/tcpstate.h $(SKEL) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+tcpstate-trace: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+static: $(OUTPUT)/static/tcpstate-trace
+$(OUTPUT)/static/tcpstate-trace: $(USER_OBJS) | $(OUTPUT)/static
+	$(call msg,STATIC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(STATIC_LDLIBS) -o $@
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_DIR)/vmlinux.h
+
+run: deps
+	$(Q)$(MAKE) all
+	./tcpstate-trace $(ARGS)
+
+# --- tests -------------------------------------------------------------------
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,UNIT,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/tests/scenario/%: tests/scenario/%.c tests/scenario/scenario.h | $(OUTPUT)/tests/scenario
+	$(call msg,SCENARIO,$@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+
+$(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/tests
+	$(call msg,LIVETEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/live $(wildcard tests/live/*.c) -static -ljansson -o $@
+
+test: deps
+	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
+	$(Q)$(MAKE) test-unit test-live
+
+test-unit: $(UNIT_BINS)
+	$(Q)tests/run-unit $(UNIT_BINS)
+
+test-live: tcpstate-trace $(SCENARIO_BINS) $(LIVETEST)
+	$(Q)$(LIVETEST) --tracer ./tcpstate-trace --scenarios $(OUTPUT)/tests/scenario
+
+# --- install -----------------------------------------------------------------
+install: tcpstate-trace
+	install -D -m 0755 tcpstate-trace $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace
+	install -D -m 0644 doc/tcpstate-trace.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT) tcpstate-trace)
+	$(Q)rm -rf $(OUTPUT) tcpstate-trace

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Records passed from the BPF programs to user space through the ring buffer.
+ * Included by both sides: only fixed-width kernel UAPI types here. */
+#ifndef TCPSTATE_H
+#define TCPSTATE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define TS_COMM_LEN 16
+#define TS_MAX_PORTS 64
+
+enum ts_event_type {
+	TS_EV_STATE = 1,	/* sock:inet_sock_set_state for a TCP socket */
+};
+
+/* Where the owner (pid, comm) of an event came from. */
+enum ts_owner_src {
+	TS_OWNER_NONE = 0,	/* not known: no syscall-context moment seen yet */
+	TS_OWNER_SYSCALL = 1,	/* recorded at connect/listen/accept/close/shutdown */
+	TS_OWNER_LISTENER = 2,	/* not yet accepted: the listening socket's owner */
+};
+
+enum ts_event_flags {
+	TS_EVF_PREV_KNOWN = 1 << 0,	/* prev_state_ns is valid */
+	TS_EVF_SYNTH_COOKIE = 1 << 1,	/* cookie assigned by the tracer, not the kernel */
+};
+
+/* Per-CPU counters; summed by user space. */
+enum ts_stat {
+	TS_STAT_EVENTS,		/* records submitted to the ring buffer */
+	TS_STAT_DROPPED,	/* records lost: ring buffer full */
+	TS_STAT_UNTRACKED,	/* transitions of sockets the tracer had no entry for */
+	TS_STAT_SOCK_FULL,	/* socket table full: owner/timing not kept */
+	TS_STAT__MAX,
+};
+
+/* How the state program computes socket cookies; chosen by user space. */
+enum ts_cookie_mode {
+	TS_COOKIE_HELPER = 0,	/* bpf_get_socket_cookie() (tp_btf, kernel >= 5.12) */
+	TS_COOKIE_READ = 1,	/* skc_cookie when set, else a tracer-assigned id */
+};
+
+/* Tracer-assigned cookies: bit 52 set, the CPU in bits 40-51, a per-CPU
+ * sequence below. Kernel cookies are a counter that never gets near 2^52,
+ * and everything stays below 2^53, exact in a JSON reader's doubles. */
+#define TS_SYNTH_COOKIE_BIT (1ULL << 52)
+
+struct ts_event {
+	__u64 mono_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cookie;
+	__u64 skaddr;
+	__u64 prev_state_ns;	/* time spent in oldstate, if TS_EVF_PREV_KNOWN */
+	__u32 type;		/* enum ts_event_type */
+	__u32 pid;		/* owner tgid; 0 when owner_src is TS_OWNER_NONE */
+	__u32 netns;		/* network namespace inode number */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 sport;		/* host order */
+	__u16 dport;		/* host order */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 owner_src;		/* enum ts_owner_src */
+	__u8 flags;		/* enum ts_event_flags */
+	__u8 pad[2];
+	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	char comm[TS_COMM_LEN];
+};
+
+#endif /* TCPSTATE_H */

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "cli.h"
+
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define PROG "tcpstate-trace"
+
+static const char doc[] =
+"Trace TCP state transitions with the process that owns each socket.\n"
+"\v"
+"EXAMPLES:\n"
+"    tcpstate-trace                # trace every TCP state change\n"
+"    tcpstate-trace -T             # with a time column\n"
+"    tcpstate-trace -j | jq .      # one JSON object per line\n"
+"    tcpstate-trace -p 181         # only sockets owned by PID 181\n"
+"    tcpstate-trace -L 80,443      # only local ports 80 and 443\n"
+"    tcpstate-trace -D 5432        # only remote port 5432\n"
+"    tcpstate-trace -4             # IPv4 only\n"
+"    tcpstate-trace -v             # show the attach choices and libbpf's messages";
+
+enum {
+	OPT_STATE_HOOK = 0x100,
+	OPT_RINGBUF,
+	OPT_MAX_SOCKETS,
+	OPT_HELP,
+	OPT_USAGE,
+	OPT_VERSION,
+};
+
+static const struct argp_option options[] = {
+	{ "pid", 'p', "PID", 0, "Only sockets owned by this process", 0 },
+	{ "localport", 'L', "PORTS", 0, "Only these local ports (comma-separated, up to 64)", 0 },
+	{ "remoteport", 'D', "PORTS", 0, "Only these remote ports (comma-separated, up to 64)", 0 },
+	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
+	{ "ipv6", '6', NULL, 0, "IPv6 only", 0 },
+	{ "timestamp", 'T', NULL, 0, "Include a time column (HH:MM:SS.ms)", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per line (NDJSON)", 0 },
+	{ "verbose", 'v', NULL, 0, "Show attach choices and libbpf debug output", 0 },
+	{ "state-hook", OPT_STATE_HOOK, "HOOK", 0,
+	  "auto (default), tp_btf or tracepoint: how to attach to inet_sock_set_state", 0 },
+	{ "ringbuf", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB, a power of two (default 8)", 0 },
+	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
+	  "Sockets tracked in the kernel at once (default 65536)", 0 },
+	{ "help", OPT_HELP, NULL, 0, "Show this help", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
+	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
+	{},
+};
+
+struct parse_ctx {
+	struct cli_opts *o;
+	enum cli_result result;
+	FILE *devnull;
+};
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+}
+
+int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int cli__parse_ports(const char *s, uint16_t *ports, int max, const char **msg)
+{
+	char buf[512];
+	char *save = NULL, *tok;
+	int n = 0;
+
+	if (!s || !*s || strlen(s) >= sizeof(buf)) {
+		*msg = "expected a comma-separated list of ports";
+		return -1;
+	}
+	strcpy(buf, s);
+	if (buf[0] == ',' || buf[strlen(buf) - 1] == ',' || strstr(buf, ",,")) {
+		*msg = "empty entry in port list";
+		return -1;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint32_t v;
+
+		if (cli__parse_u32(tok, 1, 65535, &v)) {
+			*msg = "ports are numbers from 1 to 65535";
+			return -1;
+		}
+		if (n == max) {
+			*msg = "too many ports (at most 64)";
+			return -1;
+		}
+		ports[n++] = (uint16_t)v;
+	}
+	return n;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct parse_ctx *ctx = state->input;
+	struct cli_opts *o = ctx->o;
+	const char *msg;
+	uint32_t v;
+	int n;
+
+	switch (key) {
+	case 'p':
+		if (cli__parse_u32(arg, 1, 0x7fffffff, &o->pid)) {
+			usage_error("invalid PID '%s'", arg);
+			return EINVAL;
+		}
+		break;
+	case 'L':
+	case 'D':
+		n = cli__parse_ports(arg, key == 'L' ? o->sports : o->dports, TS_MAX_PORTS, &msg);
+		if (n < 0) {
+			fprintf(stderr, PROG ": invalid %s port list '%s': %s\n",
+				key == 'L' ? "local" : "remote", arg, msg);
+			return EINVAL;
+		}
+		if (key == 'L')
+			o->nsports = n;
+		else
+			o->ndports = n;
+		break;
+	case '4':
+	case '6':
+		if (o->family) {
+			usage_error("%s", "-4 and -6 exclude each other");
+			return EINVAL;
+		}
+		o->family = key == '4' ? AF_INET : AF_INET6;
+		break;
+	case 'T':
+		o->timestamps = true;
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case OPT_STATE_HOOK:
+		if (strcmp(arg, "auto") == 0)
+			o->state_hook = STATE_HOOK_AUTO;
+		else if (strcmp(arg, "tp_btf") == 0)
+			o->state_hook = STATE_HOOK_TP_BTF;
+		else if (strcmp(arg, "tracepoint") == 0)
+			o->state_hook = STATE_HOOK_TRACEPOINT;
+		else {
+			usage_error("invalid --state-hook '%s' (auto, tp_btf or tracepoint)", arg);
+			return EINVAL;
+		}
+		break;
+	case OPT_RINGBUF:
+		if (cli__parse_u32(arg, 1, 1024, &v) || (v & (v - 1))) {
+			usage_error("invalid --ringbuf '%s' (a power of two from 1 to 1024 MiB)", arg);
+			return EINVAL;
+		}
+		o->ringbuf_mb = v;
+		break;
+	case OPT_MAX_SOCKETS:
+		if (cli__parse_u32(arg, 1024, 1 << 24, &o->max_sockets)) {
+			usage_error("invalid --max-sockets '%s' (1024 to 16777216)", arg);
+			return EINVAL;
+		}
+		break;
+	case OPT_HELP:
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP & ~ARGP_HELP_EXIT_OK);
+		ctx->result = CLI_EXIT_OK;
+		return EINTR;
+	case OPT_USAGE:
+		argp_state_help(state, stdout, ARGP_HELP_USAGE);
+		ctx->result = CLI_EXIT_OK;
+		return EINTR;
+	case OPT_VERSION:
+		printf(PROG " %s\n", TS_VERSION);
+		ctx->result = CLI_EXIT_OK;
+		return EINTR;
+	case ARGP_KEY_INIT:
+		if (ctx->devnull)
+			state->err_stream = ctx->devnull;
+		break;
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s' (see --help)", arg);
+		return EINVAL;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void cli__defaults(struct cli_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->state_hook = STATE_HOOK_AUTO;
+	o->ringbuf_mb = 8;
+	o->max_sockets = 65536;
+}
+
+enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o)
+{
+	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
+	struct parse_ctx ctx = { .o = o, .result = CLI_OK };
+	int err;
+
+	cli__defaults(o);
+	/* ARGP_NO_HELP: we print help ourselves and decide the exit. getopt
+	 * reports unknown options and missing arguments in one line on stderr;
+	 * argp's second "Try --help" line goes to /dev/null (ARGP_NO_ERRS would
+	 * silence getopt's line too). */
+	ctx.devnull = fopen("/dev/null", "w");
+	err = argp_parse(&argp, argc, argv, ARGP_NO_HELP | ARGP_NO_EXIT, NULL, &ctx);
+	if (ctx.devnull)
+		fclose(ctx.devnull);
+	if (ctx.result != CLI_OK)
+		return ctx.result;
+	return err ? CLI_USAGE : CLI_OK;
+}
+
+const char *state_hook__name(enum state_hook h)
+{
+	switch (h) {
+	case STATE_HOOK_TP_BTF: return "tp_btf";
+	case STATE_HOOK_TRACEPOINT: return "tracepoint";
+	default: return "auto";
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line: options and their validation. No side effects beyond
+ * printing help or a one-line error. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "tcpstate.h"
+
+enum state_hook {
+	STATE_HOOK_AUTO,
+	STATE_HOOK_TP_BTF,	/* tp_btf/inet_sock_set_state */
+	STATE_HOOK_TRACEPOINT,	/* classic tracepoint sock/inet_sock_set_state */
+};
+
+struct cli_opts {
+	uint32_t pid;			/* 0: any */
+	uint16_t sports[TS_MAX_PORTS];
+	int nsports;
+	uint16_t dports[TS_MAX_PORTS];
+	int ndports;
+	int family;			/* 0, AF_INET or AF_INET6 */
+	bool timestamps;
+	bool json;
+	bool verbose;
+	enum state_hook state_hook;
+	uint32_t ringbuf_mb;		/* ring buffer size in MiB, power of two */
+	uint32_t max_sockets;		/* socket table entries in the kernel */
+};
+
+enum cli_result {
+	CLI_OK = 0,
+	CLI_EXIT_OK = 1,	/* --help, --version: exit 0 */
+	CLI_USAGE = 2,		/* bad usage: the error is printed; exit 2 */
+};
+
+void cli__defaults(struct cli_opts *o);
+/* Parse argv into o. Errors are printed to stderr as one line. */
+enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o);
+
+/* Parse "80,443,8080" into ports; returns count, or -1 with msg set. */
+int cli__parse_ports(const char *s, uint16_t *ports, int max, const char **msg);
+/* Parse a decimal number in [min, max]; 0 on success, -1 if invalid. */
+int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+const char *state_hook__name(enum state_hook h);
+
+#endif /* CLI_H */

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tcpstate-trace: parse options, start the tracer, stream its records to
+ * the output until a signal or a closed output ends the run. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "output.h"
+#include "tracer.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+struct app {
+	struct output out;
+	struct run_summary sum;
+	int write_err;		/* first output error; ends the run */
+};
+
+static int on_record(void *ctx, const void *data, size_t len)
+{
+	struct app *a = ctx;
+	const struct ts_event *e = data;
+	int err;
+
+	a->sum.records++;
+	if (len < sizeof(*e) || e->type != TS_EV_STATE) {
+		a->sum.malformed++;
+		return 0;
+	}
+	a->sum.transitions++;
+	err = output__state(&a->out, e);
+	if (err) {
+		a->write_err = err;
+		return err;
+	}
+	return 0;
+}
+
+static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t ringbuf_mb)
+{
+	uint64_t stats[TS_STAT__MAX];
+
+	if (tracer__stats(t, stats))
+		return 0;
+	if (stats[TS_STAT_DROPPED] > *seen) {
+		uint64_t delta = stats[TS_STAT_DROPPED] - *seen;
+
+		*seen = stats[TS_STAT_DROPPED];
+		return output__lost(&a->out, delta, *seen, ringbuf_mb);
+	}
+	return 0;
+}
+
+static bool reader_gone(int err)
+{
+	return err == -EPIPE;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts opts;
+	struct tracer *t = NULL;
+	struct app a = {};
+	char msg[512];
+	uint64_t lost_seen = 0, next_check;
+	int err;
+
+	switch (cli__parse(argc, argv, &opts)) {
+	case CLI_OK: break;
+	case CLI_EXIT_OK: return 0;
+	default: return 2;
+	}
+
+	/* A closed stdout must end the run through EPIPE, not kill it. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	output__init(&a.out, stdout, opts.json, opts.timestamps);
+	err = tracer__open(&t, &opts, on_record, &a, msg, sizeof(msg));
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: %s\n", msg);
+		output__free(&a.out);
+		return 1;
+	}
+	a.sum.state_hook = state_hook__name(tracer__choices(t)->state_hook);
+	a.sum.cookie_mode = cookie_mode__name(tracer__choices(t)->cookie_mode);
+	a.sum.start_mono_ns = clock__mono_now();
+	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
+
+	next_check = a.sum.start_mono_ns + 1000000000ULL;
+	while (!exiting) {
+		/* 100 ms bounds the delivery delay: records are submitted
+		 * without wakeups until a quarter of the ring is full. */
+		err = tracer__poll(t, 100);
+		if (err < 0 && err != -EINTR)
+			break;
+		err = a.write_err ? a.write_err : output__flush(&a.out);
+		if (err)
+			break;
+		if (clock__mono_now() >= next_check) {
+			next_check += 1000000000ULL;
+			err = report_lost(t, &a, &lost_seen, opts.ringbuf_mb);
+			if (err)
+				break;
+		}
+	}
+	if (err == -EINTR)
+		err = 0;
+	if (!err) {
+		/* Drain what was submitted before the signal. */
+		tracer__poll(t, 0);
+		err = a.write_err;
+		if (!err)
+			err = report_lost(t, &a, &lost_seen, opts.ringbuf_mb);
+	}
+
+	a.sum.end_mono_ns = clock__mono_now();
+	tracer__stats(t, a.sum.stats);
+	if (!err) {
+		err = output__summary_record(&a.out, &a.sum);
+		if (!err)
+			err = output__flush(&a.out);
+	}
+	output__summary_text(stderr, &a.sum);
+	tracer__close(t);
+	output__free(&a.out);
+
+	if (reader_gone(err))
+		return 0;
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: %s\n", strerror(-err));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tcp_names.h"
+
+void output__init(struct output *o, FILE *f, bool json, bool timestamps)
+{
+	memset(o, 0, sizeof(*o));
+	o->f = f;
+	o->json = json;
+	o->timestamps = timestamps;
+	clock__init(&o->clk);
+	json__init(&o->j);
+}
+
+void output__free(struct output *o)
+{
+	json__free(&o->j);
+}
+
+static int write_err(FILE *f)
+{
+	return ferror(f) ? (errno ? -errno : -EIO) : 0;
+}
+
+static const char *state_str(int s, char *buf, size_t len)
+{
+	const char *n = tcp_state__name(s);
+
+	if (n)
+		return n;
+	snprintf(buf, len, "STATE_%d", s);
+	return buf;
+}
+
+static const char *owner_src_name(uint8_t src)
+{
+	switch (src) {
+	case TS_OWNER_SYSCALL: return "syscall";
+	case TS_OWNER_LISTENER: return "listener";
+	default: return NULL;
+	}
+}
+
+/* The members every connection record starts with. */
+static void json_common(struct output *o, const char *type, const struct ts_event *e)
+{
+	char ts[CLOCK_RFC3339_LEN], sa[INET_ADDR_STRLEN], da[INET_ADDR_STRLEN];
+	struct json *j = &o->j;
+	bool owned = e->owner_src != TS_OWNER_NONE && e->pid;
+
+	json__begin_object(j);
+	json__kv_string(j, "type", type);
+	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, e->mono_ns), ts,
+						 sizeof(ts)));
+	json__kv_uint(j, "mono_ns", e->mono_ns);
+	json__kv_uint(j, "cookie", e->cookie);
+	if (owned) {
+		json__kv_uint(j, "pid", e->pid);
+		json__key(j, "comm");
+		json__string_n(j, e->comm, strnlen(e->comm, sizeof(e->comm)));
+		json__kv_string(j, "owner_src", owner_src_name(e->owner_src));
+	} else {
+		json__kv_null(j, "pid");
+		json__kv_null(j, "comm");
+		json__kv_null(j, "owner_src");
+	}
+	json__kv_uint(j, "family", e->family == AF_INET6 ? 6 : 4);
+	json__kv_string(j, "saddr", inet_addr__format(e->family, e->saddr, sa, sizeof(sa)));
+	json__kv_uint(j, "sport", e->sport);
+	json__kv_string(j, "daddr", inet_addr__format(e->family, e->daddr, da, sizeof(da)));
+	json__kv_uint(j, "dport", e->dport);
+	json__kv_uint(j, "netns", e->netns);
+}
+
+static int json_state(struct output *o, const struct ts_event *e)
+{
+	char b1[16], b2[16];
+	struct json *j = &o->j;
+
+	json_common(o, "state", e);
+	json__kv_string(j, "old", state_str(e->oldstate, b1, sizeof(b1)));
+	json__kv_string(j, "new", state_str(e->newstate, b2, sizeof(b2)));
+	if (e->flags & TS_EVF_PREV_KNOWN)
+		json__kv_uint(j, "prev_state_ns", e->prev_state_ns);
+	else
+		json__kv_null(j, "prev_state_ns");
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
+static void endpoint(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
+{
+	char a[INET_ADDR_STRLEN];
+
+	inet_addr__format(family, addr, a, sizeof(a));
+	if (family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+}
+
+static void human_header(struct output *o)
+{
+	if (o->timestamps)
+		fprintf(o->f, "%-12s ", "TIME");
+	fprintf(o->f, "%-7s %-16s %-27s %-27s %-11s    %-11s %s\n", "PID", "COMM", "LOCAL",
+		"REMOTE", "OLDSTATE", "NEWSTATE", "MS");
+	o->header_done = true;
+}
+
+static int human_state(struct output *o, const struct ts_event *e)
+{
+	char loc[64], rem[64], t[16], b1[16], b2[16], pid[12], comm[TS_COMM_LEN + 1];
+
+	if (!o->header_done)
+		human_header(o);
+	if (o->timestamps)
+		fprintf(o->f, "%-12s ",
+			clock__hms(clock__to_realtime_ns(&o->clk, e->mono_ns), t, sizeof(t)));
+	if (e->owner_src != TS_OWNER_NONE && e->pid) {
+		snprintf(pid, sizeof(pid), "%u", e->pid);
+		snprintf(comm, sizeof(comm), "%.*s", TS_COMM_LEN, e->comm);
+	} else {
+		strcpy(pid, "-");
+		strcpy(comm, "-");
+	}
+	endpoint(loc, sizeof(loc), e->family, e->saddr, e->sport);
+	endpoint(rem, sizeof(rem), e->family, e->daddr, e->dport);
+	fprintf(o->f, "%-7s %-16s %-27s %-27s %-11s -> %-11s ", pid, comm, loc, rem,
+		state_str(e->oldstate, b1, sizeof(b1)), state_str(e->newstate, b2, sizeof(b2)));
+	if (e->flags & TS_EVF_PREV_KNOWN)
+		fprintf(o->f, "%.3f\n", (double)e->prev_state_ns / 1e6);
+	else
+		fprintf(o->f, "-\n");
+	return write_err(o->f);
+}
+
+int output__state(struct output *o, const struct ts_event *e)
+{
+	return o->json ? json_state(o, e) : human_state(o, e);
+}
+
+int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_mb)
+{
+	char ts[CLOCK_RFC3339_LEN];
+	struct json *j = &o->j;
+	uint64_t now = clock__mono_now();
+
+	if (!o->json) {
+		fprintf(stderr, "tcpstate-trace: WARNING: %" PRIu64 " events lost (ring buffer "
+			"full; %" PRIu64 " in all); a larger --ringbuf than %u MiB may help\n",
+			delta, total, ringbuf_mb);
+		return 0;
+	}
+	json__begin_object(j);
+	json__kv_string(j, "type", "lost");
+	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now), ts,
+						 sizeof(ts)));
+	json__kv_uint(j, "mono_ns", now);
+	json__kv_uint(j, "count", delta);
+	json__kv_uint(j, "total", total);
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
+int output__summary_record(struct output *o, const struct run_summary *s)
+{
+	char ts[CLOCK_RFC3339_LEN];
+	struct json *j = &o->j;
+
+	if (!o->json)
+		return 0;
+	json__begin_object(j);
+	json__kv_string(j, "type", "summary");
+	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, s->end_mono_ns),
+						 ts, sizeof(ts)));
+	json__kv_uint(j, "mono_ns", s->end_mono_ns);
+	json__kv_uint(j, "duration_ns", s->end_mono_ns - s->start_mono_ns);
+	json__kv_uint(j, "events", s->records);
+	json__kv_uint(j, "transitions", s->transitions);
+	json__kv_uint(j, "lost", s->stats[TS_STAT_DROPPED]);
+	json__kv_uint(j, "kernel_events", s->stats[TS_STAT_EVENTS]);
+	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
+	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
+	json__kv_uint(j, "malformed", s->malformed);
+	json__kv_string(j, "state_hook", s->state_hook);
+	json__kv_string(j, "cookie_mode", s->cookie_mode);
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
+void output__summary_text(FILE *f, const struct run_summary *s)
+{
+	fprintf(f, "tcpstate-trace: %" PRIu64 " events (%" PRIu64 " transitions), %" PRIu64
+		" lost, %" PRIu64 " on sockets seen before tracing began\n",
+		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED]);
+	if (s->stats[TS_STAT_SOCK_FULL])
+		fprintf(f, "tcpstate-trace: WARNING: socket table full %" PRIu64
+			" times: owners and durations missing; raise --max-sockets\n",
+			s->stats[TS_STAT_SOCK_FULL]);
+	if (s->malformed)
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " malformed records ignored\n",
+			s->malformed);
+}
+
+int output__flush(struct output *o)
+{
+	if (fflush(o->f))
+		return errno ? -errno : -EIO;
+	return 0;
+}

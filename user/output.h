@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Live output: the human table or NDJSON records, on one stream. */
+#ifndef OUTPUT_H
+#define OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "clock.h"
+#include "json_writer.h"
+#include "tcpstate.h"
+
+struct output {
+	FILE *f;
+	bool json;
+	bool timestamps;
+	bool header_done;
+	struct clock_map clk;
+	struct json j;
+};
+
+struct run_summary {
+	uint64_t records;	/* records received from the kernel */
+	uint64_t transitions;	/* of which state transitions */
+	uint64_t malformed;	/* records too short or of an unknown type */
+	uint64_t stats[TS_STAT__MAX];	/* kernel counters */
+	uint64_t start_mono_ns, end_mono_ns;
+	const char *state_hook;
+	const char *cookie_mode;
+};
+
+void output__init(struct output *o, FILE *f, bool json, bool timestamps);
+void output__free(struct output *o);
+
+/* Each returns 0 or -errno from writing (EPIPE: the reader went away). */
+int output__state(struct output *o, const struct ts_event *e);
+/* Events lost since the last report: delta of total. JSON goes to the
+ * stream; the human form is a warning on stderr. */
+int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_mb);
+/* The JSON summary record (no-op in human mode). */
+int output__summary_record(struct output *o, const struct run_summary *s);
+/* The summary line for stderr, in both modes. */
+void output__summary_text(FILE *f, const struct run_summary *s);
+int output__flush(struct output *o);
+
+#endif /* OUTPUT_H */

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+bool probe__kernel_btf(void)
+{
+	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+}
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+bool probe__privileges(char *missing, size_t len)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d)) {
+		snprintf(missing, len, "cannot read capabilities: %s", strerror(errno));
+		return false;
+	}
+	if (has_cap(d, CAP_SYS_ADMIN))
+		return true;
+	if (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON))
+		return true;
+	snprintf(missing, len, "%s%s%s",
+		 has_cap(d, CAP_BPF) ? "" : "CAP_BPF",
+		 !has_cap(d, CAP_BPF) && !has_cap(d, CAP_PERFMON) ? " and " : "",
+		 has_cap(d, CAP_PERFMON) ? "" : "CAP_PERFMON");
+	return false;
+}
+
+bool probe__ringbuf(void)
+{
+	return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+}
+
+/* Load a tiny tracing program on btf_trace_<tp>; with_cookie makes it call
+ * bpf_get_socket_cookie() on the first argument. */
+static bool load_tp_btf(const char *tp, bool with_cookie)
+{
+	struct bpf_insn plain[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct bpf_insn cookie[] = {
+		/* r1 = *(u64 *)(r1 + 0): the socket argument */
+		{ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_1 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_socket_cookie },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	char name[128];
+	struct btf *vmlinux;
+	int id, fd;
+
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return false;
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF);
+	btf__free(vmlinux);
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	if (with_cookie)
+		fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", cookie, 4, &opts);
+	else
+		fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", plain, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+bool probe__tp_btf(const char *tp)
+{
+	return load_tp_btf(tp, false);
+}
+
+bool probe__tp_btf_cookie(const char *tp)
+{
+	return load_tp_btf(tp, true);
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int probe__ensure_tracefs(bool verbose)
+{
+	/* libbpf looks in /sys/kernel/debug/tracing when that path exists and in
+	 * /sys/kernel/tracing otherwise. */
+	if (is_dir("/sys/kernel/debug/tracing/events") || is_dir("/sys/kernel/tracing/events"))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	if (verbose)
+		fprintf(stderr, "tcpstate-trace: mounted tracefs at /sys/kernel/tracing\n");
+	return 0;
+}
+
+bool probe__tracepoint(const char *category, const char *name)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "/sys/kernel/debug/tracing/events/%s/%s", category, name);
+	if (is_dir(p))
+		return true;
+	snprintf(p, sizeof(p), "/sys/kernel/tracing/events/%s/%s", category, name);
+	return is_dir(p);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What this kernel and this process can do, asked once at start-up. */
+#ifndef PROBE_H
+#define PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Kernel BTF at /sys/kernel/btf/vmlinux (CO-RE needs it). */
+bool probe__kernel_btf(void);
+/* Root, or CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN). On false, missing
+ * names what is lacking. */
+bool probe__privileges(char *missing, size_t len);
+/* BPF ring buffer maps (Linux 5.8). */
+bool probe__ringbuf(void);
+/* A tp_btf program can load on the named raw tracepoint. */
+bool probe__tp_btf(const char *tp);
+/* tp_btf programs may call bpf_get_socket_cookie() on a socket argument
+ * (Linux 5.12). */
+bool probe__tp_btf_cookie(const char *tp);
+/* Make sure tracefs is reachable for classic tracepoints, mounting it at
+ * /sys/kernel/tracing if nothing is mounted. 0, or -errno. */
+int probe__ensure_tracefs(bool verbose);
+/* A classic tracepoint "category/name" exists (tracefs must be mounted). */
+bool probe__tracepoint(const char *category, const char *name);
+
+#endif /* PROBE_H */

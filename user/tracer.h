@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The kernel side: load, configure and attach the BPF programs, and read
+ * their ring buffer and counters. The only module that talks to libbpf. */
+#ifndef TRACER_H
+#define TRACER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cli.h"
+#include "tcpstate.h"
+
+struct tracer;
+
+/* Called for each record in the ring buffer. data is len bytes, at least
+ * the common header; return < 0 to stop consuming. */
+typedef int (*tracer_record_fn)(void *ctx, const void *data, size_t len);
+
+struct tracer_choices {
+	enum state_hook state_hook;	/* TP_BTF or TRACEPOINT: what is attached */
+	enum ts_cookie_mode cookie_mode;
+	bool accept_owner;		/* accept()/accept4() exits attached */
+};
+
+/* Open, load and attach. On failure returns -errno and writes one sentence
+ * saying what is missing and what to do into err. */
+int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn fn, void *ctx,
+		 char *err, size_t errlen);
+/* Wait up to timeout_ms for a wakeup, then consume everything waiting.
+ * Returns records consumed, or -errno (the callback's error included). */
+int tracer__poll(struct tracer *t, int timeout_ms);
+/* Sum the per-CPU counters (enum ts_stat). */
+int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX]);
+const struct tracer_choices *tracer__choices(const struct tracer *t);
+void tracer__close(struct tracer *t);
+
+const char *cookie_mode__name(enum ts_cookie_mode m);
+
+#endif /* TRACER_H */
