@@ -19,7 +19,7 @@
 #   --mem SIZE          guest memory (default 1G)
 #   --append ARGS       extra kernel command line parameters
 #   --log FILE          keep the serial console log in FILE (default: a file
-#                       in ${TMPDIR:-/tmp}, kept only when the run did not pass)
+#                       in ${TMPDIR:-/tmp}, kept only when the run failed)
 #   --output FILE       also write the command's output to FILE
 #   --result FILE       write the outcome as key=value lines to FILE:
 #                       verdict=pass|fail|unsupported|infra, status=, reason=,
@@ -194,12 +194,33 @@ size=$(stat -c %s "$initrd")
 mkdir -p "$(dirname "$log")"
 rm -f "$log" "$log".attempt*
 
-# Kernel messages that mean the kernel under test is unhealthy.
+# Kernel messages that mean the kernel under test is unhealthy: headlines
+# first; a bare "Call Trace:" (e.g. a backtrace dump) is reported with the
+# line before it.
 splat_re='WARNING:|BUG:|BUG kmalloc|kernel BUG at|Oops|general protection fault|Kernel panic|'
 splat_re+='rcu_sched detected stall|rcu_preempt detected stall|detected stalls on CPU|rcu: INFO|INFO: rcu_|'
-splat_re+='blocked for more than|Call Trace:|soft lockup|hard LOCKUP|double fault|'
+splat_re+='blocked for more than|soft lockup|hard LOCKUP|double fault|'
 splat_re+='unable to handle (kernel|page fault)|invalid opcode:|stack segment:|UBSAN:|KASAN:|KFENCE:|'
 splat_re+='list_add corruption|list_del corruption|refcount_t:|workqueue lockup|Unable to handle kernel'
+
+# find_splat — print the first splat in the kernel lines, without timestamp.
+find_splat() {
+	local lines
+	lines=$(kernel_lines | sed 's/^\[ *[0-9]*\.[0-9]*\] //')
+	grep -m1 -E "$splat_re" <<<"$lines" && return 0
+	# The headline is above the CPU/Hardware/register lines of the dump.
+	awk '
+		/Call Trace:/ {
+			for (i = NR - 1; i > 0 && i > NR - 40; i--)
+				if (line[i] !~ /^(CPU: |Hardware name:|Modules linked in:|Workqueue:|Tainted:|Code:|PKRU:|[A-Z][A-Z0-9]*: |[ \t])/)
+					break
+			print "Call Trace: (after: " (i > 0 ? line[i] : "?") ")"
+			found = 1
+			exit
+		}
+		{ line[NR] = $0 }
+		END { exit !found }' <<<"$lines"
+}
 
 # boot_once — run qemu once. Sets state to one of: done (exit marker seen),
 # died (guest ended after /init started, no exit marker), hung (killed at the
@@ -264,14 +285,14 @@ for attempts in 1 2; do
 	boot_once
 	[[ $state == noboot ]] || break
 	if ((attempts == 1)); then
-		why=$(kernel_lines | grep -m1 -E "$splat_re|end Kernel panic" || true)
+		why=$(find_splat || true)
 		echo "$prog: $kernel: boot failed${why:+ ($why)}; retrying (log: $log.attempt1)" >&2
 		mv "$log" "$log.attempt1"
 	fi
 done
 
 if [[ $state == noboot ]]; then
-	why=$(kernel_lines | grep -m1 -E "$splat_re" || true)
+	why=$(find_splat || true)
 	if ((total_ms >= boot_timeout * 1000)); then
 		infra "guest did not reach /init within ${boot_timeout}s, twice${why:+ ($why)}"
 	fi
@@ -294,7 +315,7 @@ if [[ $state == exited ]]; then
 	[[ $exitline == *" timeout=1"* ]] && timedout=1
 fi
 
-splat=$(kernel_lines | grep -m1 -E "$splat_re" | sed 's/^\[ *[0-9.]*\] //' || true)
+splat=$(find_splat || true)
 if [[ -n $splat ]]; then
 	finish fail "$status" "kernel splat: $splat"
 fi

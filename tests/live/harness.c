@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct harness_cfg cfg = { .timeout_ms = 10000 };
+int check_failed;
+
+void check_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stdout, "#   %s:%d: ", file, line);
+	vfprintf(stdout, fmt, ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+	va_end(ap);
+	check_failed = 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static pid_t spawn(const char *const argv[], int *in_fd, int *out_fd, int *err_fd)
+{
+	int in[2], out[2], err[2];
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	if (in_fd)
+		*in_fd = in[1];
+	else
+		close(in[1]);
+	*out_fd = out[0];
+	*err_fd = err[0];
+	return pid;
+}
+
+static void append(char **buf, size_t *len, const char *data, size_t n)
+{
+	*buf = realloc(*buf, *len + n + 1);
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}
+
+/* Move complete lines from outbuf into records. */
+static void take_lines(struct tracer_run *t)
+{
+	char *nl;
+
+	while (t->outbuf && (nl = memchr(t->outbuf, '\n', t->outlen))) {
+		size_t n = (size_t)(nl - t->outbuf);
+		json_error_t e;
+		json_t *rec;
+
+		*nl = '\0';
+		t->nlines++;
+		rec = json_loads(t->outbuf, 0, &e);
+		if (rec) {
+			if (json_is_object(rec) && jstr(rec, "type") &&
+			    strcmp(jstr(rec, "type"), "summary") == 0) {
+				json_decref(t->summary);
+				t->summary = json_incref(rec);
+			}
+			json_array_append_new(t->records, rec);
+		} else if (t->json) {
+			fprintf(stdout, "#   tracer printed a line that is not JSON: %s\n", t->outbuf);
+			check_failed = 1;
+		} else {
+			/* Human output: keep the text line itself. */
+			json_array_append_new(t->records, json_string(t->outbuf));
+		}
+		memmove(t->outbuf, nl + 1, t->outlen - n - 1);
+		t->outlen -= n + 1;
+	}
+}
+
+/* Read what is available on the pipes for up to ms. Returns false when
+ * both pipes are closed. */
+static bool pump(struct tracer_run *t, int ms)
+{
+	struct pollfd p[2] = { { .fd = t->out_fd, .events = POLLIN },
+			       { .fd = t->err_fd, .events = POLLIN } };
+	char buf[65536];
+
+	if (t->out_fd < 0 && t->err_fd < 0)
+		return false;
+	if (poll(p, 2, ms) <= 0)
+		return true;
+	for (int i = 0; i < 2; i++) {
+		ssize_t n;
+
+		if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(p[i].fd, buf, sizeof(buf));
+		if (n <= 0) {
+			close(p[i].fd);
+			if (i == 0)
+				t->out_fd = -1;
+			else
+				t->err_fd = -1;
+			continue;
+		}
+		if (i == 0) {
+			append(&t->outbuf, &t->outlen, buf, (size_t)n);
+			take_lines(t);
+		} else {
+			append(&t->errbuf, &t->errlen, buf, (size_t)n);
+		}
+	}
+	return true;
+}
+
+int tracer_start(struct tracer_run *t, const char *const args[])
+{
+	const char *argv[64];
+	int n = 0;
+	int64_t deadline;
+
+	memset(t, 0, sizeof(*t));
+	t->records = json_array();
+	t->out_fd = t->err_fd = -1;
+	argv[n++] = cfg.tracer;
+	for (int i = 0; args && args[i] && n < 50; i++) {
+		argv[n++] = args[i];
+		if (strcmp(args[i], "-j") == 0 || strcmp(args[i], "--json") == 0)
+			t->json = true;
+	}
+	for (int i = 0; i < cfg.nextra; i++)
+		argv[n++] = cfg.extra[i];
+	argv[n] = NULL;
+	t->pid = spawn(argv, NULL, &t->out_fd, &t->err_fd);
+	if (t->pid < 0) {
+		check_fail(__FILE__, __LINE__, "cannot start %s: %s", cfg.tracer, strerror(errno));
+		return -1;
+	}
+	/* Ready when it says it is tracing: everything is attached by then. */
+	deadline = now_ms() + cfg.timeout_ms;
+	while (!(t->errbuf && strstr(t->errbuf, "tracing TCP state transitions"))) {
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0 || !pump(t, (int)left)) {
+			check_fail(__FILE__, __LINE__, "tracer did not start: %s",
+				   t->errbuf ? t->errbuf : "(no output)");
+			tracer_stop(t, SIGKILL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool tracer_wait(struct tracer_run *t, bool (*pred)(struct tracer_run *, void *), void *arg)
+{
+	int64_t deadline = now_ms() + cfg.timeout_ms;
+
+	while (!pred(t, arg)) {
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0 || !pump(t, (int)(left > 100 ? 100 : left)))
+			return pred(t, arg);
+	}
+	return true;
+}
+
+bool tracer_reap(struct tracer_run *t)
+{
+	int64_t deadline = now_ms() + cfg.timeout_ms;
+
+	if (!t->pid)
+		return true;
+	while (now_ms() < deadline) {
+		pid_t r = waitpid(t->pid, &t->status, WNOHANG);
+
+		if (r == t->pid) {
+			t->pid = 0;
+			while (pump(t, 0) && (t->out_fd >= 0 || t->err_fd >= 0))
+				;
+			return true;
+		}
+		pump(t, 50);
+	}
+	return false;
+}
+
+int tracer_stop(struct tracer_run *t, int sig)
+{
+	if (!t->pid)
+		return t->status;
+	kill(t->pid, sig);
+	if (!tracer_reap(t)) {
+		check_fail(__FILE__, __LINE__, "tracer did not exit after signal %d", sig);
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, &t->status, 0);
+		t->pid = 0;
+	}
+	while (pump(t, 1000))
+		;
+	return t->status;
+}
+
+void tracer_close_stdout(struct tracer_run *t)
+{
+	if (t->out_fd >= 0)
+		close(t->out_fd);
+	t->out_fd = -1;
+}
+
+void tracer_free(struct tracer_run *t)
+{
+	if (t->pid)
+		tracer_stop(t, SIGKILL);
+	if (t->out_fd >= 0)
+		close(t->out_fd);
+	if (t->err_fd >= 0)
+		close(t->err_fd);
+	json_decref(t->records);
+	json_decref(t->summary);
+	free(t->outbuf);
+	free(t->errbuf);
+	memset(t, 0, sizeof(*t));
+}
+
+int run_capture(const char *const argv[], char **out, char **err)
+{
+	struct tracer_run t = { .records = json_array() };
+	int st;
+
+	t.pid = spawn(argv, NULL, &t.out_fd, &t.err_fd);
+	if (t.pid < 0)
+		return -1;
+	if (!tracer_reap(&t)) {
+		kill(t.pid, SIGKILL);
+		waitpid(t.pid, &t.status, 0);
+		t.pid = 0;
+	}
+	st = t.status;
+	*out = strdup(t.outbuf ? t.outbuf : "");
+	*err = strdup(t.errbuf ? t.errbuf : "");
+	tracer_free(&t);
+	return st;
+}
+
+int scenario_start(struct scenario *s, const char *name, const char *const args[])
+{
+	char path[512];
+	const char *argv[32];
+	int n = 0, errfd;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "%s/%s", cfg.scenarios, name);
+	argv[n++] = path;
+	for (int i = 0; args && args[i] && n < 30; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	s->pid = spawn(argv, &s->in_fd, &s->out_fd, &errfd);
+	if (s->pid < 0)
+		return -1;
+	/* The scenario's errors go to our stdout as diagnostics: read them
+	 * only at the end; a pipe of 64 KiB never fills with a line or two. */
+	close(errfd);
+	return 0;
+}
+
+json_t *scenario_read(struct scenario *s)
+{
+	int64_t deadline = now_ms() + cfg.timeout_ms;
+	char *nl;
+
+	while (!(nl = memchr(s->buf, '\n', s->len))) {
+		struct pollfd p = { .fd = s->out_fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || s->len == sizeof(s->buf) - 1 || poll(&p, 1, (int)left) <= 0)
+			return NULL;
+		n = read(s->out_fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+		if (n <= 0)
+			return NULL;
+		s->len += (size_t)n;
+	}
+	*nl = '\0';
+	json_t *j = json_loads(s->buf, 0, NULL);
+	size_t used = (size_t)(nl - s->buf) + 1;
+
+	memmove(s->buf, nl + 1, s->len - used);
+	s->len -= used;
+	return j;
+}
+
+void scenario_send(struct scenario *s, const char *line)
+{
+	if (write(s->in_fd, line, strlen(line)) < 0)
+		check_fail(__FILE__, __LINE__, "cannot write to scenario: %s", strerror(errno));
+}
+
+bool scenario_finish(struct scenario *s)
+{
+	int st = 0;
+
+	close(s->in_fd);
+	close(s->out_fd);
+	if (waitpid(s->pid, &st, 0) < 0)
+		return false;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+json_t *scenario_run(const char *name, const char *const args[])
+{
+	struct scenario s;
+	json_t *report;
+
+	if (scenario_start(&s, name, args))
+		return NULL;
+	report = scenario_read(&s);
+	if (!scenario_finish(&s)) {
+		json_decref(report);
+		return NULL;
+	}
+	return report;
+}
+
+int64_t jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+const char *jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+bool jnull(json_t *o, const char *key)
+{
+	return json_is_null(json_object_get(o, key));
+}
+
+static bool is_state(json_t *r)
+{
+	const char *type = jstr(r, "type");
+
+	return type && strcmp(type, "state") == 0;
+}
+
+json_t *records_of_cookie(struct tracer_run *t, uint64_t cookie)
+{
+	json_t *list = json_array(), *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (is_state(r) && (uint64_t)jint(r, "cookie") == cookie)
+			json_array_append(list, r);
+	return list;
+}
+
+uint64_t cookie_by_ports(struct tracer_run *t, int sport, int dport, const char *newstate)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (is_state(r) && jint(r, "sport") == sport && jint(r, "dport") == dport &&
+		    strcmp(jstr(r, "new"), newstate) == 0)
+			return (uint64_t)jint(r, "cookie");
+	return 0;
+}
+
+int count_ports(struct tracer_run *t, int sport, int dport)
+{
+	json_t *r;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(t->records, i, r)
+		if (is_state(r) && (sport < 0 || jint(r, "sport") == sport) &&
+		    (dport < 0 || jint(r, "dport") == dport))
+			n++;
+	return n;
+}
+
+const char *transitions_str(json_t *list, char *buf, size_t len)
+{
+	json_t *r;
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(list, i, r) {
+		int n = snprintf(buf + off, len - off, "%s%s>%s", i ? " " : "", jstr(r, "old"),
+				 jstr(r, "new"));
+
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+int free_port(int family)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t len;
+	int fd = socket(family, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*a);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port);
+	close(fd);
+	return port;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Live test harness: runs the real tracer as a child process against real
+ * sockets made by scenario programs, and checks its records. Static, so the
+ * same binary runs on the host and in the kernel-matrix VMs. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct harness_cfg {
+	const char *tracer;		/* path to tcpstate-trace */
+	const char *scenarios;		/* directory of scenario programs */
+	const char *extra[8];		/* extra tracer options for every run */
+	int nextra;
+	int timeout_ms;			/* how long to wait for an expected record */
+};
+extern struct harness_cfg cfg;
+
+/* --- checks ----------------------------------------------------------- */
+/* A failed check records the failure and returns from the test. */
+void check_fail(const char *file, int line, const char *fmt, ...);
+extern int check_failed;
+#define CHECK(cond, ...)                                                  \
+	do {                                                              \
+		if (!(cond)) {                                            \
+			check_fail(__FILE__, __LINE__, __VA_ARGS__);      \
+			return;                                           \
+		}                                                         \
+	} while (0)
+/* Record a failure but keep going (for listing every mismatch). */
+#define EXPECT(cond, ...)                                                 \
+	do {                                                              \
+		if (!(cond))                                              \
+			check_fail(__FILE__, __LINE__, __VA_ARGS__);      \
+	} while (0)
+
+/* --- the tracer ------------------------------------------------------- */
+struct tracer_run {
+	pid_t pid;
+	int out_fd, err_fd;	/* -1 once closed */
+	char *outbuf, *errbuf;	/* unconsumed stdout bytes; all of stderr */
+	size_t outlen, errlen;
+	json_t *records;	/* every JSON line read from stdout, in order */
+	size_t nlines;		/* stdout lines, JSON or not */
+	json_t *summary;	/* the summary record, once stopped */
+	int status;		/* wait status, once stopped */
+	bool json;
+};
+
+/* Start the tracer with args (NULL-terminated) plus cfg.extra, and wait for
+ * its "tracing" line on stderr. Returns 0, or -1 with the reason checked. */
+int tracer_start(struct tracer_run *t, const char *const args[]);
+/* Read stdout until pred(t, arg) holds or cfg.timeout_ms passes. */
+bool tracer_wait(struct tracer_run *t, bool (*pred)(struct tracer_run *, void *), void *arg);
+/* Send sig, read everything to EOF, reap. Returns the wait status. */
+int tracer_stop(struct tracer_run *t, int sig);
+void tracer_free(struct tracer_run *t);
+/* Close our end of its stdout, as `| head` does. */
+void tracer_close_stdout(struct tracer_run *t);
+/* Wait up to cfg.timeout_ms for the process to exit; true if it did. */
+bool tracer_reap(struct tracer_run *t);
+
+/* Run a program with args (NULL-terminated), stdin/stdout/stderr captured;
+ * returns the wait status, fills out/err (malloc'd, NUL-terminated). */
+int run_capture(const char *const argv[], char **out, char **err);
+
+/* --- scenarios -------------------------------------------------------- */
+struct scenario {
+	pid_t pid;
+	int in_fd, out_fd;
+	char buf[4096];
+	size_t len;
+};
+/* Start tests/scenario/<name> with args (NULL-terminated). */
+int scenario_start(struct scenario *s, const char *name, const char *const args[]);
+/* Next JSON line of its stdout, or NULL on EOF/timeout/garbage. */
+json_t *scenario_read(struct scenario *s);
+void scenario_send(struct scenario *s, const char *line);
+/* Reap; true if it exited 0. */
+bool scenario_finish(struct scenario *s);
+/* Start, read its one report line, and reap: the whole run. */
+json_t *scenario_run(const char *name, const char *const args[]);
+
+/* --- records ---------------------------------------------------------- */
+int64_t jint(json_t *o, const char *key);	/* -1 if absent or not an integer */
+const char *jstr(json_t *o, const char *key);	/* NULL if absent or not a string */
+bool jnull(json_t *o, const char *key);		/* present and null */
+
+/* State records of one connection, in order. */
+json_t *records_of_cookie(struct tracer_run *t, uint64_t cookie);
+/* Cookie of the first state record with these ports and new state, or 0. */
+uint64_t cookie_by_ports(struct tracer_run *t, int sport, int dport, const char *newstate);
+/* Count state records matching sport/dport (-1: any). */
+int count_ports(struct tracer_run *t, int sport, int dport);
+/* "CLOSE>SYN_SENT ESTABLISHED>..." of a record list, for messages. */
+const char *transitions_str(json_t *list, char *buf, size_t len);
+
+/* A free TCP port on loopback (bound and released). */
+int free_port(int family);
+
+#endif /* HARNESS_H */

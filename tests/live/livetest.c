@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Live tests: the real tracer, as root, on this kernel, against real
+ * loopback connections. Every assertion is on what the kernel did.
+ *
+ * usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] [--only NAME]
+ *                 [-- EXTRA TRACER OPTIONS]
+ * Prints one line per test and "N passed, N failed"; exit 1 on any failure. */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- one connection's expected life ----------------------------------- */
+
+struct pair_run {
+	json_t *rep;		/* the scenario's report */
+	int port, cport, family;
+	int64_t server_pid, client_pid;
+};
+
+static bool pair_from_report(struct pair_run *p, json_t *rep)
+{
+	p->rep = rep;
+	if (!rep)
+		return false;
+	p->port = (int)jint(rep, "port");
+	p->cport = (int)jint(rep, "client_port");
+	p->family = (int)jint(rep, "family");
+	p->server_pid = jint(rep, "server_pid");
+	p->client_pid = jint(rep, "client_pid");
+	return p->port > 0 && p->cport > 0;
+}
+
+/* The three sockets of a pair have all reached CLOSE. */
+static bool pair_closed(struct tracer_run *t, void *arg)
+{
+	struct pair_run *p = arg;
+
+	return cookie_by_ports(t, p->port, 0, "CLOSE") &&
+	       cookie_by_ports(t, p->port, p->cport, "CLOSE") &&
+	       cookie_by_ports(t, p->cport, p->port, "CLOSE");
+}
+
+/* Only the server side: listener and accepted socket closed. */
+static bool pair_server_closed(struct tracer_run *t, void *arg)
+{
+	struct pair_run *p = arg;
+
+	return cookie_by_ports(t, p->port, 0, "CLOSE") &&
+	       cookie_by_ports(t, p->port, p->cport, "CLOSE");
+}
+
+static bool pair_client_closed(struct tracer_run *t, void *arg)
+{
+	struct pair_run *p = arg;
+
+	return cookie_by_ports(t, p->cport, p->port, "CLOSE");
+}
+
+struct expect_conn {
+	const char *name;
+	uint64_t cookie;
+	const char *seq;	/* "OLD>NEW ..." */
+	int64_t pid;		/* expected owner */
+	int listener_owned;	/* leading records owned through the listener */
+	int sport, dport;	/* expected ports (0 where the kernel has none yet) */
+	const char *daddr;	/* expected remote address */
+};
+
+static void check_conn(struct tracer_run *t, const struct expect_conn *x, const char *addr)
+{
+	json_t *list = records_of_cookie(t, x->cookie), *r, *prev = NULL;
+	char got[512];
+	size_t i;
+
+	transitions_str(list, got, sizeof(got));
+	EXPECT(strcmp(got, x->seq) == 0, "%s socket: transitions '%s', expected '%s'", x->name,
+	       got, x->seq);
+	json_array_foreach(list, i, r) {
+		const char *src = jstr(r, "owner_src");
+		const char *want_src = (int)i < x->listener_owned ? "listener" : "syscall";
+		const char *ts = jstr(r, "ts");
+
+		EXPECT(jint(r, "pid") == x->pid, "%s %s>%s: pid %lld, expected owner %lld (%s)",
+		       x->name, jstr(r, "old"), jstr(r, "new"), (long long)jint(r, "pid"),
+		       (long long)x->pid, jstr(r, "comm") ? jstr(r, "comm") : "null");
+		EXPECT(src && strcmp(src, want_src) == 0, "%s %s>%s: owner_src %s, expected %s",
+		       x->name, jstr(r, "old"), jstr(r, "new"), src ? src : "null", want_src);
+		EXPECT(jstr(r, "comm") && strcmp(jstr(r, "comm"), "pair") == 0,
+		       "%s: comm %s, expected pair", x->name, jstr(r, "comm"));
+		EXPECT(jstr(r, "saddr") && strcmp(jstr(r, "saddr"), addr) == 0,
+		       "%s: saddr %s, expected %s", x->name, jstr(r, "saddr"), addr);
+		EXPECT(jstr(r, "daddr") && strcmp(jstr(r, "daddr"), x->daddr) == 0,
+		       "%s: daddr %s, expected %s", x->name, jstr(r, "daddr"), x->daddr);
+		/* connect() moves to SYN_SENT before it picks the local port */
+		if (!(strcmp(jstr(r, "new"), "SYN_SENT") == 0))
+			EXPECT(jint(r, "sport") == x->sport, "%s %s>%s: sport %lld, expected %d",
+			       x->name, jstr(r, "old"), jstr(r, "new"),
+			       (long long)jint(r, "sport"), x->sport);
+		EXPECT(jint(r, "dport") == x->dport, "%s: dport %lld, expected %d", x->name,
+		       (long long)jint(r, "dport"), x->dport);
+		EXPECT(ts && strlen(ts) == 27 && ts[10] == 'T' && ts[26] == 'Z',
+		       "%s: ts '%s' is not RFC 3339 UTC with microseconds", x->name, ts);
+		if (!prev) {
+			EXPECT(jnull(r, "prev_state_ns"), "%s: first record has prev_state_ns %lld",
+			       x->name, (long long)jint(r, "prev_state_ns"));
+		} else {
+			int64_t d = jint(r, "mono_ns") - jint(prev, "mono_ns");
+
+			EXPECT(jint(r, "prev_state_ns") == d,
+			       "%s %s>%s: prev_state_ns %lld, records %lld ns apart", x->name,
+			       jstr(r, "old"), jstr(r, "new"), (long long)jint(r, "prev_state_ns"),
+			       (long long)d);
+		}
+		prev = r;
+	}
+	json_decref(list);
+}
+
+/* Every record of one pair run, checked against what the scenario did. */
+static void check_pair(struct tracer_run *t, struct pair_run *p)
+{
+	const char *lo = p->family == 6 ? "::1" : "127.0.0.1";
+	const char *any = p->family == 6 ? "::" : "0.0.0.0";
+	struct expect_conn client = {
+		"client", cookie_by_ports(t, p->cport, p->port, "ESTABLISHED"),
+		"CLOSE>SYN_SENT SYN_SENT>ESTABLISHED ESTABLISHED>FIN_WAIT1 FIN_WAIT1>FIN_WAIT2 "
+		"FIN_WAIT2>CLOSE",
+		p->client_pid, 0, p->cport, p->port, lo,
+	};
+	struct expect_conn server = {
+		"server", cookie_by_ports(t, p->port, p->cport, "ESTABLISHED"),
+		"LISTEN>SYN_RECV SYN_RECV>ESTABLISHED ESTABLISHED>CLOSE_WAIT CLOSE_WAIT>LAST_ACK "
+		"LAST_ACK>CLOSE",
+		p->server_pid, 2, p->port, p->cport, lo,
+	};
+	struct expect_conn listener = {
+		"listener", cookie_by_ports(t, p->port, 0, "LISTEN"), "CLOSE>LISTEN LISTEN>CLOSE",
+		p->server_pid, 0, p->port, 0, any,
+	};
+
+	EXPECT(client.cookie && server.cookie && listener.cookie,
+	       "sockets not found by ports: client %llu server %llu listener %llu",
+	       (unsigned long long)client.cookie, (unsigned long long)server.cookie,
+	       (unsigned long long)listener.cookie);
+	EXPECT(client.cookie != server.cookie && server.cookie != listener.cookie &&
+	       client.cookie != listener.cookie, "cookies are not distinct");
+	check_conn(t, &client, lo);
+	check_conn(t, &server, lo);
+	check_conn(t, &listener, lo);
+
+	/* With the kernel's cookie helper, the cookie is the one the
+	 * application sees with SO_COOKIE. */
+	if (t->summary && jstr(t->summary, "cookie_mode") &&
+	    strcmp(jstr(t->summary, "cookie_mode"), "helper") == 0) {
+		EXPECT((int64_t)client.cookie == jint(p->rep, "client_cookie"),
+		       "client cookie %llu != SO_COOKIE %lld", (unsigned long long)client.cookie,
+		       (long long)jint(p->rep, "client_cookie"));
+		EXPECT((int64_t)server.cookie == jint(p->rep, "server_cookie"),
+		       "server cookie %llu != SO_COOKIE %lld", (unsigned long long)server.cookie,
+		       (long long)jint(p->rep, "server_cookie"));
+		EXPECT((int64_t)listener.cookie == jint(p->rep, "listen_cookie"),
+		       "listener cookie %llu != SO_COOKIE %lld",
+		       (unsigned long long)listener.cookie, (long long)jint(p->rep, "listen_cookie"));
+	}
+}
+
+/* The summary agrees with the records that came before it. */
+static void check_summary(struct tracer_run *t)
+{
+	json_t *r;
+	size_t i;
+	int64_t states = 0, others = 0;
+
+	CHECK(t->summary, "no summary record; stderr: %s", t->errbuf ? t->errbuf : "");
+	json_array_foreach(t->records, i, r) {
+		const char *type = jstr(r, "type");
+
+		if (type && strcmp(type, "state") == 0)
+			states++;
+		else if (type && strcmp(type, "summary") != 0 && strcmp(type, "lost") != 0)
+			others++;
+	}
+	EXPECT(jint(t->summary, "transitions") == states, "summary transitions %lld, %lld records",
+	       (long long)jint(t->summary, "transitions"), (long long)states);
+	EXPECT(jint(t->summary, "events") == states + others, "summary events %lld, %lld records",
+	       (long long)jint(t->summary, "events"), (long long)(states + others));
+	EXPECT(jint(t->summary, "lost") == 0, "%lld events lost", (long long)jint(t->summary, "lost"));
+	EXPECT(jint(t->summary, "kernel_events") == jint(t->summary, "events"),
+	       "kernel submitted %lld, user space received %lld",
+	       (long long)jint(t->summary, "kernel_events"), (long long)jint(t->summary, "events"));
+}
+
+static bool exited_ok(int status)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void lifecycle(const char *family_flag, int sig)
+{
+	const char *jargs[] = { "-j", NULL };
+	const char *sargs[] = { family_flag, NULL };
+	struct tracer_run t;
+	struct pair_run p;
+
+	if (tracer_start(&t, jargs))
+		return;
+	if (!pair_from_report(&p, scenario_run("pair", sargs))) {
+		check_fail(__FILE__, __LINE__, "pair scenario failed");
+		goto out;
+	}
+	if (!tracer_wait(&t, pair_closed, &p))
+		check_fail(__FILE__, __LINE__, "not every socket of the pair reached CLOSE within "
+			   "%d ms", cfg.timeout_ms);
+	EXPECT(exited_ok(tracer_stop(&t, sig)), "tracer exit status %d on signal %d; stderr: %s",
+	       t.status, sig, t.errbuf ? t.errbuf : "");
+	check_pair(&t, &p);
+	check_summary(&t);
+	EXPECT(t.errbuf && strstr(t.errbuf, "events (") , "no summary line on stderr");
+out:
+	json_decref(p.rep);
+	tracer_free(&t);
+}
+
+static void t_lifecycle_ipv4(void) { lifecycle("-p0", SIGINT); }
+static void t_lifecycle_ipv6(void) { lifecycle("-6", SIGTERM); }
+
+/* Run an excluded pair, then an included one; when the included one's
+ * records are all in, the excluded one's would have been too. */
+static void filter_case(const char *const targs[], const char *excl_flag, const char *incl_flag,
+			bool (*done)(struct tracer_run *, void *),
+			void (*verify)(struct tracer_run *, struct pair_run *, struct pair_run *))
+{
+	const char *eargs[] = { excl_flag, NULL }, *iargs[] = { incl_flag, NULL };
+	struct tracer_run t;
+	struct pair_run excl = {}, incl = {};
+
+	if (tracer_start(&t, targs))
+		return;
+	if (!pair_from_report(&excl, scenario_run("pair", eargs)) ||
+	    !pair_from_report(&incl, scenario_run("pair", iargs))) {
+		check_fail(__FILE__, __LINE__, "pair scenario failed");
+		goto out;
+	}
+	EXPECT(tracer_wait(&t, done, &incl), "included connection's records did not all arrive");
+	tracer_stop(&t, SIGINT);
+	verify(&t, &excl, &incl);
+	check_summary(&t);
+out:
+	json_decref(excl.rep);
+	json_decref(incl.rep);
+	tracer_free(&t);
+}
+
+static void verify_family(struct tracer_run *t, struct pair_run *excl, struct pair_run *incl)
+{
+	EXPECT(count_ports(t, excl->port, -1) == 0 && count_ports(t, excl->cport, -1) == 0,
+	       "IPv%d connection was not filtered out", excl->family);
+	check_pair(t, incl);
+}
+
+static void t_filter_ipv4(void)
+{
+	const char *a[] = { "-j", "-4", NULL };
+
+	filter_case(a, "-6", "-p0", pair_closed, verify_family);
+}
+
+static void t_filter_ipv6(void)
+{
+	const char *a[] = { "-j", "-6", NULL };
+
+	filter_case(a, "-p0", "-6", pair_closed, verify_family);
+}
+
+static void verify_localport(struct tracer_run *t, struct pair_run *excl, struct pair_run *incl)
+{
+	EXPECT(count_ports(t, excl->port, -1) + count_ports(t, -1, excl->port) == 0,
+	       "connection to the other port was not filtered out");
+	EXPECT(count_ports(t, incl->cport, -1) == 0, "client socket (local port %d) not filtered",
+	       incl->cport);
+	EXPECT(count_ports(t, incl->port, incl->cport) == 5, "server socket: %d records, expected 5",
+	       count_ports(t, incl->port, incl->cport));
+	EXPECT(count_ports(t, incl->port, 0) == 2, "listener: %d records, expected 2",
+	       count_ports(t, incl->port, 0));
+	EXPECT(count_ports(t, -1, -1) == 7, "%d records in all, expected 7", count_ports(t, -1, -1));
+}
+
+static void t_filter_localport(void)
+{
+	char port[12], flag[16], other[16];
+	const char *a[] = { "-j", "-L", port, NULL };
+	int p = free_port(AF_INET), q = free_port(AF_INET);
+
+	CHECK(p > 0 && q > 0 && p != q, "no free ports");
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(flag, sizeof(flag), "-p%d", p);
+	snprintf(other, sizeof(other), "-p%d", q);
+	filter_case(a, other, flag, pair_server_closed, verify_localport);
+}
+
+static void verify_remoteport(struct tracer_run *t, struct pair_run *excl, struct pair_run *incl)
+{
+	EXPECT(count_ports(t, excl->port, -1) + count_ports(t, -1, excl->port) == 0,
+	       "connection to the other port was not filtered out");
+	EXPECT(count_ports(t, incl->port, -1) == 0, "server side (local port %d) not filtered",
+	       incl->port);
+	/* SYN_SENT has no local port yet: count by remote port only */
+	EXPECT(count_ports(t, -1, incl->port) == 5, "client socket: %d records, expected 5",
+	       count_ports(t, -1, incl->port));
+	EXPECT(count_ports(t, -1, -1) == 5, "%d records in all, expected 5", count_ports(t, -1, -1));
+}
+
+static void t_filter_remoteport(void)
+{
+	char port[12], flag[16], other[16];
+	const char *a[] = { "-j", "-D", port, NULL };
+	int p = free_port(AF_INET), q = free_port(AF_INET);
+
+	CHECK(p > 0 && q > 0 && p != q, "no free ports");
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(flag, sizeof(flag), "-p%d", p);
+	snprintf(other, sizeof(other), "-p%d", q);
+	filter_case(a, other, flag, pair_client_closed, verify_remoteport);
+}
+
+/* -p PID: the scenario waits until the tracer runs with its pid. */
+static void t_filter_pid(void)
+{
+	const char *wargs[] = { "-w", NULL };
+	char pid[16];
+	const char *targs[] = { "-j", "-p", pid, NULL };
+	struct scenario s;
+	struct tracer_run t = {};
+	struct pair_run p = {};
+	json_t *hello;
+
+	CHECK(scenario_start(&s, "pair", wargs) == 0, "cannot start pair");
+	hello = scenario_read(&s);
+	if (!hello) {
+		check_fail(__FILE__, __LINE__, "pair -w did not report its pid");
+		scenario_finish(&s);
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%lld", (long long)jint(hello, "server_pid"));
+	json_decref(hello);
+	if (tracer_start(&t, targs)) {
+		scenario_finish(&s);
+		return;
+	}
+	scenario_send(&s, "go\n");
+	pair_from_report(&p, scenario_read(&s));
+	EXPECT(scenario_finish(&s), "pair scenario failed");
+	if (p.rep) {
+		EXPECT(tracer_wait(&t, pair_server_closed, &p), "server records did not arrive");
+		tracer_stop(&t, SIGINT);
+		EXPECT(count_ports(&t, p.cport, -1) == 0 && count_ports(&t, -1, p.port) == 0,
+		       "client's records (pid %lld) were not filtered out", (long long)p.client_pid);
+		EXPECT(count_ports(&t, p.port, p.cport) == 5, "server socket: %d records, expected 5",
+		       count_ports(&t, p.port, p.cport));
+		EXPECT(count_ports(&t, -1, -1) == 7, "%d records in all, expected 7",
+		       count_ports(&t, -1, -1));
+		check_summary(&t);
+	}
+	json_decref(p.rep);
+	tracer_free(&t);
+}
+
+static void t_bad_options(void)
+{
+	static const char *const cases[][4] = {
+		{ "--bogus" }, { "-p" }, { "-p", "abc" }, { "-p", "0" }, { "-L", "0" },
+		{ "-L", "80,,81" }, { "-D", "65536" }, { "-4", "-6" }, { "--state-hook", "x" },
+		{ "--ringbuf", "3" }, { "stray" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[6] = { cfg.tracer };
+		char *out, *err;
+		int st, lines = 0;
+
+		for (int k = 0; k < 4 && cases[i][k]; k++)
+			argv[k + 1] = cases[i][k];
+		st = run_capture(argv, &out, &err);
+		for (char *c = err; *c; c++)
+			lines += *c == '\n';
+		EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 2, "'%s %s': exit status %d, expected 2",
+		       cases[i][0], cases[i][1] ? cases[i][1] : "", WEXITSTATUS(st));
+		EXPECT(lines == 1, "'%s %s': %d lines on stderr, expected one: %s", cases[i][0],
+		       cases[i][1] ? cases[i][1] : "", lines, err);
+		EXPECT(*out == '\0', "'%s': wrote to stdout: %s", cases[i][0], out);
+		free(out);
+		free(err);
+	}
+}
+
+static bool human_has_close_wait(struct tracer_run *t, void *arg)
+{
+	struct pair_run *p = arg;
+	char want[64];
+	json_t *r;
+	size_t i;
+
+	snprintf(want, sizeof(want), "127.0.0.1:%d", p->port);
+	json_array_foreach(t->records, i, r) {
+		const char *line = json_string_value(r);
+
+		if (line && strstr(line, want) && strstr(line, "ESTABLISHED -> CLOSE_WAIT"))
+			return true;
+	}
+	return false;
+}
+
+/* The human table: a header, then the server's CLOSE_WAIT line naming the
+ * accepting process. */
+static void t_human_output(void)
+{
+	const char *targs[] = { "-T", NULL };
+	struct tracer_run t;
+	struct pair_run p = {};
+	char pidstr[16];
+	json_t *r;
+	size_t i;
+	bool found = false;
+
+	if (tracer_start(&t, targs))
+		return;
+	if (!pair_from_report(&p, scenario_run("pair", NULL))) {
+		check_fail(__FILE__, __LINE__, "pair scenario failed");
+		goto out;
+	}
+	EXPECT(tracer_wait(&t, human_has_close_wait, &p), "no CLOSE_WAIT line for port %d", p.port);
+	tracer_stop(&t, SIGINT);
+	r = json_array_get(t.records, 0);
+	EXPECT(json_string_value(r) && strstr(json_string_value(r), "TIME") &&
+	       strstr(json_string_value(r), "OLDSTATE"), "first line is not the header");
+	snprintf(pidstr, sizeof(pidstr), " %lld ", (long long)p.server_pid);
+	json_array_foreach(t.records, i, r) {
+		const char *line = json_string_value(r);
+		char port[32];
+
+		snprintf(port, sizeof(port), "127.0.0.1:%d ", p.port);
+		if (line && strstr(line, port) && strstr(line, "ESTABLISHED -> CLOSE_WAIT")) {
+			char padded[24];
+
+			snprintf(padded, sizeof(padded), " %s", line);
+			found = strstr(padded, pidstr) != NULL;
+			EXPECT(found, "CLOSE_WAIT line does not name pid %lld: %s",
+			       (long long)p.server_pid, line);
+		}
+	}
+	EXPECT(t.errbuf && strstr(t.errbuf, "events ("), "no summary on stderr");
+out:
+	json_decref(p.rep);
+	tracer_free(&t);
+}
+
+/* `tcpstate-trace -j | head -1`: when the reader goes away the tracer ends
+ * by itself with status 0. */
+static void t_closed_stdout(void)
+{
+	const char *targs[] = { "-j", NULL };
+	struct tracer_run t;
+	json_t *rep;
+
+	if (tracer_start(&t, targs))
+		return;
+	tracer_close_stdout(&t);
+	for (int i = 0; i < 3 && t.pid; i++) {
+		rep = scenario_run("pair", NULL);
+		EXPECT(rep, "pair scenario failed");
+		json_decref(rep);
+		if (tracer_reap(&t))
+			break;
+	}
+	EXPECT(t.pid == 0, "tracer still running after its stdout was closed");
+	if (t.pid == 0)
+		EXPECT(exited_ok(t.status), "tracer exit status %d after stdout closed; stderr: %s",
+		       WEXITSTATUS(t.status), t.errbuf ? t.errbuf : "");
+	tracer_free(&t);
+}
+
+/* ---- runner ------------------------------------------------------------ */
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+};
+
+static const struct test tests[] = {
+	{ "lifecycle_ipv4", t_lifecycle_ipv4 },
+	{ "lifecycle_ipv6", t_lifecycle_ipv6 },
+	{ "filter_ipv4", t_filter_ipv4 },
+	{ "filter_ipv6", t_filter_ipv6 },
+	{ "filter_localport", t_filter_localport },
+	{ "filter_remoteport", t_filter_remoteport },
+	{ "filter_pid", t_filter_pid },
+	{ "bad_options", t_bad_options },
+	{ "human_output", t_human_output },
+	{ "closed_stdout", t_closed_stdout },
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] "
+			"[--only NAME] [-- TRACER OPTIONS]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL;
+	int passed = 0, failed = 0, n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tracer") == 0 && i + 1 < argc)
+			cfg.tracer = argv[++i];
+		else if (strcmp(argv[i], "--scenarios") == 0 && i + 1 < argc)
+			cfg.scenarios = argv[++i];
+		else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc)
+			cfg.timeout_ms = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+			only = argv[++i];
+		else if (strcmp(argv[i], "--") == 0) {
+			while (++i < argc && cfg.nextra < 8)
+				cfg.extra[cfg.nextra++] = argv[i];
+		} else
+			usage();
+	}
+	if (!cfg.tracer || !cfg.scenarios)
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (geteuid() != 0) {
+		printf("livetest: the live tests trace the kernel and need root; run 'sudo make "
+		       "test'\n0 passed, 1 failed\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (only && strcmp(only, tests[i].name) != 0)
+			continue;
+		check_failed = 0;
+		tests[i].fn();
+		n++;
+		if (check_failed) {
+			failed++;
+			printf("not ok %d - %s\n", n, tests[i].name);
+		} else {
+			passed++;
+			printf("ok %d - %s\n", n, tests[i].name);
+		}
+	}
+	if (n == 0) {
+		printf("livetest: no test named '%s'\n", only ? only : "");
+		failed = 1;
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
