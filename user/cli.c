@@ -21,13 +21,12 @@ static const char doc[] =
 "    tcpstate-trace -L 80,443      # only local ports 80 and 443\n"
 "    tcpstate-trace -D 5432        # only remote port 5432\n"
 "    tcpstate-trace -4             # IPv4 only\n"
-"    tcpstate-trace -v             # show the attach choices and libbpf's messages";
+"    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
 	OPT_STATE_HOOK = 0x100,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
-	OPT_HELP,
 	OPT_USAGE,
 	OPT_VERSION,
 };
@@ -46,7 +45,7 @@ static const struct argp_option options[] = {
 	{ "ringbuf", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB, a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	  "Sockets tracked in the kernel at once (default 65536)", 0 },
-	{ "help", OPT_HELP, NULL, 0, "Show this help", -1 },
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
 	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
 	{},
@@ -181,7 +180,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return EINVAL;
 		}
 		break;
-	case OPT_HELP:
+	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP & ~ARGP_HELP_EXIT_OK);
 		ctx->result = CLI_EXIT_OK;
 		return EINTR;

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The record formats users' scripts rely on, from synthetic events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "clock.h"
+#include "output.h"
+#include "tcp_names.h"
+
+static struct ts_event v4_event(void)
+{
+	struct ts_event e = {
+		.type = TS_EV_STATE, .mono_ns = 5000000000ULL, .cookie = 42, .pid = 181,
+		.owner_src = TS_OWNER_SYSCALL, .family = AF_INET, .sport = 8080, .dport = 51000,
+		.oldstate = TS_TCP_ESTABLISHED, .newstate = TS_TCP_CLOSE_WAIT,
+		.prev_state_ns = 1500000, .flags = TS_EVF_PREV_KNOWN, .netns = 4026531840U,
+	};
+
+	inet_pton(AF_INET, "127.0.0.1", e.saddr);
+	inet_pton(AF_INET, "10.1.2.3", e.daddr);
+	memcpy(e.comm, "nginx", 6);
+	return e;
+}
+
+static char *render(struct ts_event *e, bool json, bool ts)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct output o;
+
+	output__init(&o, f, json, ts);
+	o.clk.real_minus_mono_ns = 1700000000LL * 1000000000LL;	/* fixed wall clock */
+	assert_int_equal(output__state(&o, e), 0);
+	output__free(&o);
+	fclose(f);
+	return buf;
+}
+
+static void json_state_record(void **state)
+{
+	struct ts_event e = v4_event();
+	char *s = render(&e, true, false);
+
+	assert_string_equal(s,
+		"{\"type\":\"state\",\"ts\":\"2023-11-14T22:13:25.000000Z\",\"mono_ns\":5000000000,"
+		"\"cookie\":42,\"pid\":181,\"comm\":\"nginx\",\"owner_src\":\"syscall\","
+		"\"family\":4,\"saddr\":\"127.0.0.1\",\"sport\":8080,\"daddr\":\"10.1.2.3\","
+		"\"dport\":51000,\"netns\":4026531840,\"old\":\"ESTABLISHED\","
+		"\"new\":\"CLOSE_WAIT\",\"prev_state_ns\":1500000}\n");
+	free(s);
+}
+
+static void json_unknown_owner_and_duration(void **state)
+{
+	struct ts_event e = v4_event();
+	char *s;
+
+	e.owner_src = TS_OWNER_NONE;
+	e.pid = 0;
+	e.flags = 0;
+	e.family = AF_INET6;
+	inet_pton(AF_INET6, "fe80::1", e.saddr);
+	inet_pton(AF_INET6, "::1", e.daddr);
+	e.newstate = 99;
+	s = render(&e, true, false);
+	assert_non_null(strstr(s, "\"pid\":null,\"comm\":null,\"owner_src\":null"));
+	assert_non_null(strstr(s, "\"family\":6,\"saddr\":\"fe80::1\""));
+	assert_non_null(strstr(s, "\"daddr\":\"::1\""));
+	assert_non_null(strstr(s, "\"new\":\"STATE_99\",\"prev_state_ns\":null}"));
+	free(s);
+}
+
+static void comm_with_quote_is_escaped(void **state)
+{
+	struct ts_event e = v4_event();
+	char *s;
+
+	memcpy(e.comm, "a\"b\\0123456789ab", 16);	/* no NUL: all 16 bytes */
+	s = render(&e, true, false);
+	assert_non_null(strstr(s, "\"comm\":\"a\\\"b\\\\0123456789ab\""));
+	free(s);
+}
+
+static void human_line(void **state)
+{
+	struct ts_event e = v4_event();
+	char *s = render(&e, false, false);
+	char *second = strchr(s, '\n') + 1;
+
+	assert_true(strncmp(s, "PID", 3) == 0);
+	assert_non_null(strstr(second, "181     nginx"));
+	assert_non_null(strstr(second, "127.0.0.1:8080"));
+	assert_non_null(strstr(second, "10.1.2.3:51000"));
+	assert_non_null(strstr(second, "ESTABLISHED -> CLOSE_WAIT"));
+	assert_non_null(strstr(second, " 1.500\n"));
+	free(s);
+}
+
+static void human_unknown_owner(void **state)
+{
+	struct ts_event e = v4_event();
+	char *s;
+
+	e.owner_src = TS_OWNER_NONE;
+	e.flags = 0;
+	s = render(&e, false, true);
+	assert_true(strncmp(s, "TIME", 4) == 0);
+	assert_non_null(strstr(strchr(s, '\n'), " -       -    "));
+	assert_non_null(strstr(s, "CLOSE_WAIT  -\n"));
+	free(s);
+}
+
+static void state_names(void **state)
+{
+	assert_string_equal(tcp_state__name(TS_TCP_FIN_WAIT1), "FIN_WAIT1");
+	assert_string_equal(tcp_state__name(TS_TCP_NEW_SYN_RECV), "NEW_SYN_RECV");
+	assert_null(tcp_state__name(0));
+	assert_null(tcp_state__name(-1));
+	assert_null(tcp_state__name(TS_TCP_MAX_STATES));
+	for (int i = 1; i < TS_TCP_MAX_STATES; i++)
+		assert_int_equal(tcp_state__from_name(tcp_state__name(i)), i);
+	assert_int_equal(tcp_state__from_name("ESTABLISHEDX"), -1);
+}
+
+static void rfc3339(void **state)
+{
+	char b[CLOCK_RFC3339_LEN];
+
+	assert_string_equal(clock__rfc3339(0, b, sizeof(b)), "1970-01-01T00:00:00.000000Z");
+	assert_string_equal(clock__rfc3339(1700000000123456789LL, b, sizeof(b)),
+			    "2023-11-14T22:13:20.123456Z");
+	assert_string_equal(clock__rfc3339(-1000, b, sizeof(b)), "1969-12-31T23:59:59.999999Z");
+}
+
+static void clock_tracks_realtime(void **state)
+{
+	struct clock_map c;
+	struct timespec ts;
+	int64_t real, mapped;
+
+	clock__init(&c);
+	mapped = clock__to_realtime_ns(&c, clock__mono_now());
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	/* Both read within the same few microseconds; allow a scheduler hiccup. */
+	assert_true(llabs(real - mapped) < 50000000LL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(json_state_record),
+		cmocka_unit_test(json_unknown_owner_and_duration),
+		cmocka_unit_test(comm_with_quote_is_escaped),
+		cmocka_unit_test(human_line),
+		cmocka_unit_test(human_unknown_owner),
+		cmocka_unit_test(state_names),
+		cmocka_unit_test(rfc3339),
+		cmocka_unit_test(clock_tracks_realtime),
+	};
+
+	return cmocka_run_group_tests_name("output", tests, NULL, NULL);
+}
