@@ -109,8 +109,13 @@ test: deps
 test-unit: $(UNIT_BINS)
 	$(Q)tests/run-unit $(UNIT_BINS)
 
+# Every state hook this kernel can load: auto picks tp_btf here; the classic
+# tracepoint is the fallback for kernels without it.
 test-live: tcpstate-trace $(SCENARIO_BINS) $(LIVETEST)
+	@echo "live tests: --state-hook auto"
 	$(Q)$(LIVETEST) --tracer ./tcpstate-trace --scenarios $(OUTPUT)/tests/scenario
+	@echo "live tests: --state-hook tracepoint"
+	$(Q)$(LIVETEST) --tracer ./tcpstate-trace --scenarios $(OUTPUT)/tests/scenario -- --state-hook tracepoint
 
 # --- install -----------------------------------------------------------------
 install: tcpstate-trace

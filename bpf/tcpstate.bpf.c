@@ -173,7 +173,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	if (!si) {
 		/* First sight. Only a socket being born (connect, listen, a
 		 * listener's child) has no earlier history to have missed. */
-		if (!(oldstate == TCP_CLOSE || oldstate == TCP_LISTEN))
+		if (!(oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)))
 			stat_inc(TS_STAT_UNTRACKED);
 		if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
 			struct listen_key lk = {

@@ -42,7 +42,8 @@ static const struct argp_option options[] = {
 	{ "verbose", 'v', NULL, 0, "Show attach choices and libbpf debug output", 0 },
 	{ "state-hook", OPT_STATE_HOOK, "HOOK", 0,
 	  "auto (default), tp_btf or tracepoint: how to attach to inet_sock_set_state", 0 },
-	{ "ringbuf", OPT_RINGBUF, "MB", 0, "Ring buffer size in MiB, a power of two (default 8)", 0 },
+	{ "ringbuf", OPT_RINGBUF, "SIZE", 0,
+	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	  "Sockets tracked in the kernel at once (default 65536)", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
@@ -76,6 +77,28 @@ int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+int cli__parse_size(const char *s, uint32_t *bytes)
+{
+	char num[16];
+	size_t n = s ? strlen(s) : 0;
+	unsigned int shift = 20;
+	uint32_t v;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	if (num[n - 1] == 'K' || num[n - 1] == 'k')
+		shift = 10;
+	if (strchr("KkMm", num[n - 1]))
+		num[--n] = '\0';
+	if (cli__parse_u32(num, 1, shift == 10 ? 1U << 20 : 1024, &v) || (v & (v - 1)))
+		return -1;
+	if ((uint64_t)v << shift < 4096 || (uint64_t)v << shift > (1ULL << 30))
+		return -1;
+	*bytes = v << shift;
 	return 0;
 }
 
@@ -168,11 +191,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	case OPT_RINGBUF:
-		if (cli__parse_u32(arg, 1, 1024, &v) || (v & (v - 1))) {
-			usage_error("invalid --ringbuf '%s' (a power of two from 1 to 1024 MiB)", arg);
+		if (cli__parse_size(arg, &v)) {
+			usage_error("invalid --ringbuf '%s' (a power of two from 4K to 1024M)", arg);
 			return EINVAL;
 		}
-		o->ringbuf_mb = v;
+		o->ringbuf_bytes = v;
 		break;
 	case OPT_MAX_SOCKETS:
 		if (cli__parse_u32(arg, 1024, 1 << 24, &o->max_sockets)) {
@@ -209,7 +232,7 @@ void cli__defaults(struct cli_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->state_hook = STATE_HOOK_AUTO;
-	o->ringbuf_mb = 8;
+	o->ringbuf_bytes = 8U << 20;
 	o->max_sockets = 65536;
 }
 

@@ -25,7 +25,7 @@ struct cli_opts {
 	bool json;
 	bool verbose;
 	enum state_hook state_hook;
-	uint32_t ringbuf_mb;		/* ring buffer size in MiB, power of two */
+	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
 	uint32_t max_sockets;		/* socket table entries in the kernel */
 };
 
@@ -41,6 +41,8 @@ enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o);
 
 /* Parse "80,443,8080" into ports; returns count, or -1 with msg set. */
 int cli__parse_ports(const char *s, uint16_t *ports, int max, const char **msg);
+/* Parse a size: a number of MiB, or with a K or M suffix; 0 or -1. */
+int cli__parse_size(const char *s, uint32_t *bytes);
 /* Parse a decimal number in [min, max]; 0 on success, -1 if invalid. */
 int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 

@@ -45,7 +45,7 @@ static int on_record(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t ringbuf_mb)
+static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t ringbuf_bytes)
 {
 	uint64_t stats[TS_STAT__MAX];
 
@@ -55,7 +55,7 @@ static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t
 		uint64_t delta = stats[TS_STAT_DROPPED] - *seen;
 
 		*seen = stats[TS_STAT_DROPPED];
-		return output__lost(&a->out, delta, *seen, ringbuf_mb);
+		return output__lost(&a->out, delta, *seen, ringbuf_bytes);
 	}
 	return 0;
 }
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 			break;
 		if (clock__mono_now() >= next_check) {
 			next_check += 1000000000ULL;
-			err = report_lost(t, &a, &lost_seen, opts.ringbuf_mb);
+			err = report_lost(t, &a, &lost_seen, opts.ringbuf_bytes);
 			if (err)
 				break;
 		}
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 		tracer__poll(t, 0);
 		err = a.write_err;
 		if (!err)
-			err = report_lost(t, &a, &lost_seen, opts.ringbuf_mb);
+			err = report_lost(t, &a, &lost_seen, opts.ringbuf_bytes);
 	}
 
 	a.sum.end_mono_ns = clock__mono_now();

@@ -146,7 +146,7 @@ int output__state(struct output *o, const struct ts_event *e)
 	return o->json ? json_state(o, e) : human_state(o, e);
 }
 
-int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_mb)
+int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes)
 {
 	char ts[CLOCK_RFC3339_LEN];
 	struct json *j = &o->j;
@@ -154,8 +154,8 @@ int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ring
 
 	if (!o->json) {
 		fprintf(stderr, "tcpstate-trace: WARNING: %" PRIu64 " events lost (ring buffer "
-			"full; %" PRIu64 " in all); a larger --ringbuf than %u MiB may help\n",
-			delta, total, ringbuf_mb);
+			"full; %" PRIu64 " in all); a larger --ringbuf than %uK may help\n",
+			delta, total, ringbuf_bytes >> 10);
 		return 0;
 	}
 	json__begin_object(j);

@@ -36,7 +36,7 @@ void output__free(struct output *o);
 int output__state(struct output *o, const struct ts_event *e);
 /* Events lost since the last report: delta of total. JSON goes to the
  * stream; the human form is a warning on stderr. */
-int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_mb);
+int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes);
 /* The JSON summary record (no-op in human mode). */
 int output__summary_record(struct output *o, const struct run_summary *s);
 /* The summary line for stderr, in both modes. */

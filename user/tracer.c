@@ -183,8 +183,8 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->filter_family = (uint16_t)o->family;
 	s->rodata->filter_sport = o->nsports > 0;
 	s->rodata->filter_dport = o->ndports > 0;
-	s->rodata->wakeup_bytes = ((uint64_t)o->ringbuf_mb << 20) / 4;
-	bpf_map__set_max_entries(s->maps.events, o->ringbuf_mb << 20);
+	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(s->maps.socks, o->max_sockets);
 
 	bpf_program__set_autoload(s->progs.state_btf, t->choices.state_hook == STATE_HOOK_TP_BTF);

@@ -487,6 +487,134 @@ static void t_closed_stdout(void)
 	tracer_free(&t);
 }
 
+/* Sockets that existed before the tracer: transitions whose owner was never
+ * seen say so, durations are not invented, and the summary counts them. */
+static void t_preexisting_socket(void)
+{
+	const char *wargs[] = { "-W", NULL }, *targs[] = { "-j", NULL };
+	struct scenario s;
+	struct tracer_run t = {};
+	struct pair_run p = {};
+	json_t *list;
+	char got[512];
+	uint64_t sc, cc, lc;
+
+	CHECK(scenario_start(&s, "pair", wargs) == 0, "cannot start pair");
+	json_decref(scenario_read(&s));	/* established: now start tracing */
+	if (tracer_start(&t, targs)) {
+		scenario_finish(&s);
+		return;
+	}
+	scenario_send(&s, "go\n");
+	pair_from_report(&p, scenario_read(&s));
+	EXPECT(scenario_finish(&s), "pair scenario failed");
+	if (!p.rep)
+		goto out;
+	EXPECT(tracer_wait(&t, pair_closed, &p), "not every socket reached CLOSE");
+	tracer_stop(&t, SIGINT);
+	sc = cookie_by_ports(&t, p.port, p.cport, "CLOSE_WAIT");
+	cc = cookie_by_ports(&t, p.cport, p.port, "FIN_WAIT1");
+	lc = cookie_by_ports(&t, p.port, 0, "CLOSE");
+
+	list = records_of_cookie(&t, sc);
+	transitions_str(list, got, sizeof(got));
+	EXPECT(strcmp(got, "ESTABLISHED>CLOSE_WAIT CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSE") == 0,
+	       "server: %s", got);
+	if (json_array_size(list) == 3) {
+		json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1);
+
+		/* softirq, owner never seen: no pid, and no invented duration */
+		EXPECT(jnull(first, "pid") && jnull(first, "comm") && jnull(first, "owner_src"),
+		       "ESTABLISHED>CLOSE_WAIT of a socket opened before tracing names pid %lld",
+		       (long long)jint(first, "pid"));
+		EXPECT(jnull(first, "prev_state_ns"), "time in ESTABLISHED was invented");
+		EXPECT(jint(second, "pid") == p.server_pid, "close() did not record the owner");
+		EXPECT(jint(second, "prev_state_ns") == jint(second, "mono_ns") - jint(first, "mono_ns"),
+		       "time in CLOSE_WAIT is not the time between the records");
+	}
+	json_decref(list);
+
+	list = records_of_cookie(&t, cc);
+	transitions_str(list, got, sizeof(got));
+	EXPECT(strcmp(got, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>FIN_WAIT2 FIN_WAIT2>CLOSE") == 0,
+	       "client: %s", got);
+	if (json_array_size(list) == 3)
+		EXPECT(jint(json_array_get(list, 0), "pid") == p.client_pid &&
+		       jnull(json_array_get(list, 0), "prev_state_ns"),
+		       "client's close() is its own syscall: owner known, duration unknown");
+	json_decref(list);
+
+	list = records_of_cookie(&t, lc);
+	transitions_str(list, got, sizeof(got));
+	EXPECT(strcmp(got, "LISTEN>CLOSE") == 0, "listener: %s", got);
+	json_decref(list);
+
+	check_summary(&t);
+	EXPECT(t.summary && jint(t.summary, "untracked") >= 3,
+	       "summary untracked %lld, expected at least the 3 sockets opened before tracing",
+	       (long long)jint(t.summary, "untracked"));
+out:
+	json_decref(p.rep);
+	tracer_free(&t);
+}
+
+static bool has_lost_record(struct tracer_run *t, void *arg)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (jstr(r, "type") && strcmp(jstr(r, "type"), "lost") == 0)
+			return true;
+	return false;
+}
+
+/* A consumer that cannot keep up loses records, and says so: live "lost"
+ * records and the summary account for every record the kernel dropped. */
+static void t_lost_events(void)
+{
+	const char *targs[] = { "-j", "--ringbuf", "4K", NULL };
+	struct tracer_run t;
+	int64_t lost_sum = 0, last_total = -1, states = 0;
+	json_t *r;
+	size_t i;
+
+	if (tracer_start(&t, targs))
+		return;
+	/* A stopped consumer drains nothing: 20 connections (240 records)
+	 * cannot fit in 4 KiB. */
+	kill(t.pid, SIGSTOP);
+	for (int k = 0; k < 20; k++) {
+		json_t *rep = scenario_run("pair", NULL);
+
+		EXPECT(rep, "pair scenario failed");
+		json_decref(rep);
+	}
+	kill(t.pid, SIGCONT);
+	EXPECT(tracer_wait(&t, has_lost_record, NULL), "no lost record after a full ring");
+	tracer_stop(&t, SIGINT);
+	json_array_foreach(t.records, i, r) {
+		const char *type = jstr(r, "type");
+
+		if (type && strcmp(type, "lost") == 0) {
+			lost_sum += jint(r, "count");
+			last_total = jint(r, "total");
+		} else if (type && strcmp(type, "state") == 0) {
+			states++;
+		}
+	}
+	CHECK(t.summary, "no summary");
+	EXPECT(lost_sum > 0 && lost_sum == last_total && lost_sum == jint(t.summary, "lost"),
+	       "lost records add up to %lld (last total %lld), summary says %lld",
+	       (long long)lost_sum, (long long)last_total, (long long)jint(t.summary, "lost"));
+	EXPECT(jint(t.summary, "kernel_events") == states,
+	       "kernel submitted %lld records, %lld arrived",
+	       (long long)jint(t.summary, "kernel_events"), (long long)states);
+	EXPECT(states + lost_sum >= 240, "%lld records + %lld lost < the 240 transitions made",
+	       (long long)states, (long long)lost_sum);
+	tracer_free(&t);
+}
+
 /* ---- runner ------------------------------------------------------------ */
 
 struct test {
@@ -505,6 +633,8 @@ static const struct test tests[] = {
 	{ "bad_options", t_bad_options },
 	{ "human_output", t_human_output },
 	{ "closed_stdout", t_closed_stdout },
+	{ "preexisting_socket", t_preexisting_socket },
+	{ "lost_events", t_lost_events },
 };
 
 static void usage(void)

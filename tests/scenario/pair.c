@@ -6,9 +6,10 @@
  * The server's CLOSE_WAIT transition runs in softirq while the client is the
  * current task: the test of owner attribution.
  *
- * usage: pair [-6] [-p PORT] [-w]
+ * usage: pair [-6] [-p PORT] [-w|-W]
  *   -6  IPv6 (default IPv4)   -p  listen on PORT (default: any free port)
  *   -w  print {"server_pid":N} and wait for a line on stdin before starting
+ *   -W  the same, but once the connection is established (before any close)
  * Prints one JSON line: pids, ports and SO_COOKIE of the three sockets. */
 #include "scenario.h"
 
@@ -19,17 +20,18 @@ int main(int argc, char **argv)
 	int family = AF_INET, opt, lfd, afd, cfd;
 	uint16_t port = 0, cport;
 	uint64_t lcookie, scookie, ccookie;
-	bool wait = false;
+	bool wait = false, wait_established = false;
 	struct chan c2s, s2c;
 	pid_t client;
 	char tok, x;
 
-	while ((opt = getopt(argc, argv, "6p:w")) != -1) {
+	while ((opt = getopt(argc, argv, "6p:wW")) != -1) {
 		switch (opt) {
 		case '6': family = AF_INET6; break;
 		case 'p': port = (uint16_t)atoi(optarg); break;
 		case 'w': wait = true; break;
-		default: fprintf(stderr, "usage: pair [-6] [-p PORT] [-w]\n"); return 2;
+		case 'W': wait_established = true; break;
+		default: fprintf(stderr, "usage: pair [-6] [-p PORT] [-w|-W]\n"); return 2;
 		}
 	}
 	if (wait) {
@@ -68,6 +70,12 @@ int main(int argc, char **argv)
 		die("read");
 	chan_recv(&c2s, &cport, sizeof(cport));
 	chan_recv(&c2s, &ccookie, sizeof(ccookie));
+	if (wait_established) {
+		printf("{\"server_pid\":%d,\"port\":%u,\"client_port\":%u}\n", getpid(), port,
+		       cport);
+		fflush(stdout);
+		wait_go();
+	}
 	chan_send(&s2c, "r", 1);
 	expect_eof(afd);
 	close(afd);

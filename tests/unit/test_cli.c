@@ -27,7 +27,7 @@ static void defaults(void **state)
 	assert_int_equal(o.family, 0);
 	assert_false(o.json);
 	assert_int_equal(o.state_hook, STATE_HOOK_AUTO);
-	assert_int_equal(o.ringbuf_mb, 8);
+	assert_int_equal(o.ringbuf_bytes, 8 << 20);
 	assert_int_equal(o.max_sockets, 65536);
 }
 
@@ -48,7 +48,7 @@ static void all_options(void **state)
 	assert_int_equal(o.family, AF_INET6);
 	assert_true(o.timestamps && o.json && o.verbose);
 	assert_int_equal(o.state_hook, STATE_HOOK_TRACEPOINT);
-	assert_int_equal(o.ringbuf_mb, 16);
+	assert_int_equal(o.ringbuf_bytes, 16 << 20);
 	assert_int_equal(o.max_sockets, 2048);
 }
 
@@ -103,6 +103,25 @@ static void port_lists(void **state)
 	assert_int_equal(cli__parse_ports(many, ports, TS_MAX_PORTS, &msg), -1);
 }
 
+static void sizes(void **state)
+{
+	uint32_t v;
+
+	assert_int_equal(cli__parse_size("8", &v), 0);
+	assert_int_equal(v, 8 << 20);
+	assert_int_equal(cli__parse_size("4K", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(cli__parse_size("64k", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(cli__parse_size("1024M", &v), 0);
+	assert_int_equal(v, 1U << 30);
+	assert_int_equal(cli__parse_size("2K", &v), -1);	/* under a page */
+	assert_int_equal(cli__parse_size("2048M", &v), -1);
+	assert_int_equal(cli__parse_size("3", &v), -1);
+	assert_int_equal(cli__parse_size("K", &v), -1);
+	assert_int_equal(cli__parse_size("", &v), -1);
+}
+
 static void numbers(void **state)
 {
 	uint32_t v;
@@ -124,6 +143,7 @@ int main(void)
 		cmocka_unit_test(family_conflict),
 		cmocka_unit_test(help_and_version_exit_zero),
 		cmocka_unit_test(port_lists),
+		cmocka_unit_test(sizes),
 		cmocka_unit_test(numbers),
 	};
 
