@@ -198,7 +198,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 void output__summary_text(FILE *f, const struct run_summary *s)
 {
 	fprintf(f, "tcpstate-trace: %" PRIu64 " events (%" PRIu64 " transitions), %" PRIu64
-		" lost, %" PRIu64 " on sockets seen before tracing began\n",
+		" lost, %" PRIu64 " on sockets opened before tracing began\n",
 		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED]);
 	if (s->stats[TS_STAT_SOCK_FULL])
 		fprintf(f, "tcpstate-trace: WARNING: socket table full %" PRIu64

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,7 +41,8 @@ static int64_t now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static pid_t spawn(const char *const argv[], int *in_fd, int *out_fd, int *err_fd)
+/* uid >= 0: run as that user, with no capabilities left. */
+static pid_t spawn_as(int uid, const char *const argv[], int *in_fd, int *out_fd, int *err_fd)
 {
 	int in[2], out[2], err[2];
 	pid_t pid;
@@ -54,6 +56,11 @@ static pid_t spawn(const char *const argv[], int *in_fd, int *out_fd, int *err_f
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		if (uid >= 0 && (setgroups(0, NULL) || setresgid((gid_t)uid, (gid_t)uid, (gid_t)uid) ||
+				 setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid))) {
+			fprintf(stderr, "cannot drop to uid %d: %s\n", uid, strerror(errno));
+			_exit(126);
+		}
 		execv(argv[0], (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -68,6 +75,11 @@ static pid_t spawn(const char *const argv[], int *in_fd, int *out_fd, int *err_f
 	*out_fd = out[0];
 	*err_fd = err[0];
 	return pid;
+}
+
+static pid_t spawn(const char *const argv[], int *in_fd, int *out_fd, int *err_fd)
+{
+	return spawn_as(-1, argv, in_fd, out_fd, err_fd);
 }
 
 static void append(char **buf, size_t *len, const char *data, size_t n)
@@ -255,12 +267,12 @@ void tracer_free(struct tracer_run *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int run_capture(const char *const argv[], char **out, char **err)
+int run_capture_as(int uid, const char *const argv[], char **out, char **err)
 {
 	struct tracer_run t = { .records = json_array() };
 	int st;
 
-	t.pid = spawn(argv, NULL, &t.out_fd, &t.err_fd);
+	t.pid = spawn_as(uid, argv, NULL, &t.out_fd, &t.err_fd);
 	if (t.pid < 0)
 		return -1;
 	if (!tracer_reap(&t)) {
@@ -273,6 +285,11 @@ int run_capture(const char *const argv[], char **out, char **err)
 	*err = strdup(t.errbuf ? t.errbuf : "");
 	tracer_free(&t);
 	return st;
+}
+
+int run_capture(const char *const argv[], char **out, char **err)
+{
+	return run_capture_as(-1, argv, out, err);
 }
 
 int scenario_start(struct scenario *s, const char *name, const char *const args[])

@@ -401,6 +401,22 @@ static void t_bad_options(void)
 	}
 }
 
+/* Without privileges: one sentence naming what is missing, exit 1. */
+static void t_unprivileged(void)
+{
+	const char *argv[] = { cfg.tracer, "-j", NULL };
+	char *out, *err;
+	int st = run_capture_as(65534, argv, &out, &err);
+
+	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status %d as nobody, expected 1",
+	       WEXITSTATUS(st));
+	EXPECT(strstr(err, "root") && strstr(err, "CAP_BPF") && !strstr(err, "libbpf"),
+	       "unhelpful error as nobody: %s", err);
+	EXPECT(*out == '\0', "wrote to stdout: %s", out);
+	free(out);
+	free(err);
+}
+
 static bool human_has_close_wait(struct tracer_run *t, void *arg)
 {
 	struct pair_run *p = arg;
@@ -631,6 +647,7 @@ static const struct test tests[] = {
 	{ "filter_remoteport", t_filter_remoteport },
 	{ "filter_pid", t_filter_pid },
 	{ "bad_options", t_bad_options },
+	{ "unprivileged", t_unprivileged },
 	{ "human_output", t_human_output },
 	{ "closed_stdout", t_closed_stdout },
 	{ "preexisting_socket", t_preexisting_socket },
