@@ -7,6 +7,12 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
+/* Macros vmlinux.h cannot carry. */
+#define TS_AF_INET 2
+#define TS_AF_INET6 10
+#define TS_S_IFMT 00170000
+#define TS_S_IFSOCK 0140000
+
 /* sk_protocol was an 8-bit bitfield until 5.6, when commit bf9765145b85
  * ("sock: Make sk_protocol a 16-bit value") made it a plain u16. The probed
  * bitfield read handles both layouts. */
@@ -28,6 +34,37 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 static __always_inline __u16 sk_sport(const struct sock *sk)
 {
 	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
+/* The socket's inode number, as /proc/PID/fd shows it ("socket:[N]"); 0
+ * while no struct socket is attached (a child not yet accepted). The inode
+ * sits beside the socket in struct socket_alloc (SOCK_INODE()). */
+static __always_inline __u64 sk_ino(const struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	struct socket_alloc *sa;
+
+	if (!sock)
+		return 0;
+	sa = (void *)sock - bpf_core_field_offset(struct socket_alloc, socket);
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* struct file's reference count: f_count (atomic_long_t) until 6.13, when
+ * commit 90ee6ed776c0 ("fs: port files to file_ref") replaced it with f_ref,
+ * a file_ref_t whose counter holds references - 1 (negative once dead). */
+struct file___pre_6_13 {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 file_refs(const struct file *file)
+{
+	if (bpf_core_field_exists(struct file, f_ref)) {
+		long v = BPF_CORE_READ(file, f_ref.refcnt.counter);
+
+		return v >= 0 && v < 0x7fffffff ? (__u32)v + 1 : 0;
+	}
+	return (__u32)BPF_CORE_READ((const struct file___pre_6_13 *)file, f_count.counter);
 }
 
 #endif /* CORE_FIXES_BPF_H */

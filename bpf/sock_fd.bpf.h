@@ -10,10 +10,6 @@
 #include <bpf/bpf_helpers.h>
 #include "core_fixes.bpf.h"
 
-#define TS_S_IFMT 00170000
-#define TS_S_IFSOCK 0140000
-#define TS_AF_INET 2
-#define TS_AF_INET6 10
 
 static __always_inline struct file *fd_file(int fd)
 {

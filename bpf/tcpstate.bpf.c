@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* TCP state transitions, with the socket's owner and the time spent in the
- * previous state, streamed through one ring buffer. */
+/* Every program's entry point. The logic they share lives in the headers:
+ * maps.bpf.h (configuration, maps), sock_table.bpf.h (per-socket cookie,
+ * owner, timing), emit.bpf.h (filters, records), sock_fd.bpf.h (fd to
+ * socket), core_fixes.bpf.h (kernel-version differences). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -8,117 +10,12 @@
 #include <bpf/bpf_endian.h>
 #include "tcpstate.h"
 #include "core_fixes.bpf.h"
+#include "maps.bpf.h"
+#include "sock_table.bpf.h"
+#include "emit.bpf.h"
 #include "sock_fd.bpf.h"
 
-#define PF_KTHREAD 0x00200000
-
-/* Set by user space before load. */
-const volatile __u32 cookie_mode = TS_COOKIE_HELPER;
-const volatile __u32 filter_pid;
-const volatile __u16 filter_family;
-const volatile bool filter_sport;
-const volatile bool filter_dport;
-/* Wake the consumer only when this much is waiting; it polls on a timer
- * otherwise. A wakeup per event costs ten times the rest of the program. */
-const volatile __u64 wakeup_bytes = 1;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);	/* resized by user space */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TS_STAT__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TS_MAX_PORTS);
-	__type(key, __u16);
-	__type(value, __u8);
-} sports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TS_MAX_PORTS);
-	__type(key, __u16);
-	__type(value, __u8);
-} dports SEC(".maps");
-
-struct owner {
-	__u32 pid;
-	__u8 src;		/* enum ts_owner_src */
-	__u8 pad[3];
-	char comm[TS_COMM_LEN];
-};
-
-/* What the tracer keeps per live socket, keyed by socket address. The
- * address repeats after the socket is freed, so the entry is deleted at the
- * socket's CLOSE transition; LRU bounds what is left by sockets we never
- * saw close. */
-struct sock_info {
-	__u64 cookie;		/* 0 until the first transition sets it */
-	__u64 last_ns;		/* time of the last transition; 0 if none seen */
-	__u8 synth_cookie;
-	__u8 pad[7];
-	struct owner owner;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);	/* resized by user space */
-	__type(key, __u64);
-	__type(value, struct sock_info);
-} socks SEC(".maps");
-
-struct listen_key {
-	__u32 netns;
-	__u16 port;
-	__u16 pad;
-};
-
-/* Owner of each listening socket, for the children it creates before any
- * accept(): those transitions run in softirq with no owner of their own. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct listen_key);
-	__type(value, struct owner);
-} listeners SEC(".maps");
-
-/* Counter for tracer-assigned cookies, per CPU: kernels that need them
- * (before 5.12) have no fetching atomics in BPF. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} synth_seq SEC(".maps");
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1;
-}
-
-/* The current task, when it is a user process acting on its own socket. */
-static __always_inline bool current_owner(struct owner *o)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 id = bpf_get_current_pid_tgid();
-
-	if ((__u32)id == 0 || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
-		return false;
-	o->pid = id >> 32;
-	o->src = TS_OWNER_SYSCALL;
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
-	return true;
-}
+/* ---- state transitions ------------------------------------------------ */
 
 /* Transitions that only a system call on the socket makes (connect, listen,
  * close, shutdown): the current task is the socket's owner. Everything else
@@ -130,155 +27,88 @@ static __always_inline bool syscall_transition(int oldstate, int newstate)
 	       (oldstate == TCP_LISTEN && newstate == TCP_CLOSE);
 }
 
-static __always_inline bool port_wanted(void *map, __u16 port)
+static __always_inline void listener_update(const struct sock *sk, int newstate,
+					    const struct owner *o)
 {
-	return bpf_map_lookup_elem(map, &port) != NULL;
+	struct listen_key lk = { .netns = sk_netns(sk), .port = sk_sport(sk) };
+
+	if (newstate == TCP_LISTEN)
+		bpf_map_update_elem(&listeners, &lk, o, BPF_ANY);
+	else
+		bpf_map_delete_elem(&listeners, &lk);
 }
 
-static __always_inline __u64 read_cookie(const struct sock *sk, __u8 *synth)
+/* A listener's child before accept(): owned, for now, by the listener's owner. */
+static __always_inline void inherit_listener(const struct sock *sk, struct sock_info *si)
 {
-	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	struct listen_key lk = { .netns = sk_netns(sk), .port = sk_sport(sk) };
+	struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
 
-	if (cookie) {
-		*synth = 0;
-		return cookie;
+	if (lo) {
+		si->owner = *lo;
+		si->owner.src = TS_OWNER_LISTENER;
 	}
-	__u32 zero = 0;
-	__u64 *seq = bpf_map_lookup_elem(&synth_seq, &zero);
-
-	if (!seq)
-		return 0;
-	*synth = 1;
-	*seq += 1;
-	return TS_SYNTH_COOKIE_BIT | ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) |
-	       (*seq & ((1ULL << 40) - 1));
 }
 
 static __always_inline int handle_state(const struct sock *sk, int oldstate, int newstate,
-					__u64 helper_cookie)
+					__u64 trusted_cookie)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 key = (__u64)sk;
-	struct sock_info *si, fresh = {};
+	bool born = oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV);
+	struct sock_info *si, copy = {};
 	struct ts_event *e;
-	__u16 family, sport, dport;
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	struct sock_id id;
 	struct owner cur;
+	__u64 last_ns;
 
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != TS_AF_INET && family != TS_AF_INET6)
+	sock_id(sk, &id);
+	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
 
 	si = bpf_map_lookup_elem(&socks, &key);
+	if (born && si) {
+		/* An earlier socket at this address, or a reconnect: what was
+		 * kept belongs to the past. */
+		__builtin_memset(si, 0, sizeof(*si));
+	} else if (!born && (!si || !si->last_ns)) {
+		/* Only a socket being born has no earlier transitions the
+		 * tracer could have missed. */
+		stat_inc(TS_STAT_UNTRACKED);
+	}
+	si = sock_entry(sk, trusted_cookie);
 	if (!si) {
-		/* First sight. Only a socket being born (connect, listen, a
-		 * listener's child) has no earlier history to have missed. */
-		if (!(oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)))
-			stat_inc(TS_STAT_UNTRACKED);
-		if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
-			struct listen_key lk = {
-				.netns = sk_netns(sk),
-				.port = sk_sport(sk),
-			};
-			struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
-
-			if (lo) {
-				fresh.owner = *lo;
-				fresh.owner.src = TS_OWNER_LISTENER;
-			}
-		}
-		if (newstate != TCP_CLOSE) {
-			if (bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST) &&
-			    bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY))
-				stat_inc(TS_STAT_SOCK_FULL);
-			si = bpf_map_lookup_elem(&socks, &key);
-		}
-		if (!si)
-			si = &fresh;
+		si = &copy;
+		sock_set_cookie(si, sk, trusted_cookie);
+		si->ino = sk_ino(sk);
 	}
-
-	if (!si->cookie) {
-		if (cookie_mode == TS_COOKIE_HELPER) {
-			si->cookie = helper_cookie;
-		} else {
-			si->cookie = read_cookie(sk, &si->synth_cookie);
-		}
-	}
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)
+		inherit_listener(sk, si);
 
 	if (syscall_transition(oldstate, newstate) && current_owner(&cur)) {
 		si->owner = cur;
-		if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN) {
-			struct listen_key lk = {
-				.netns = sk_netns(sk),
-				.port = sk_sport(sk),
-			};
-
-			if (newstate == TCP_LISTEN)
-				bpf_map_update_elem(&listeners, &lk, &cur, BPF_ANY);
-			else
-				bpf_map_delete_elem(&listeners, &lk);
-		}
+		if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
+			listener_update(sk, newstate, &cur);
 	}
 
-	__u64 last_ns = si->last_ns;
-	struct owner owner = si->owner;
-	__u64 cookie = si->cookie;
-	__u8 synth = si->synth_cookie;
-
+	last_ns = si->last_ns;
 	si->last_ns = now;
-	if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&socks, &key);
+	if (si != &copy)
+		copy = *si;
 
-	if (filter_family && family != filter_family)
+	if (!wanted(&id, copy.owner.pid, 0))
 		return 0;
-	if (filter_pid && owner.pid != filter_pid)
+	e = event_new(TS_EV_STATE, now);
+	if (!e)
 		return 0;
-	sport = sk_sport(sk);
-	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (filter_sport && !port_wanted(&sports, sport))
-		return 0;
-	if (filter_dport && !port_wanted(&dports, dport))
-		return 0;
-
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(TS_STAT_DROPPED);
-		return 0;
-	}
-	e->type = TS_EV_STATE;
-	e->mono_ns = now;
-	e->cookie = cookie;
-	e->skaddr = key;
-	e->flags = synth ? TS_EVF_SYNTH_COOKIE : 0;
+	event_sock(e, sk, &id, &copy);
 	if (last_ns) {
 		e->prev_state_ns = now - last_ns;
 		e->flags |= TS_EVF_PREV_KNOWN;
-	} else {
-		e->prev_state_ns = 0;
 	}
-	e->pid = owner.pid;
-	e->owner_src = owner.pid ? owner.src : TS_OWNER_NONE;
-	__builtin_memcpy(e->comm, owner.comm, sizeof(e->comm));
-	e->netns = sk_netns(sk);
-	e->family = family;
-	e->sport = sport;
-	e->dport = dport;
 	e->oldstate = oldstate;
 	e->newstate = newstate;
-	e->pad[0] = e->pad[1] = 0;
-	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	if (family == TS_AF_INET) {
-		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-	stat_inc(TS_STAT_EVENTS);
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	event_submit(e);
 	return 0;
 }
 
@@ -304,28 +134,22 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	return handle_state((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, 0);
 }
 
-/* accept() and accept4() return a new socket: its caller owns it. */
+/* ---- accept: the caller owns the new socket ---------------------------- */
+
 static __always_inline int record_accept(long ret)
 {
+	struct sock_info *si;
+	struct owner o;
 	struct sock *sk;
-	struct sock_info *si, fresh = {};
-	__u64 key;
 
 	if (ret < 0)
 		return 0;
 	sk = file_tcp_sock(fd_file((int)ret));
-	if (!sk)
+	if (!sk || !current_owner(&o))
 		return 0;
-	key = (__u64)sk;
-	si = bpf_map_lookup_elem(&socks, &key);
-	if (!si) {
-		if (!current_owner(&fresh.owner))
-			return 0;
-		if (bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST))
-			stat_inc(TS_STAT_SOCK_FULL);
-		return 0;
-	}
-	current_owner(&si->owner);
+	si = sock_entry(sk, 0);
+	if (si)
+		si->owner = o;
 	return 0;
 }
 
@@ -339,6 +163,310 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
 	return record_accept(ctx->ret);
+}
+
+/* ---- close ------------------------------------------------------------- */
+
+/* A descriptor of a TCP socket is going away: close(2) or process exit.
+ * refs is the file's reference count before; the last reference reaches
+ * tcp_close, any other only drops a reference and sends nothing. */
+static __always_inline void record_close(struct sock *sk, struct file *file, int fd, __u8 via)
+{
+	__u32 refs = file_refs(file);
+	struct sock_info *si, none = {};
+	struct ts_event *e;
+	struct sock_id id;
+	struct owner cur;
+	__u64 key = (__u64)sk;
+	__u8 one = 1;
+
+	if (!current_owner(&cur))
+		return;
+	/* A socket never connected nor listening has no story to tell. */
+	if (!bpf_map_lookup_elem(&socks, &key) &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return;
+	si = sock_entry(sk, 0);
+	if (!si)
+		si = &none;
+	if (refs == 1 && close_hook != TS_CLOSE_HOOK_TRACEPOINT)
+		bpf_map_update_elem(&closes_seen, &key, &one, BPF_ANY);
+	sock_id(sk, &id);
+	if (!wanted(&id, si->owner.pid, cur.pid))
+		return;
+	e = event_new(TS_EV_CLOSE, bpf_ktime_get_ns());
+	if (!e)
+		return;
+	event_sock(e, sk, &id, si);
+	if (!e->ino)
+		e->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	event_caller(e, &cur);
+	e->fd = fd;
+	e->refs = refs;
+	e->final = refs == 1;
+	e->via = via;
+	event_submit(e);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	int fd = (int)ctx->args[0];
+	struct file *file = fd_file(fd);
+	struct sock *sk = file_tcp_sock(file);
+
+	/* Reported on entry: close(2) releases the descriptor whatever it
+	 * returns, and on 6.7+ the final fput runs inside the call. */
+	if (sk)
+		record_close(sk, file, fd, TS_VIA_CLOSE);
+	return 0;
+}
+
+/* Process exit closes every descriptor without close(2). The tracepoint
+ * fires before exit_files(); only the last user of the table closes. */
+struct exit_scan {
+	struct file **fds;
+	__u32 max;
+};
+
+static long exit_scan_fd(__u32 i, void *ctx)
+{
+	struct exit_scan *s = ctx;
+	struct file *file = NULL;
+	struct sock *sk;
+
+	if (i >= s->max)
+		return 1;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &s->fds[i]) || !file)
+		return 0;
+	sk = file_tcp_sock(file);
+	if (sk)
+		record_close(sk, file, (int)i, TS_VIA_EXIT);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt;
+	struct exit_scan s;
+
+	if (!has_bpf_loop || !files || BPF_CORE_READ(files, count.counter) != 1)
+		return 0;
+	fdt = BPF_CORE_READ(files, fdt);
+	s.fds = BPF_CORE_READ(fdt, fd);
+	s.max = BPF_CORE_READ(fdt, max_fds);
+	bpf_loop(s.max, exit_scan_fd, &s, 0);
+	return 0;
+}
+
+/* tcp_close with no close(2) or exit before it: the last reference went
+ * some other way (dup2 over it, close_range, a kernel user). */
+static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 key = (__u64)sk;
+	struct sock_info *si, none = {};
+	struct ts_event *e;
+	struct sock_id id;
+	struct owner cur = {};
+
+	if (bpf_map_lookup_elem(&closes_seen, &key)) {
+		bpf_map_delete_elem(&closes_seen, &key);
+		return 0;
+	}
+	current_owner(&cur);
+	si = sock_entry(sk, trusted_cookie);
+	if (!si)
+		si = &none;
+	sock_id(sk, &id);
+	if (!wanted(&id, si->owner.pid, cur.pid))
+		return 0;
+	e = event_new(TS_EV_CLOSE, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	event_sock(e, sk, &id, si);
+	if (cur.pid)
+		event_caller(e, &cur);
+	e->refs = 1;
+	e->final = 1;
+	e->via = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
+	event_submit(e);
+	return 0;
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static __always_inline void emit_shutdown(struct sock *sk, const struct pending_shutdown *p,
+					  __u8 how, __u64 trusted_cookie)
+{
+	struct sock_info *si, none = {};
+	struct ts_event *e;
+	struct sock_id id;
+	struct owner cur = {};
+
+	current_owner(&cur);
+	si = sock_entry(sk, trusted_cookie);
+	if (!si)
+		si = &none;
+	sock_id(sk, &id);
+	if (!wanted(&id, si->owner.pid, cur.pid))
+		return;
+	e = event_new(TS_EV_SHUTDOWN, bpf_ktime_get_ns());
+	if (!e)
+		return;
+	event_sock(e, sk, &id, si);
+	if (cur.pid)
+		event_caller(e, &cur);
+	if (p) {
+		e->fd = p->fd;
+		e->refs = p->refs;
+	}
+	e->how = how;
+	event_submit(e);
+}
+
+SEC("tracepoint/syscalls/sys_enter_shutdown")
+int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
+{
+	int fd = (int)ctx->args[0];
+	struct file *file = fd_file(fd);
+	struct sock *sk = file_tcp_sock(file);
+	struct pending_shutdown p = {};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!sk)
+		return 0;
+	p.sk = (__u64)sk;
+	p.fd = fd;
+	p.refs = file_refs(file);
+	p.how = (__u8)ctx->args[1];
+	bpf_map_update_elem(&shutdowns, &tid, &p, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_shutdown")
+int exit_shutdown(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_shutdown *p = bpf_map_lookup_elem(&shutdowns, &tid);
+
+	if (!p)
+		return 0;
+	/* Without a tcp_shutdown hook, a successful call is what we know. */
+	if (close_hook == TS_CLOSE_HOOK_TRACEPOINT && ctx->ret == 0)
+		emit_shutdown((struct sock *)p->sk, p, p->how, 0);
+	bpf_map_delete_elem(&shutdowns, &tid);
+	return 0;
+}
+
+/* tcp_shutdown(sk, how): how is the kernel's mask, SHUT_* + 1. */
+static __always_inline int on_tcp_shutdown(struct sock *sk, int mask, __u64 trusted_cookie)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_shutdown *p = bpf_map_lookup_elem(&shutdowns, &tid);
+
+	if (p && p->sk != (__u64)sk)
+		p = NULL;
+	emit_shutdown(sk, p, (__u8)(mask - 1), trusted_cookie);
+	return 0;
+}
+
+/* fentry: trusted socket pointers, so the cookie helper works (5.12+). */
+SEC("fentry/tcp_close")
+int BPF_PROG(fentry_tcp_close, struct sock *sk, long timeout)
+{
+	return on_tcp_close(sk, cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie(sk) : 0);
+}
+
+SEC("fentry/tcp_shutdown")
+int BPF_PROG(fentry_tcp_shutdown, struct sock *sk, int how)
+{
+	return on_tcp_shutdown(sk, how,
+			       cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie(sk) : 0);
+}
+
+SEC("kprobe/tcp_close")
+int BPF_KPROBE(kprobe_tcp_close, struct sock *sk)
+{
+	return on_tcp_close(sk, 0);
+}
+
+SEC("kprobe/tcp_shutdown")
+int BPF_KPROBE(kprobe_tcp_shutdown, struct sock *sk, int how)
+{
+	return on_tcp_shutdown(sk, how, 0);
+}
+
+/* ---- resets ------------------------------------------------------------ */
+
+static __always_inline int handle_reset(const struct sock *sk, __u8 dir, __u64 trusted_cookie)
+{
+	struct sock_info *si, none = {};
+	struct ts_event *e;
+	struct sock_id id;
+
+	/* A reset answering a packet for no socket has nothing to attach to. */
+	if (!sk)
+		return 0;
+	sock_id(sk, &id);
+	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
+		return 0;
+	si = sock_entry(sk, trusted_cookie);
+	if (!si)
+		si = &none;
+	if (!wanted(&id, si->owner.pid, 0))
+		return 0;
+	e = event_new(TS_EV_RESET, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	event_sock(e, sk, &id, si);
+	e->reset_dir = dir;
+	event_submit(e);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(reset_send_btf, const struct sock *sk)
+{
+	if (!sk)
+		return 0;
+	return handle_reset(sk, TS_RESET_SENT,
+			    cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie((void *)sk) : 0);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(reset_recv_btf, struct sock *sk)
+{
+	return handle_reset(sk, TS_RESET_RECEIVED,
+			    cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie(sk) : 0);
+}
+
+/* The classic tracepoints' layouts differ between kernels after skaddr, so
+ * only the stable prefix is described here. */
+struct send_reset_ctx {
+	__u64 common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+struct receive_reset_ctx {
+	__u64 common;
+	const void *skaddr;
+};
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int reset_send_tp(struct send_reset_ctx *ctx)
+{
+	return handle_reset(ctx->skaddr, TS_RESET_SENT, 0);
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int reset_recv_tp(struct receive_reset_ctx *ctx)
+{
+	return handle_reset(ctx->skaddr, TS_RESET_RECEIVED, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

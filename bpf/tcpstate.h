@@ -13,6 +13,28 @@
 
 enum ts_event_type {
 	TS_EV_STATE = 1,	/* sock:inet_sock_set_state for a TCP socket */
+	TS_EV_CLOSE,		/* a file reference to a TCP socket dropped */
+	TS_EV_SHUTDOWN,		/* shutdown() reached TCP */
+	TS_EV_RESET,		/* RST sent or received */
+};
+
+/* How a close record's reference was dropped. */
+enum ts_close_via {
+	TS_VIA_CLOSE = 1,	/* close(2) */
+	TS_VIA_EXIT,		/* the process exited holding the descriptor */
+	TS_VIA_OTHER,		/* seen only by tcp_close: dup2, close_range, ... */
+};
+
+enum ts_reset_dir {
+	TS_RESET_SENT = 1,
+	TS_RESET_RECEIVED,
+};
+
+/* Which hook reports the final close and shutdown as TCP sees them. */
+enum ts_close_hook {
+	TS_CLOSE_HOOK_TRACEPOINT = 0,	/* syscall tracepoints and process exit */
+	TS_CLOSE_HOOK_FENTRY,
+	TS_CLOSE_HOOK_KPROBE,
 };
 
 /* Where the owner (pid, comm) of an event came from. */
@@ -47,6 +69,9 @@ enum ts_cookie_mode {
  * and everything stays below 2^53, exact in a JSON reader's doubles. */
 #define TS_SYNTH_COOKIE_BIT (1ULL << 52)
 
+/* One record type for every kind: a fixed size keeps the consumer simple
+ * and the unused fields of a kind are zero. pid/comm: the socket's owner for
+ * state and reset records, the calling process for close and shutdown. */
 struct ts_event {
 	__u64 mono_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cookie;
@@ -66,6 +91,14 @@ struct ts_event {
 	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[TS_COMM_LEN];
+	__u64 ino;		/* socket inode number; 0 if not known */
+	__s32 fd;		/* close/shutdown: descriptor, -1 if not known */
+	__u32 refs;		/* close: references before; shutdown: at the call */
+	__u8 how;		/* shutdown: SHUT_RD, SHUT_WR, SHUT_RDWR */
+	__u8 final;		/* close: the last reference; tcp_close follows */
+	__u8 via;		/* close: enum ts_close_via */
+	__u8 reset_dir;		/* reset: enum ts_reset_dir */
+	__u8 pad2[4];
 };
 
 #endif /* TCPSTATE_H */

@@ -21,10 +21,13 @@ static const char doc[] =
 "    tcpstate-trace -L 80,443      # only local ports 80 and 443\n"
 "    tcpstate-trace -D 5432        # only remote port 5432\n"
 "    tcpstate-trace -4             # IPv4 only\n"
+"    tcpstate-trace --close-wait-alert 30  # explain sockets stuck 30 s in CLOSE_WAIT\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
 	OPT_STATE_HOOK = 0x100,
+	OPT_ATTACH,
+	OPT_CLOSE_WAIT_ALERT,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
 	OPT_USAGE,
@@ -42,6 +45,10 @@ static const struct argp_option options[] = {
 	{ "verbose", 'v', NULL, 0, "Show attach choices and libbpf debug output", 0 },
 	{ "state-hook", OPT_STATE_HOOK, "HOOK", 0,
 	  "auto (default), tp_btf or tracepoint: how to attach to inet_sock_set_state", 0 },
+	{ "attach", OPT_ATTACH, "KIND", 0,
+	  "auto (default), fentry, kprobe or tracepoint: how to see tcp_close/tcp_shutdown", 0 },
+	{ "close-wait-alert", OPT_CLOSE_WAIT_ALERT, "SECS", 0,
+	  "Diagnose sockets in CLOSE_WAIT longer than SECS (default 10; 0: never)", 0 },
 	{ "ringbuf", OPT_RINGBUF, "SIZE", 0,
 	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
@@ -190,6 +197,26 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return EINVAL;
 		}
 		break;
+	case OPT_ATTACH:
+		if (strcmp(arg, "auto") == 0)
+			o->attach = ATTACH_AUTO;
+		else if (strcmp(arg, "fentry") == 0)
+			o->attach = ATTACH_FENTRY;
+		else if (strcmp(arg, "kprobe") == 0)
+			o->attach = ATTACH_KPROBE;
+		else if (strcmp(arg, "tracepoint") == 0)
+			o->attach = ATTACH_TRACEPOINT;
+		else {
+			usage_error("invalid --attach '%s' (auto, fentry, kprobe or tracepoint)", arg);
+			return EINVAL;
+		}
+		break;
+	case OPT_CLOSE_WAIT_ALERT:
+		if (cli__parse_u32(arg, 0, 86400 * 365, &o->close_wait_alert_s)) {
+			usage_error("invalid --close-wait-alert '%s' (seconds, 0 to turn off)", arg);
+			return EINVAL;
+		}
+		break;
 	case OPT_RINGBUF:
 		if (cli__parse_size(arg, &v)) {
 			usage_error("invalid --ringbuf '%s' (a power of two from 4K to 1024M)", arg);
@@ -233,6 +260,8 @@ void cli__defaults(struct cli_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->state_hook = STATE_HOOK_AUTO;
 	o->ringbuf_bytes = 8U << 20;
+	o->attach = ATTACH_AUTO;
+	o->close_wait_alert_s = 10;
 	o->max_sockets = 65536;
 }
 
@@ -254,6 +283,16 @@ enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o)
 	if (ctx.result != CLI_OK)
 		return ctx.result;
 	return err ? CLI_USAGE : CLI_OK;
+}
+
+const char *close_attach__name(enum close_attach a)
+{
+	switch (a) {
+	case ATTACH_FENTRY: return "fentry";
+	case ATTACH_KPROBE: return "kprobe";
+	case ATTACH_TRACEPOINT: return "tracepoint";
+	default: return "auto";
+	}
 }
 
 const char *state_hook__name(enum state_hook h)

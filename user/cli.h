@@ -14,6 +14,13 @@ enum state_hook {
 	STATE_HOOK_TRACEPOINT,	/* classic tracepoint sock/inet_sock_set_state */
 };
 
+enum close_attach {
+	ATTACH_AUTO,
+	ATTACH_FENTRY,		/* fentry/tcp_close, fentry/tcp_shutdown */
+	ATTACH_KPROBE,		/* kprobe/tcp_close, kprobe/tcp_shutdown */
+	ATTACH_TRACEPOINT,	/* syscall tracepoints and process exit only */
+};
+
 struct cli_opts {
 	uint32_t pid;			/* 0: any */
 	uint16_t sports[TS_MAX_PORTS];
@@ -25,6 +32,8 @@ struct cli_opts {
 	bool json;
 	bool verbose;
 	enum state_hook state_hook;
+	enum close_attach attach;
+	uint32_t close_wait_alert_s;	/* 0: no CLOSE_WAIT alerts */
 	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
 	uint32_t max_sockets;		/* socket table entries in the kernel */
 };
@@ -47,5 +56,6 @@ int cli__parse_size(const char *s, uint32_t *bytes);
 int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 
 const char *state_hook__name(enum state_hook h);
+const char *close_attach__name(enum close_attach a);
 
 #endif /* CLI_H */

@@ -32,12 +32,13 @@ static int on_record(void *ctx, const void *data, size_t len)
 	int err;
 
 	a->sum.records++;
-	if (len < sizeof(*e) || e->type != TS_EV_STATE) {
+	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV_RESET) {
 		a->sum.malformed++;
 		return 0;
 	}
-	a->sum.transitions++;
-	err = output__state(&a->out, e);
+	if (e->type == TS_EV_STATE)
+		a->sum.transitions++;
+	err = output__event(&a->out, e);
 	if (err) {
 		a->write_err = err;
 		return err;
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
 	}
 	a.sum.state_hook = state_hook__name(tracer__choices(t)->state_hook);
 	a.sum.cookie_mode = cookie_mode__name(tracer__choices(t)->cookie_mode);
+	a.sum.close_hook = close_hook__name(tracer__choices(t)->close_hook);
 	a.sum.start_mono_ns = clock__mono_now();
 	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
 

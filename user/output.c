@@ -109,14 +109,88 @@ static void human_header(struct output *o)
 {
 	if (o->timestamps)
 		fprintf(o->f, "%-12s ", "TIME");
-	fprintf(o->f, "%-7s %-16s %-27s %-27s %-11s    %-11s %s\n", "PID", "COMM", "LOCAL",
-		"REMOTE", "OLDSTATE", "NEWSTATE", "MS");
+	fprintf(o->f, "%-7s %-16s %-27s %-27s %s\n", "PID", "COMM", "LOCAL", "REMOTE",
+		"OLDSTATE    -> NEWSTATE    MS, or EVENT");
 	o->header_done = true;
 }
 
+static void human_prefix(struct output *o, const struct ts_event *e);
+
 static int human_state(struct output *o, const struct ts_event *e)
 {
-	char loc[64], rem[64], t[16], b1[16], b2[16], pid[12], comm[TS_COMM_LEN + 1];
+	char b1[16], b2[16];
+
+	human_prefix(o, e);
+	fprintf(o->f, "%-11s -> %-11s ", state_str(e->oldstate, b1, sizeof(b1)),
+		state_str(e->newstate, b2, sizeof(b2)));
+	if (e->flags & TS_EVF_PREV_KNOWN)
+		fprintf(o->f, "%.3f\n", (double)e->prev_state_ns / 1e6);
+	else
+		fprintf(o->f, "-\n");
+	return write_err(o->f);
+}
+
+static const char *via_name(uint8_t via)
+{
+	switch (via) {
+	case TS_VIA_CLOSE: return "close";
+	case TS_VIA_EXIT: return "exit";
+	default: return "other";
+	}
+}
+
+const char *output__how_name(uint8_t how)
+{
+	switch (how) {
+	case 0: return "SHUT_RD";
+	case 1: return "SHUT_WR";
+	case 2: return "SHUT_RDWR";
+	default: return "SHUT_?";
+	}
+}
+
+static void json_fd(struct json *j, int32_t fd)
+{
+	if (fd >= 0)
+		json__kv_int(j, "fd", fd);
+	else
+		json__kv_null(j, "fd");
+}
+
+static int json_call(struct output *o, const struct ts_event *e)
+{
+	struct json *j = &o->j;
+
+	switch (e->type) {
+	case TS_EV_CLOSE:
+		json_common(o, "close", e);
+		json_fd(j, e->fd);
+		json__kv_uint(j, "refs_before", e->refs);
+		json__kv_bool(j, "final", e->final);
+		json__kv_string(j, "via", via_name(e->via));
+		break;
+	case TS_EV_SHUTDOWN:
+		json_common(o, "shutdown", e);
+		json_fd(j, e->fd);
+		json__kv_string(j, "how", output__how_name(e->how));
+		if (e->refs)
+			json__kv_uint(j, "refs", e->refs);
+		else
+			json__kv_null(j, "refs");
+		break;
+	default:
+		json_common(o, "reset", e);
+		json__kv_string(j, "direction", e->reset_dir == TS_RESET_SENT ? "sent" : "received");
+		break;
+	}
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
+/* The table's leading columns, shared by every kind of line. */
+static void human_prefix(struct output *o, const struct ts_event *e)
+{
+	char loc[64], rem[64], t[16], pid[12], comm[TS_COMM_LEN + 1];
 
 	if (!o->header_done)
 		human_header(o);
@@ -132,18 +206,39 @@ static int human_state(struct output *o, const struct ts_event *e)
 	}
 	endpoint(loc, sizeof(loc), e->family, e->saddr, e->sport);
 	endpoint(rem, sizeof(rem), e->family, e->daddr, e->dport);
-	fprintf(o->f, "%-7s %-16s %-27s %-27s %-11s -> %-11s ", pid, comm, loc, rem,
-		state_str(e->oldstate, b1, sizeof(b1)), state_str(e->newstate, b2, sizeof(b2)));
-	if (e->flags & TS_EVF_PREV_KNOWN)
-		fprintf(o->f, "%.3f\n", (double)e->prev_state_ns / 1e6);
-	else
-		fprintf(o->f, "-\n");
+	fprintf(o->f, "%-7s %-16s %-27s %-27s ", pid, comm, loc, rem);
+}
+
+static int human_call(struct output *o, const struct ts_event *e)
+{
+	char fd[16] = "fd ?";
+
+	human_prefix(o, e);
+	if (e->fd >= 0)
+		snprintf(fd, sizeof(fd), "fd %d", e->fd);
+	switch (e->type) {
+	case TS_EV_CLOSE:
+		if (e->via == TS_VIA_OTHER)
+			fprintf(o->f, "last reference dropped: tcp_close\n");
+		else
+			fprintf(o->f, "%s(%s) refs %u%s\n", e->via == TS_VIA_EXIT ? "exit" : "close",
+				fd, e->refs, e->final ? ": final, tcp_close" : ": not final, no FIN");
+		break;
+	case TS_EV_SHUTDOWN:
+		fprintf(o->f, "shutdown(%s, %s)\n", fd, output__how_name(e->how));
+		break;
+	default:
+		fprintf(o->f, "RST %s\n", e->reset_dir == TS_RESET_SENT ? "sent" : "received");
+		break;
+	}
 	return write_err(o->f);
 }
 
-int output__state(struct output *o, const struct ts_event *e)
+int output__event(struct output *o, const struct ts_event *e)
 {
-	return o->json ? json_state(o, e) : human_state(o, e);
+	if (e->type == TS_EV_STATE)
+		return o->json ? json_state(o, e) : human_state(o, e);
+	return o->json ? json_call(o, e) : human_call(o, e);
 }
 
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes)
@@ -191,6 +286,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "malformed", s->malformed);
 	json__kv_string(j, "state_hook", s->state_hook);
 	json__kv_string(j, "cookie_mode", s->cookie_mode);
+	json__kv_string(j, "close_hook", s->close_hook);
 	json__end_object(j);
 	return json__write_line(j, o->f);
 }

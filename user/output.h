@@ -27,13 +27,16 @@ struct run_summary {
 	uint64_t start_mono_ns, end_mono_ns;
 	const char *state_hook;
 	const char *cookie_mode;
+	const char *close_hook;
 };
 
 void output__init(struct output *o, FILE *f, bool json, bool timestamps);
 void output__free(struct output *o);
 
 /* Each returns 0 or -errno from writing (EPIPE: the reader went away). */
-int output__state(struct output *o, const struct ts_event *e);
+/* A record from the kernel, of any type. */
+int output__event(struct output *o, const struct ts_event *e);
+const char *output__how_name(uint8_t how);
 /* Events lost since the last report: delta of total. JSON goes to the
  * stream; the human form is a warning on stderr. */
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes);

@@ -6,6 +6,8 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -102,6 +104,76 @@ bool probe__tp_btf(const char *tp)
 bool probe__tp_btf_cookie(const char *tp)
 {
 	return load_tp_btf(tp, true);
+}
+
+bool probe__fentry(const char *fn, char *why, size_t len)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id, fd, link;
+
+	if (!vmlinux) {
+		snprintf(why, len, "no kernel BTF");
+		return false;
+	}
+	id = btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (id <= 0) {
+		snprintf(why, len, "%s not in kernel BTF", fn);
+		return false;
+	}
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (fd < 0) {
+		snprintf(why, len, "fentry/%s refused at load: %s", fn, strerror(errno));
+		return false;
+	}
+	link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL);
+	if (link < 0) {
+		snprintf(why, len, "fentry/%s refused at attach: %s", fn, strerror(errno));
+		close(fd);
+		return false;
+	}
+	close(link);
+	close(fd);
+	return true;
+}
+
+bool probe__kprobe(const char *fn, char *why, size_t len)
+{
+	struct perf_event_attr attr = {};
+	FILE *f = fopen("/sys/bus/event_source/devices/kprobe/type", "r");
+	int type = -1, fd;
+
+	if (f) {
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	if (type < 0) {
+		snprintf(why, len, "no kprobe support in this kernel (CONFIG_KPROBES)");
+		return false;
+	}
+	attr.size = sizeof(attr);
+	attr.type = (uint32_t)type;
+	attr.config1 = (uint64_t)(uintptr_t)fn;	/* kprobe_func */
+	attr.config2 = 0;			/* kprobe_addr / offset */
+	fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "kprobe on %s refused: %s", fn, strerror(errno));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+bool probe__bpf_loop(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
 }
 
 static bool is_dir(const char *p)

@@ -18,6 +18,13 @@ bool probe__tp_btf(const char *tp);
 /* tp_btf programs may call bpf_get_socket_cookie() on a socket argument
  * (Linux 5.12). */
 bool probe__tp_btf_cookie(const char *tp);
+/* An fentry program can load and attach on kernel function fn. On false,
+ * why says what failed (e.g. "load: Operation not permitted"). */
+bool probe__fentry(const char *fn, char *why, size_t len);
+/* A kprobe can be placed on fn (perf kprobe PMU). */
+bool probe__kprobe(const char *fn, char *why, size_t len);
+/* The bpf_loop() helper (Linux 5.17). */
+bool probe__bpf_loop(void);
 /* Make sure tracefs is reachable for classic tracepoints, mounting it at
  * /sys/kernel/tracing if nothing is mounted. 0, or -errno. */
 int probe__ensure_tracefs(bool verbose);

@@ -30,6 +30,15 @@ const char *cookie_mode__name(enum ts_cookie_mode m)
 	return m == TS_COOKIE_HELPER ? "helper" : "read";
 }
 
+const char *close_hook__name(enum ts_close_hook h)
+{
+	switch (h) {
+	case TS_CLOSE_HOOK_FENTRY: return "fentry";
+	case TS_CLOSE_HOOK_KPROBE: return "kprobe";
+	default: return "tracepoint";
+	}
+}
+
 static bool verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -87,6 +96,47 @@ static int choose(struct tracer *t, const struct cli_opts *o, char *err, size_t 
 		     "(%s)", tp_btf ? "kernel before 5.12: no cookie helper in tracing programs"
 				    : "classic tracepoint: socket pointer not trusted");
 	}
+	return 0;
+}
+
+/* fentry where the kernel allows, else kprobes, else the syscall
+ * tracepoints alone; a forced kind that cannot attach is an error. */
+static int choose_close_hook(struct tracer *t, const struct cli_opts *o, char *err, size_t errlen)
+{
+	char why_f[160] = "not tried", why_k[160] = "not tried";
+	bool fentry = false, kprobe = false;
+
+	if (o->attach == ATTACH_AUTO || o->attach == ATTACH_FENTRY)
+		fentry = probe__fentry("tcp_close", why_f, sizeof(why_f)) &&
+			 probe__fentry("tcp_shutdown", why_f, sizeof(why_f));
+	if (o->attach == ATTACH_FENTRY && !fentry) {
+		snprintf(err, errlen, "--attach fentry: %s; use --attach kprobe or tracepoint", why_f);
+		return -EOPNOTSUPP;
+	}
+	if (!fentry && (o->attach == ATTACH_AUTO || o->attach == ATTACH_KPROBE))
+		kprobe = probe__kprobe("tcp_close", why_k, sizeof(why_k)) &&
+			 probe__kprobe("tcp_shutdown", why_k, sizeof(why_k));
+	if (o->attach == ATTACH_KPROBE && !kprobe) {
+		snprintf(err, errlen, "--attach kprobe: %s; use --attach fentry or tracepoint", why_k);
+		return -EOPNOTSUPP;
+	}
+	if (fentry)
+		t->choices.close_hook = TS_CLOSE_HOOK_FENTRY;
+	else if (kprobe)
+		t->choices.close_hook = TS_CLOSE_HOOK_KPROBE;
+	else
+		t->choices.close_hook = TS_CLOSE_HOOK_TRACEPOINT;
+	if (o->attach != ATTACH_AUTO)
+		note("close hook: %s (forced)", close_hook__name(t->choices.close_hook));
+	else if (fentry)
+		note("close hook: fentry/tcp_close, fentry/tcp_shutdown");
+	else if (kprobe)
+		note("close hook: kprobe/tcp_close, kprobe/tcp_shutdown (fentry: %s)", why_f);
+	else
+		note("close hook: syscall tracepoints only (fentry: %s; kprobe: %s)", why_f, why_k);
+	t->choices.exit_scan = probe__bpf_loop();
+	note("process exit: %s", t->choices.exit_scan ? "descriptor walk with bpf_loop()"
+			: "no bpf_loop() (Linux 5.17): exits seen only through tcp_close");
 	return 0;
 }
 
@@ -169,6 +219,8 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	}
 
 	e = choose(t, o, err, errlen);
+	if (!e)
+		e = choose_close_hook(t, o, err, errlen);
 	if (e)
 		goto fail;
 
@@ -179,6 +231,8 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 		goto fail;
 	}
 	s->rodata->cookie_mode = t->choices.cookie_mode;
+	s->rodata->close_hook = t->choices.close_hook;
+	s->rodata->has_bpf_loop = t->choices.exit_scan;
 	s->rodata->filter_pid = o->pid;
 	s->rodata->filter_family = (uint16_t)o->family;
 	s->rodata->filter_sport = o->nsports > 0;
@@ -187,25 +241,49 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(s->maps.socks, o->max_sockets);
 
-	bpf_program__set_autoload(s->progs.state_btf, t->choices.state_hook == STATE_HOOK_TP_BTF);
-	bpf_program__set_autoload(s->progs.state_tp, t->choices.state_hook == STATE_HOOK_TRACEPOINT);
+	bool btf = t->choices.state_hook == STATE_HOOK_TP_BTF;
+	enum ts_close_hook ch = t->choices.close_hook;
+
+	bpf_program__set_autoload(s->progs.state_btf, btf);
+	bpf_program__set_autoload(s->progs.reset_send_btf, btf);
+	bpf_program__set_autoload(s->progs.reset_recv_btf, btf);
+	bpf_program__set_autoload(s->progs.state_tp, !btf);
+	bpf_program__set_autoload(s->progs.reset_send_tp, !btf);
+	bpf_program__set_autoload(s->progs.reset_recv_tp, !btf);
+	bpf_program__set_autoload(s->progs.fentry_tcp_close, ch == TS_CLOSE_HOOK_FENTRY);
+	bpf_program__set_autoload(s->progs.fentry_tcp_shutdown, ch == TS_CLOSE_HOOK_FENTRY);
+	bpf_program__set_autoload(s->progs.kprobe_tcp_close, ch == TS_CLOSE_HOOK_KPROBE);
+	bpf_program__set_autoload(s->progs.kprobe_tcp_shutdown, ch == TS_CLOSE_HOOK_KPROBE);
 
 	/* Classic tracepoints (the syscalls' and the state fallback) are found
-	 * through tracefs. Without syscall tracepoints accepted sockets get
-	 * their owner from the listener only: a degradation, said aloud. */
+	 * through tracefs. Without syscall tracepoints the tracer loses owners
+	 * of accepted sockets and every close(2) that is not the last: a
+	 * degradation, said aloud. */
 	e = need_tracefs(t, err, errlen);
-	if (e && t->choices.state_hook == STATE_HOOK_TRACEPOINT)
+	if (e && !btf)
 		goto fail;
-	t->choices.accept_owner = !e && probe__tracepoint("syscalls", "sys_exit_accept4") &&
-				  probe__tracepoint("syscalls", "sys_exit_accept");
-	if (!t->choices.accept_owner) {
+	t->choices.syscalls = !e;
+	static const char *const sys_tps[] = { "sys_exit_accept4", "sys_exit_accept",
+					       "sys_enter_close", "sys_enter_shutdown",
+					       "sys_exit_shutdown" };
+	for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++)
+		if (t->choices.syscalls && !probe__tracepoint("syscalls", sys_tps[i]))
+			t->choices.syscalls = false;
+	if (!t->choices.syscalls) {
 		fprintf(stderr, "tcpstate-trace: warning: syscall tracepoints unavailable (%s); "
-			"accepted sockets are attributed to the listener's owner\n",
+			"accepted sockets are attributed to the listener's owner and only final "
+			"closes are seen\n",
 			e ? "tracefs not mounted" : "kernel without CONFIG_FTRACE_SYSCALLS");
 		bpf_program__set_autoload(s->progs.exit_accept4, false);
 		bpf_program__set_autoload(s->progs.exit_accept, false);
+		bpf_program__set_autoload(s->progs.enter_close, false);
+		bpf_program__set_autoload(s->progs.enter_shutdown, false);
+		bpf_program__set_autoload(s->progs.exit_shutdown, false);
 	}
-	note("accept owner: %s", t->choices.accept_owner ? "syscalls:sys_exit_accept{,4}" : "none");
+	note("syscalls: %s", t->choices.syscalls ? "accept, accept4, close, shutdown" : "none");
+	/* sched_process_exit is a classic tracepoint too. */
+	t->choices.exit_scan = t->choices.exit_scan && t->choices.syscalls;
+	bpf_program__set_autoload(s->progs.sched_exit, t->choices.exit_scan);
 
 	e = tcpstate_bpf__load(s);
 	if (e) {

@@ -18,7 +18,9 @@ typedef int (*tracer_record_fn)(void *ctx, const void *data, size_t len);
 struct tracer_choices {
 	enum state_hook state_hook;	/* TP_BTF or TRACEPOINT: what is attached */
 	enum ts_cookie_mode cookie_mode;
-	bool accept_owner;		/* accept()/accept4() exits attached */
+	bool syscalls;			/* accept, close, shutdown syscall tracepoints */
+	enum ts_close_hook close_hook;	/* what sees tcp_close/tcp_shutdown */
+	bool exit_scan;			/* process exit walks its descriptors */
 };
 
 /* Open, load and attach. On failure returns -errno and writes one sentence
@@ -34,5 +36,6 @@ const struct tracer_choices *tracer__choices(const struct tracer *t);
 void tracer__close(struct tracer *t);
 
 const char *cookie_mode__name(enum ts_cookie_mode m);
+const char *close_hook__name(enum ts_close_hook h);
 
 #endif /* TRACER_H */

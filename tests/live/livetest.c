@@ -591,7 +591,7 @@ static void t_lost_events(void)
 {
 	const char *targs[] = { "-j", "--ringbuf", "4K", NULL };
 	struct tracer_run t;
-	int64_t lost_sum = 0, last_total = -1, states = 0;
+	int64_t lost_sum = 0, last_total = -1, states = 0;	/* records of any kind */
 	json_t *r;
 	size_t i;
 
@@ -615,7 +615,7 @@ static void t_lost_events(void)
 		if (type && strcmp(type, "lost") == 0) {
 			lost_sum += jint(r, "count");
 			last_total = jint(r, "total");
-		} else if (type && strcmp(type, "state") == 0) {
+		} else if (type && strcmp(type, "summary") != 0) {
 			states++;
 		}
 	}

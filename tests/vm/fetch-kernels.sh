@@ -10,7 +10,10 @@
 # resolved to its concrete image package (e.g. linux-image-6.1.0-37-cloud-amd64),
 # which is fetched with `apt-get download` and unpacked into the cache:
 #
-#   $TCPSTATE_VM_CACHE/<kernel>/vmlinuz   the kernel image
+#   $TCPSTATE_VM_CACHE/<kernel>/vmlinuz   the kernel image (bzImage)
+#   $TCPSTATE_VM_CACHE/<kernel>/vmlinux   the same kernel, decompressed (ELF
+#                                         with a PVH entry note: qemu boots
+#                                         it directly, 0.3-1.5 s sooner)
 #   $TCPSTATE_VM_CACHE/<kernel>/config    its build config (for reference)
 #   $TCPSTATE_VM_CACHE/<kernel>/*.deb     the package it came from
 #   $TCPSTATE_VM_CACHE/<kernel>/version   "<package> <deb-version> <uname -r>"
@@ -113,11 +116,37 @@ apt_private() {
 		"$@"
 }
 
+# extract_vmlinux BZIMAGE OUT — decompress the ELF kernel inside a bzImage.
+# The payload is found by its compression magic; a decompressor may complain
+# about the bytes that follow the payload, so only the result is checked.
+extract_vmlinux() {
+	local img=$1 out=$2 magic tool off
+	for magic in '\x28\xb5\x2f\xfd:zstd -dcq' '\x02\x21\x4c\x18:lz4 -dcq' \
+		'\xfd\x37\x7a\x58\x5a\x00:xz -dcq' '\x1f\x8b\x08:gzip -dcq'; do
+		tool=${magic#*:}
+		command -v "${tool%% *}" >/dev/null || continue
+		while read -r off; do
+			# shellcheck disable=SC2086 # tool holds a command and its options
+			tail -c +$((off + 1)) "$img" | $tool >"$out.tmp" 2>/dev/null || true
+			if [[ $(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' ') == 7f454c46 ]] &&
+				LC_ALL=C readelf -nW "$out.tmp" 2>/dev/null | grep -q 'Xen.*0x00000012'; then
+				mv "$out.tmp" "$out"
+				return 0
+			fi
+		done < <(LC_ALL=C grep -obUaP "${magic%%:*}" "$img" | cut -d: -f1 | head -n 8)
+	done
+	rm -f "$out.tmp"
+	return 1
+}
+
 fetch_one() {
 	local kernel=$1 suite dir aptdir tmp meta pkg ver deb rel img
 	suite=$(suite_of "$kernel") || die "unknown kernel '$kernel' (known: ${ALL_KERNELS[*]})"
 	dir=$CACHE/$kernel
 	if [[ $force == 0 && -s $dir/vmlinuz && -s $dir/version ]]; then
+		if [[ ! -s $dir/vmlinux && ! -e $dir/vmlinux.none ]]; then
+			extract_vmlinux "$dir/vmlinuz" "$dir/vmlinux" || : >"$dir/vmlinux.none"
+		fi
 		echo "$prog: $kernel: cached ($(cat "$dir/version"))"
 		return 0
 	fi
@@ -181,6 +210,7 @@ fetch_one() {
 	mkdir -p "$dir.new"
 	rm -rf "${dir:?}.new/"*
 	mv "$img" "$dir.new/vmlinuz"
+	extract_vmlinux "$dir.new/vmlinuz" "$dir.new/vmlinux" || : >"$dir.new/vmlinux.none"
 	if [[ -f $tmp/x/boot/config-$rel ]]; then mv "$tmp/x/boot/config-$rel" "$dir.new/config"; fi
 	mv "$deb" "$dir.new/"
 	echo "$pkg $ver $rel" >"$dir.new/version"

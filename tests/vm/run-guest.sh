@@ -18,6 +18,9 @@
 #   --smp N             guest CPUs (default 2)
 #   --mem SIZE          guest memory (default 1G)
 #   --append ARGS       extra kernel command line parameters
+#   --bzimage           boot the bzImage (vmlinuz) even when the decompressed
+#                       vmlinux is cached (by default qemu boots vmlinux
+#                       through its PVH entry, which skips the decompression)
 #   --log FILE          keep the serial console log in FILE (default: a file
 #                       in ${TMPDIR:-/tmp}, kept only when the run failed)
 #   --output FILE       also write the command's output to FILE
@@ -61,7 +64,7 @@ EX_PASS=0 EX_FAIL=1 EX_USAGE=2 EX_INFRA=3 EX_UNSUPPORTED=77
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 bad_usage() { printf '%s: %s (try --help)\n' "$prog" "$*" >&2; exit "$EX_USAGE"; }
 
-kernel='' timeout=300 boot_timeout=120 smp=2 mem=1G append='' log='' output='' result='' quiet=0 initrd=''
+kernel='' timeout=300 boot_timeout=120 smp=2 mem=1G append='' log='' output='' result='' quiet=0 initrd='' bzimage=0
 bins=() mods=()
 while (($#)); do
 	case $1 in
@@ -89,6 +92,7 @@ while (($#)); do
 		shift 2
 		;;
 	-q | --quiet) quiet=1; shift ;;
+	--bzimage) bzimage=1; shift ;;
 	--) shift; break ;;
 	*) bad_usage "unexpected argument '$1'" ;;
 	esac
@@ -163,6 +167,8 @@ if [[ ! -s $kdir/vmlinuz ]]; then
 	"$here/fetch-kernels.sh" "$kernel" >&2 || infra "kernel $kernel is not cached and fetching it failed"
 fi
 [[ -s $kdir/vmlinuz ]] || infra "no kernel image $kdir/vmlinuz"
+kimage=$kdir/vmlinuz
+if [[ $bzimage == 0 && -s $kdir/vmlinux ]]; then kimage=$kdir/vmlinux; fi
 
 if [[ -z $initrd ]]; then
 	mkargs=(--kernel "$kernel")
@@ -234,7 +240,7 @@ boot_once() {
 	start=$(now_ms)
 	"$QEMU" -accel tcg -cpu qemu64 -m "$mem" -smp "$smp" \
 		-nographic -no-reboot -net none \
-		-kernel "$kdir/vmlinuz" -initrd "$work/run.cpio" \
+		-kernel "$kimage" -initrd "$work/run.cpio" \
 		-append "console=ttyS0 panic=-1 tcpst.nonce=$nonce tcpst.timeout=$timeout $append" \
 		</dev/null >"$log" 2>&1 &
 	qemu_pid=$!

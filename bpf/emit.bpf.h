@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Filtering, filling and submitting records. */
+#ifndef EMIT_BPF_H
+#define EMIT_BPF_H
+
+#include "sock_table.bpf.h"
+
+struct sock_id {
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+};
+
+static __always_inline void sock_id(const struct sock *sk, struct sock_id *id)
+{
+	id->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	id->sport = sk_sport(sk);
+	id->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+static __always_inline bool port_wanted(void *map, __u16 port)
+{
+	return bpf_map_lookup_elem(map, &port) != NULL;
+}
+
+/* The user's filters. pid matches the socket's owner or, for calls on the
+ * socket, the caller. */
+static __always_inline bool wanted(const struct sock_id *id, __u32 owner_pid, __u32 caller_pid)
+{
+	if (filter_family && id->family != filter_family)
+		return false;
+	if (filter_pid && owner_pid != filter_pid && caller_pid != filter_pid)
+		return false;
+	if (filter_sport && !port_wanted(&sports, id->sport))
+		return false;
+	if (filter_dport && !port_wanted(&dports, id->dport))
+		return false;
+	return true;
+}
+
+static __always_inline struct ts_event *event_new(__u32 type, __u64 now)
+{
+	struct ts_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(TS_STAT_DROPPED);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->mono_ns = now;
+	e->fd = -1;
+	return e;
+}
+
+/* Socket identity and owner. si may be a copy of an entry already deleted. */
+static __always_inline void event_sock(struct ts_event *e, const struct sock *sk,
+				       const struct sock_id *id, const struct sock_info *si)
+{
+	e->skaddr = (__u64)sk;
+	e->family = id->family;
+	e->sport = id->sport;
+	e->dport = id->dport;
+	e->netns = sk_netns(sk);
+	if (id->family == TS_AF_INET) {
+		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	if (!si)
+		return;
+	e->cookie = si->cookie;
+	e->ino = si->ino;
+	if (si->synth_cookie)
+		e->flags |= TS_EVF_SYNTH_COOKIE;
+	if (si->owner.pid) {
+		e->pid = si->owner.pid;
+		e->owner_src = si->owner.src;
+		__builtin_memcpy(e->comm, si->owner.comm, sizeof(e->comm));
+	}
+}
+
+static __always_inline void event_caller(struct ts_event *e, const struct owner *caller)
+{
+	e->pid = caller->pid;
+	e->owner_src = TS_OWNER_SYSCALL;
+	__builtin_memcpy(e->comm, caller->comm, sizeof(e->comm));
+}
+
+static __always_inline void event_submit(struct ts_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	stat_inc(TS_STAT_EVENTS);
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+#endif /* EMIT_BPF_H */

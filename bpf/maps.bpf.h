@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Configuration set by user space before load, and every map. */
+#ifndef MAPS_BPF_H
+#define MAPS_BPF_H
+
+#include "tcpstate.h"
+
+const volatile __u32 cookie_mode = TS_COOKIE_HELPER;
+const volatile __u32 close_hook = TS_CLOSE_HOOK_TRACEPOINT;
+/* bpf_loop() (5.17) is there: process exit can walk the descriptor table. */
+const volatile bool has_bpf_loop;
+const volatile __u32 filter_pid;
+const volatile __u16 filter_family;
+const volatile bool filter_sport;
+const volatile bool filter_dport;
+/* Wake the consumer only when this much is waiting; it polls on a timer
+ * otherwise. A wakeup per event costs ten times the rest of the program. */
+const volatile __u64 wakeup_bytes = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);	/* resized by user space */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TS_STAT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TS_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} sports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TS_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} dports SEC(".maps");
+
+struct owner {
+	__u32 pid;
+	__u8 src;		/* enum ts_owner_src */
+	__u8 pad[3];
+	char comm[TS_COMM_LEN];
+};
+
+/* What the tracer keeps per socket, keyed by socket address. The address
+ * repeats after the socket is freed, so a socket's birth (connect, listen, a
+ * listener's child) starts its entry afresh. The entry outlives the CLOSE
+ * transition because resets and close() can follow it; LRU reclaims it. */
+struct sock_info {
+	__u64 cookie;		/* 0 until first set */
+	__u64 last_ns;		/* time of the last transition; 0 if none seen */
+	__u64 ino;		/* socket inode; 0 until seen */
+	__u8 synth_cookie;
+	__u8 pad[7];
+	struct owner owner;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);	/* resized by user space */
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+struct listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+/* Owner of each listening socket, for the children it creates before any
+ * accept(): those transitions run in softirq with no owner of their own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listen_key);
+	__type(value, struct owner);
+} listeners SEC(".maps");
+
+/* Counter for tracer-assigned cookies, per CPU: kernels that need them
+ * (before 5.12) have no fetching atomics in BPF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} synth_seq SEC(".maps");
+
+/* A shutdown() in progress, by thread: the syscall knows the descriptor,
+ * tcp_shutdown (or the syscall's return) knows it reached TCP. */
+struct pending_shutdown {
+	__u64 sk;
+	__s32 fd;
+	__u32 refs;
+	__u8 how;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pending_shutdown);
+} shutdowns SEC(".maps");
+
+/* Final closes already reported from the syscall or exit path, so the
+ * tcp_close hook that follows does not report them again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} closes_seen SEC(".maps");
+
+#endif /* MAPS_BPF_H */

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Per-socket state kept in the kernel: cookie, owner, time of the last
+ * transition. */
+#ifndef SOCK_TABLE_BPF_H
+#define SOCK_TABLE_BPF_H
+
+#include "maps.bpf.h"
+#include "core_fixes.bpf.h"
+
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* The current task, when it is a user process acting on its own socket. */
+static __always_inline bool current_owner(struct owner *o)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if ((__u32)id == 0 || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
+		return false;
+	o->pid = id >> 32;
+	o->src = TS_OWNER_SYSCALL;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	return true;
+}
+
+/* The kernel's cookie if something already asked for it, else one of ours. */
+static __always_inline __u64 read_cookie(const struct sock *sk, __u8 *synth)
+{
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__u32 zero = 0;
+	__u64 *seq;
+
+	if (cookie) {
+		*synth = 0;
+		return cookie;
+	}
+	seq = bpf_map_lookup_elem(&synth_seq, &zero);
+	if (!seq)
+		return 0;
+	*synth = 1;
+	*seq += 1;
+	return TS_SYNTH_COOKIE_BIT | ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) |
+	       (*seq & ((1ULL << 40) - 1));
+}
+
+/* Give si a cookie if it has none: the helper's (trusted_cookie, when the
+ * caller could call it) or read_cookie(). */
+static __always_inline void sock_set_cookie(struct sock_info *si, const struct sock *sk,
+					    __u64 trusted_cookie)
+{
+	if (si->cookie)
+		return;
+	if (trusted_cookie) {
+		si->cookie = trusted_cookie;
+		si->synth_cookie = 0;
+	} else {
+		si->cookie = read_cookie(sk, &si->synth_cookie);
+	}
+}
+
+/* The socket's entry, created if missing. NULL only if the table is full. */
+static __always_inline struct sock_info *sock_entry(const struct sock *sk, __u64 trusted_cookie)
+{
+	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+
+	if (!si) {
+		struct sock_info fresh = {};
+
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		si = bpf_map_lookup_elem(&socks, &key);
+		if (!si) {
+			stat_inc(TS_STAT_SOCK_FULL);
+			return NULL;
+		}
+	}
+	sock_set_cookie(si, sk, trusted_cookie);
+	if (!si->ino)
+		si->ino = sk_ino(sk);
+	return si;
+}
+
+#endif /* SOCK_TABLE_BPF_H */
