@@ -136,9 +136,13 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- accept: the caller owns the new socket ---------------------------- */
 
+/* Reported too: a peer may close before accept() returns, and this is the
+ * first moment the socket has an inode and a descriptor. */
 static __always_inline int record_accept(long ret)
 {
-	struct sock_info *si;
+	struct sock_info *si, none = {};
+	struct ts_event *e;
+	struct sock_id id;
 	struct owner o;
 	struct sock *sk;
 
@@ -150,6 +154,20 @@ static __always_inline int record_accept(long ret)
 	si = sock_entry(sk, 0);
 	if (si)
 		si->owner = o;
+	else
+		si = &none;
+	sock_id(sk, &id);
+	if (!wanted(&id, o.pid, o.pid))
+		return 0;
+	e = event_new(TS_EV_ACCEPT, bpf_ktime_get_ns());
+	if (!e)
+		return 0;
+	event_sock(e, sk, &id, si);
+	if (!e->ino)
+		e->ino = sk_ino(sk);
+	event_caller(e, &o);
+	e->fd = (int)ret;
+	event_submit(e);
 	return 0;
 }
 

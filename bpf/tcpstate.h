@@ -16,6 +16,8 @@ enum ts_event_type {
 	TS_EV_CLOSE,		/* a file reference to a TCP socket dropped */
 	TS_EV_SHUTDOWN,		/* shutdown() reached TCP */
 	TS_EV_RESET,		/* RST sent or received */
+	TS_EV_ACCEPT,		/* accept() returned the socket: its owner and inode */
+	TS_EV__MAX = TS_EV_ACCEPT,
 };
 
 /* How a close record's reference was dropped. */

@@ -9,6 +9,9 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "conn_table.h"
+#include "diagnose.h"
+#include "holders.h"
 #include "output.h"
 #include "tracer.h"
 
@@ -19,8 +22,12 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+#define ALERT_BATCH 64
+
 struct app {
 	struct output out;
+	struct conn_table conns;
+	uint64_t alert_after_ns;	/* 0: no CLOSE_WAIT alerts */
 	struct run_summary sum;
 	int write_err;		/* first output error; ends the run */
 };
@@ -32,12 +39,13 @@ static int on_record(void *ctx, const void *data, size_t len)
 	int err;
 
 	a->sum.records++;
-	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV_RESET) {
+	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV__MAX) {
 		a->sum.malformed++;
 		return 0;
 	}
 	if (e->type == TS_EV_STATE)
 		a->sum.transitions++;
+	conn_table__apply(&a->conns, e);
 	err = output__event(&a->out, e);
 	if (err) {
 		a->write_err = err;
@@ -59,6 +67,42 @@ static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t
 		return output__lost(&a->out, delta, *seen, ringbuf_bytes);
 	}
 	return 0;
+}
+
+/* Diagnose every connection that has sat in CLOSE_WAIT past the threshold:
+ * one /proc walk finds the holders of a whole batch. */
+static int check_alerts(struct app *a)
+{
+	struct holder_query q[ALERT_BATCH];
+	struct conn *due[ALERT_BATCH];
+	uint64_t now = clock__mono_now();
+	char diag[1024];
+	int n = 0, err = 0;
+
+	if (!a->alert_after_ns)
+		return 0;
+	while (n < ALERT_BATCH &&
+	       (due[n] = conn_table__next_close_wait(&a->conns, now, a->alert_after_ns)))
+		n++;
+	if (!n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		q[i].ino = due[i]->ident.ino;
+	/* holders__scan sorts q; find each connection's query by inode. */
+	holders__scan(q, n, NULL);
+	for (int i = 0; i < n && !err; i++) {
+		struct holder_query *hq = NULL;
+
+		for (int k = 0; k < n; k++)
+			if (q[k].ino == due[i]->ident.ino)
+				hq = &q[k];
+		if (!due[i]->ident.ino)
+			hq = NULL;
+		diagnose__close_wait(due[i], hq ? hq->h : NULL, hq ? hq->n : -1, now, diag,
+				     sizeof(diag));
+		err = output__alert(&a->out, due[i], hq, diag, now);
+	}
+	return err;
 }
 
 static bool reader_gone(int err)
@@ -87,6 +131,11 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 
 	output__init(&a.out, stdout, opts.json, opts.timestamps);
+	a.alert_after_ns = (uint64_t)opts.close_wait_alert_s * 1000000000ULL;
+	if (conn_table__init(&a.conns, 1 << 20)) {
+		fprintf(stderr, "tcpstate-trace: out of memory\n");
+		return 1;
+	}
 	err = tracer__open(&t, &opts, on_record, &a, msg, sizeof(msg));
 	if (err) {
 		fprintf(stderr, "tcpstate-trace: %s\n", msg);
@@ -106,7 +155,9 @@ int main(int argc, char **argv)
 		err = tracer__poll(t, 100);
 		if (err < 0 && err != -EINTR)
 			break;
-		err = a.write_err ? a.write_err : output__flush(&a.out);
+		err = a.write_err ? a.write_err : check_alerts(&a);
+		if (!err)
+			err = output__flush(&a.out);
 		if (err)
 			break;
 		if (clock__mono_now() >= next_check) {
@@ -136,6 +187,7 @@ int main(int argc, char **argv)
 	output__summary_text(stderr, &a.sum);
 	tracer__close(t);
 	output__free(&a.out);
+	conn_table__free(&a.conns);
 
 	if (reader_gone(err))
 		return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "diagnose.h"
 #include "tcp_names.h"
 
 void output__init(struct output *o, FILE *f, bool json, bool timestamps)
@@ -178,6 +179,10 @@ static int json_call(struct output *o, const struct ts_event *e)
 		else
 			json__kv_null(j, "refs");
 		break;
+	case TS_EV_ACCEPT:
+		json_common(o, "accept", e);
+		json_fd(j, e->fd);
+		break;
 	default:
 		json_common(o, "reset", e);
 		json__kv_string(j, "direction", e->reset_dir == TS_RESET_SENT ? "sent" : "received");
@@ -227,6 +232,9 @@ static int human_call(struct output *o, const struct ts_event *e)
 	case TS_EV_SHUTDOWN:
 		fprintf(o->f, "shutdown(%s, %s)\n", fd, output__how_name(e->how));
 		break;
+	case TS_EV_ACCEPT:
+		fprintf(o->f, "accept() = %s\n", fd);
+		break;
 	default:
 		fprintf(o->f, "RST %s\n", e->reset_dir == TS_RESET_SENT ? "sent" : "received");
 		break;
@@ -239,6 +247,70 @@ int output__event(struct output *o, const struct ts_event *e)
 	if (e->type == TS_EV_STATE)
 		return o->json ? json_state(o, e) : human_state(o, e);
 	return o->json ? json_call(o, e) : human_call(o, e);
+}
+
+static const char *call_name(const struct conn_call *k)
+{
+	if (k->type == TS_EV_SHUTDOWN)
+		return "shutdown";
+	return k->via == TS_VIA_EXIT ? "exit" : k->via == TS_VIA_OTHER ? "tcp_close" : "close";
+}
+
+int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
+		  const char *diagnosis, uint64_t now_ns)
+{
+	struct ts_event id = c->ident;
+	struct json *j = &o->j;
+	char age[32];
+	uint64_t age_ns = c->since_known && now_ns > c->state_since_ns
+				  ? now_ns - c->state_since_ns : 0;
+
+	id.mono_ns = now_ns;
+	if (!o->json) {
+		human_prefix(o, &id);
+		fprintf(o->f, "ALERT CLOSE_WAIT for %s%s: %s\n", c->since_known ? "" : "at least ",
+			diagnose__duration(age_ns, age, sizeof(age)), diagnosis);
+		return write_err(o->f);
+	}
+	json_common(o, "alert", &id);
+	json__kv_string(j, "kind", "close_wait");
+	json__kv_uint(j, "age_ns", age_ns);
+	json__kv_bool(j, "age_is_lower_bound", !c->since_known);
+	json__key(j, "close_calls");
+	json__begin_array(j);
+	for (uint32_t i = 0; i < conn__ncalls_kept(c); i++) {
+		const struct conn_call *k = conn__call(c, i);
+
+		json__begin_object(j);
+		json__kv_string(j, "call", call_name(k));
+		json__kv_uint(j, "pid", k->pid);
+		json__key(j, "comm");
+		json__string_n(j, k->comm, strnlen(k->comm, sizeof(k->comm)));
+		json_fd(j, k->fd);
+		json__kv_uint(j, "refs", k->refs);
+		if (k->type == TS_EV_SHUTDOWN)
+			json__kv_string(j, "how", output__how_name(k->how));
+		else
+			json__kv_bool(j, "final", k->final);
+		json__kv_uint(j, "mono_ns", k->mono_ns);
+		json__end_object(j);
+	}
+	json__end_array(j);
+	json__kv_uint(j, "close_calls_total", c->ncalls);
+	json__key(j, "holders");
+	json__begin_array(j);
+	for (int i = 0; q && i < q->n && i < HOLDERS_MAX; i++) {
+		json__begin_object(j);
+		json__kv_int(j, "pid", q->h[i].pid);
+		json__kv_string(j, "comm", q->h[i].comm);
+		json__kv_int(j, "fd", q->h[i].fd);
+		json__end_object(j);
+	}
+	json__end_array(j);
+	json__kv_int(j, "holders_total", q ? q->n : 0);
+	json__kv_string(j, "diagnosis", diagnosis);
+	json__end_object(j);
+	return json__write_line(j, o->f);
 }
 
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes)

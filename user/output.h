@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "clock.h"
+#include "conn_table.h"
+#include "holders.h"
 #include "json_writer.h"
 #include "tcpstate.h"
 
@@ -37,6 +39,9 @@ void output__free(struct output *o);
 /* A record from the kernel, of any type. */
 int output__event(struct output *o, const struct ts_event *e);
 const char *output__how_name(uint8_t how);
+/* A connection in CLOSE_WAIT too long: its history, holders, diagnosis. */
+int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
+		  const char *diagnosis, uint64_t now_ns);
 /* Events lost since the last report: delta of total. JSON goes to the
  * stream; the human form is a warning on stderr. */
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes);

@@ -476,3 +476,55 @@ int free_port(int family)
 	close(fd);
 	return port;
 }
+
+
+/* The summary agrees with the records that came before it. */
+void check_summary(struct tracer_run *t)
+{
+	json_t *r;
+	size_t i;
+	int64_t states = 0, others = 0;
+
+	CHECK(t->summary, "no summary record; stderr: %s", t->errbuf ? t->errbuf : "");
+	json_array_foreach(t->records, i, r) {
+		const char *type = jstr(r, "type");
+
+		if (type && strcmp(type, "state") == 0)
+			states++;
+		else if (type && strcmp(type, "summary") != 0 && strcmp(type, "lost") != 0 &&
+			 strcmp(type, "alert") != 0)
+			others++;	/* from the kernel; alerts are the tracer's own */
+	}
+	EXPECT(jint(t->summary, "transitions") == states, "summary transitions %lld, %lld records",
+	       (long long)jint(t->summary, "transitions"), (long long)states);
+	EXPECT(jint(t->summary, "events") == states + others, "summary events %lld, %lld records",
+	       (long long)jint(t->summary, "events"), (long long)(states + others));
+	EXPECT(jint(t->summary, "lost") == 0, "%lld events lost", (long long)jint(t->summary, "lost"));
+	EXPECT(jint(t->summary, "kernel_events") == jint(t->summary, "events"),
+	       "kernel submitted %lld, user space received %lld",
+	       (long long)jint(t->summary, "kernel_events"), (long long)jint(t->summary, "events"));
+}
+
+bool exited_ok(int status)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+
+json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int from, int *idx)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r) {
+		if ((int)i <= from)
+			continue;
+		if (jstr(r, "type") && strcmp(jstr(r, "type"), type) == 0 &&
+		    (uint64_t)jint(r, "cookie") == cookie) {
+			if (idx)
+				*idx = (int)i;
+			return r;
+		}
+	}
+	return NULL;
+}

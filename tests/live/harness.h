@@ -100,6 +100,14 @@ int count_ports(struct tracer_run *t, int sport, int dport);
 /* "CLOSE>SYN_SENT ESTABLISHED>..." of a record list, for messages. */
 const char *transitions_str(json_t *list, char *buf, size_t len);
 
+/* The summary record agrees with the records before it, and nothing was lost. */
+void check_summary(struct tracer_run *t);
+bool exited_ok(int status);
+
+/* The first record of type with this cookie, after index from (-1: any);
+ * its index in *idx. NULL if none. */
+json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int from, int *idx);
+
 /* A free TCP port on loopback (bound and released). */
 int free_port(int family);
 

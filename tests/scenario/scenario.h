@@ -23,7 +23,7 @@
 #define SO_COOKIE 57
 #endif
 
-static void die(const char *fmt, ...)
+static inline void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -43,7 +43,7 @@ struct endpoint {
 	socklen_t len;
 };
 
-static void loopback(struct endpoint *ep, int family, uint16_t port)
+static inline void loopback(struct endpoint *ep, int family, uint16_t port)
 {
 	memset(ep, 0, sizeof(*ep));
 	ep->family = family;
@@ -64,7 +64,7 @@ static void loopback(struct endpoint *ep, int family, uint16_t port)
 	}
 }
 
-static uint16_t local_port(int fd)
+static inline uint16_t local_port(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -76,7 +76,7 @@ static uint16_t local_port(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-static uint64_t sock_cookie(int fd)
+static inline uint64_t sock_cookie(int fd)
 {
 	uint64_t c = 0;
 	socklen_t len = sizeof(c);
@@ -86,7 +86,7 @@ static uint64_t sock_cookie(int fd)
 	return c;
 }
 
-static int listen_on(int family, uint16_t port)
+static inline int listen_on(int family, uint16_t port)
 {
 	struct endpoint ep;
 	int one = 1;
@@ -103,7 +103,7 @@ static int listen_on(int family, uint16_t port)
 	return fd;
 }
 
-static int connect_to(int family, uint16_t port)
+static inline int connect_to(int family, uint16_t port)
 {
 	struct endpoint ep;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -116,7 +116,7 @@ static int connect_to(int family, uint16_t port)
 	return fd;
 }
 
-static void write_all(int fd, const void *buf, size_t len)
+static inline void write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -133,7 +133,7 @@ static void write_all(int fd, const void *buf, size_t len)
 }
 
 /* Read exactly len bytes; returns 0 at EOF before any byte. */
-static size_t read_full(int fd, void *buf, size_t len)
+static inline size_t read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 	size_t got = 0;
@@ -152,7 +152,7 @@ static size_t read_full(int fd, void *buf, size_t len)
 	return got;
 }
 
-static void expect_eof(int fd)
+static inline void expect_eof(int fd)
 {
 	char c;
 
@@ -165,7 +165,7 @@ struct chan {
 	int rd, wr;
 };
 
-static void chan_open(struct chan *c)
+static inline void chan_open(struct chan *c)
 {
 	int p[2];
 
@@ -175,19 +175,19 @@ static void chan_open(struct chan *c)
 	c->wr = p[1];
 }
 
-static void chan_send(struct chan *c, const void *v, size_t len)
+static inline void chan_send(struct chan *c, const void *v, size_t len)
 {
 	write_all(c->wr, v, len);
 }
 
-static void chan_recv(struct chan *c, void *v, size_t len)
+static inline void chan_recv(struct chan *c, void *v, size_t len)
 {
 	if (read_full(c->rd, v, len) != len)
 		die("channel closed");
 }
 
 /* Block until the harness writes a line on stdin ("go"). */
-static void wait_go(void)
+static inline void wait_go(void)
 {
 	char line[16];
 
@@ -195,7 +195,7 @@ static void wait_go(void)
 		die("no go line on stdin");
 }
 
-static int waitpid_ok(pid_t pid)
+static inline int waitpid_ok(pid_t pid)
 {
 	int st;
 

@@ -185,8 +185,12 @@ fetch_one() {
 	pkg=$(apt_private "$aptdir" apt-cache depends --important "$meta" 2>/dev/null |
 		awk '$1 ~ /Depends:$/ && $2 ~ /^linux-image-[0-9]/ { print $2; exit }') || true
 	[[ -n $pkg ]] || die "$kernel: cannot resolve $meta in $suite to an image package"
-	ver=$(apt_private "$aptdir" apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+	local policy origin
+	policy=$(apt_private "$aptdir" apt-cache policy "$pkg" 2>/dev/null) || true
+	ver=$(awk '$1 == "Candidate:" { print $2 }' <<<"$policy")
 	[[ -n $ver && $ver != "(none)" ]] || die "$kernel: no candidate version for $pkg in $suite"
+	# The line after the candidate in the version table names its archive.
+	origin=$(awk -v v="$ver" 'hit { print $2 " " $3; exit } ($1 == v || ($1 == "***" && $2 == v)) { hit = 1 }' <<<"$policy")
 
 	tmp=$(mktemp -d "$CACHE/.fetch-$kernel.XXXXXX") || die "cannot create a temporary directory in $CACHE"
 	# shellcheck disable=SC2064 # expand now: tmp is local
@@ -218,7 +222,7 @@ fetch_one() {
 	mv "$dir.new" "$dir"
 	rm -rf "$tmp"
 	trap - EXIT
-	echo "$prog: $kernel: fetched $pkg $ver ($rel) from $mirror $suite"
+	echo "$prog: $kernel: fetched $pkg $ver ($rel) from ${origin:-$mirror $suite}"
 }
 
 force=0

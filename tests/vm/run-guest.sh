@@ -106,6 +106,9 @@ done
 if [[ -n $initrd ]] && ((${#bins[@]} + ${#mods[@]})); then
 	bad_usage "--initrd cannot be combined with --bin/--file/--module"
 fi
+for f in "${bins[@]}"; do
+	[[ -f ${f%=/*} ]] || bad_usage "no such file '${f%=/*}'"
+done
 
 keep_log=1
 if [[ -z $log ]]; then
@@ -182,7 +185,7 @@ fi
 
 # The command: a script appended to the initramfs as a second, uncompressed
 # cpio archive. The kernel wants each archive to start 4-byte aligned.
-quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	printf 'exec'
 	for a in "$@"; do printf ' %s' "$(quote "$a")"; done
@@ -231,9 +234,10 @@ find_splat() {
 # boot_once — run qemu once. Sets state to one of: done (exit marker seen),
 # died (guest ended after /init started, no exit marker), hung (killed at the
 # command deadline), noboot (guest ended or hung before /init).
-state='' nonce=''
+state='' nonce='' qemu_rc=0
 boot_once() {
 	local start ready_ms=0 deadline
+	qemu_rc=0
 	nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	# The guest watchdog fires at $timeout; allow time to print the output.
 	local cmd_deadline_ms=$(((timeout + 60) * 1000))
@@ -256,7 +260,8 @@ boot_once() {
 			deadline=$((t + cmd_deadline_ms))
 		fi
 		if ((!alive)); then
-			wait "$qemu_pid" || true
+			qemu_rc=0
+			wait "$qemu_pid" || qemu_rc=$?
 			qemu_pid=
 			break
 		fi
@@ -287,18 +292,29 @@ kernel_lines() {
 		!inside { print }' "$log"
 }
 
+# boot_failure — why the guest did not boot, if the log says.
+boot_failure() {
+	if ((qemu_rc != 0)) && ! grep -q 'Linux version' "$log"; then
+		local msg
+		msg=$(grep -m1 'qemu-system' "$log" || grep -v '^[[:space:]]*$' "$log" | tail -n1 || true)
+		echo "qemu exited with status $qemu_rc: $msg"
+		return
+	fi
+	find_splat || true
+}
+
 for attempts in 1 2; do
 	boot_once
 	[[ $state == noboot ]] || break
 	if ((attempts == 1)); then
-		why=$(find_splat || true)
+		why=$(boot_failure)
 		echo "$prog: $kernel: boot failed${why:+ ($why)}; retrying (log: $log.attempt1)" >&2
 		mv "$log" "$log.attempt1"
 	fi
 done
 
 if [[ $state == noboot ]]; then
-	why=$(find_splat || true)
+	why=$(boot_failure)
 	if ((total_ms >= boot_timeout * 1000)); then
 		infra "guest did not reach /init within ${boot_timeout}s, twice${why:+ ($why)}"
 	fi

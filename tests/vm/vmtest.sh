@@ -109,12 +109,13 @@ fi
 logdir=$(cd "$logdir" && pwd)
 
 start_s=$(date +%s.%N)
-declare -A verdict=() reason=() initrd=() row_infra=() elapsed=()
+declare -A verdict=() reason=() initrd=() row_infra=() row_log=() elapsed=()
 
 # Kernels and initramfs images; a failure here fails the kernel's row.
 for k in "${klist[@]}"; do
 	if ! "$here/fetch-kernels.sh" "$k" >"$logdir/$k.fetch" 2>&1; then
-		row_infra[$k]="fetch: $(tail -n1 "$logdir/$k.fetch")"
+		row_infra[$k]=$(tail -n1 "$logdir/$k.fetch")
+		row_log[$k]=$logdir/$k.fetch
 		continue
 	fi
 	mkargs=()
@@ -128,7 +129,8 @@ for k in "${klist[@]}"; do
 	fi
 	if [[ ! -s $img ]] && ! "$here/mkinitramfs.sh" "${mkargs[@]}" "$img" "${files[@]}" 2>"$logdir/$k.mkinitramfs"; then
 		rm -f "$img"
-		row_infra[$k]="initramfs: $(tail -n1 "$logdir/$k.mkinitramfs")"
+		row_infra[$k]=$(tail -n1 "$logdir/$k.mkinitramfs")
+		row_log[$k]=$logdir/$k.mkinitramfs
 		continue
 	fi
 	initrd[$k]=$img
@@ -255,7 +257,7 @@ for k in "${klist[@]}"; do
 		infra) ninfra=$((ninfra + 1)) ;;
 		*) continue ;;
 		esac
-		echo "$k $m: $(word "${verdict[$k.$m]:-infra}"): ${reason[$k.$m]:-} (log: $logdir/$k.$m.log)"
+		echo "$k $m: $(word "${verdict[$k.$m]:-infra}"): ${reason[$k.$m]:-} (log: ${row_log[$k]:-$logdir/$k.$m.log})"
 	done
 done
 ((nfail + ninfra)) && echo

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Every live test, by file. */
+#ifndef LIVE_TESTS_H
+#define LIVE_TESTS_H
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* test_foundation.c */
+void t_lifecycle_ipv4(void);
+void t_lifecycle_ipv6(void);
+void t_filter_ipv4(void);
+void t_filter_ipv6(void);
+void t_filter_localport(void);
+void t_filter_remoteport(void);
+void t_filter_pid(void);
+void t_bad_options(void);
+void t_unprivileged(void);
+void t_human_output(void);
+void t_closed_stdout(void);
+void t_preexisting_socket(void);
+void t_lost_events(void);
+
+/* test_closepath.c */
+void t_close_fork_inherited(void);
+void t_close_eof_never_closed(void);
+void t_close_halfclose(void);
+void t_close_shared_rdwr(void);
+void t_close_linger_reset(void);
+void t_close_unread_reset(void);
+void t_close_dup(void);
+
+#endif /* LIVE_TESTS_H */

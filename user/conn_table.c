@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "conn_table.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_names.h"
+
+static void list_init(struct conn *head, bool cw)
+{
+	if (cw)
+		head->cw_prev = head->cw_next = head;
+	else
+		head->lru_prev = head->lru_next = head;
+}
+
+static void lru_unlink(struct conn *c)
+{
+	c->lru_prev->lru_next = c->lru_next;
+	c->lru_next->lru_prev = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_append(struct conn_table *t, struct conn *c)
+{
+	c->lru_prev = t->lru.lru_prev;
+	c->lru_next = &t->lru;
+	t->lru.lru_prev->lru_next = c;
+	t->lru.lru_prev = c;
+}
+
+static void cw_unlink(struct conn *c)
+{
+	if (!c->cw_next)
+		return;
+	c->cw_prev->cw_next = c->cw_next;
+	c->cw_next->cw_prev = c->cw_prev;
+	c->cw_prev = c->cw_next = NULL;
+}
+
+static void cw_append(struct conn_table *t, struct conn *c)
+{
+	c->cw_prev = t->cw.cw_prev;
+	c->cw_next = &t->cw;
+	t->cw.cw_prev->cw_next = c;
+	t->cw.cw_prev = c;
+}
+
+static size_t bucket_of(const struct conn_table *t, uint64_t cookie)
+{
+	/* Fibonacci hashing: cookies are sequential, this spreads them. */
+	return (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >> 32) & (t->nbuckets - 1);
+}
+
+int conn_table__init(struct conn_table *t, size_t cap)
+{
+	memset(t, 0, sizeof(*t));
+	t->cap = cap ? cap : 1;
+	t->nbuckets = 1024;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	list_init(&t->lru, false);
+	list_init(&t->cw, true);
+	return 0;
+}
+
+void conn_table__free(struct conn_table *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct conn *c = t->buckets[i], *n; c; c = n) {
+			n = c->hnext;
+			free(c);
+		}
+	}
+	for (struct conn *c = t->free, *n; c; c = n) {
+		n = c->hnext;
+		free(c);
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+struct conn *conn_table__find(struct conn_table *t, uint64_t cookie)
+{
+	for (struct conn *c = t->buckets[bucket_of(t, cookie)]; c; c = c->hnext)
+		if (c->ident.cookie == cookie)
+			return c;
+	return NULL;
+}
+
+static void grow(struct conn_table *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct conn **nb = calloc(n, sizeof(*nb));
+	struct conn **old = t->buckets;
+	size_t oldn = t->nbuckets;
+
+	if (!nb)
+		return;	/* longer chains, still correct */
+	t->buckets = nb;
+	t->nbuckets = n;
+	for (size_t i = 0; i < oldn; i++) {
+		for (struct conn *c = old[i], *next; c; c = next) {
+			size_t b = bucket_of(t, c->ident.cookie);
+
+			next = c->hnext;
+			c->hnext = nb[b];
+			nb[b] = c;
+		}
+	}
+	free(old);
+}
+
+static void remove_conn(struct conn_table *t, struct conn *c)
+{
+	struct conn **pp = &t->buckets[bucket_of(t, c->ident.cookie)];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	lru_unlink(c);
+	cw_unlink(c);
+	c->hnext = t->free;
+	t->free = c;
+	t->count--;
+}
+
+static struct conn *insert(struct conn_table *t, const struct ts_event *e)
+{
+	struct conn *c;
+	size_t b;
+
+	if (t->count >= t->cap) {
+		remove_conn(t, t->lru.lru_next);
+		t->evictions++;
+	}
+	if (t->free) {
+		c = t->free;
+		t->free = c->hnext;
+	} else {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	c->ident = *e;
+	if (t->count + 1 > t->nbuckets)
+		grow(t);
+	b = bucket_of(t, e->cookie);
+	c->hnext = t->buckets[b];
+	t->buckets[b] = c;
+	lru_append(t, c);
+	t->count++;
+	return c;
+}
+
+/* Keep the identity current: ports and addresses appear as the kernel
+ * assigns them (connect() picks the local port after SYN_SENT). */
+static void refresh_ident(struct conn *c, const struct ts_event *e)
+{
+	if (e->sport)
+		c->ident.sport = e->sport;
+	c->ident.dport = e->dport;
+	memcpy(c->ident.saddr, e->saddr, sizeof(e->saddr));
+	memcpy(c->ident.daddr, e->daddr, sizeof(e->daddr));
+	if (e->ino)
+		c->ident.ino = e->ino;
+	/* Owner: state, reset and accept records carry it; close and
+	 * shutdown carry the caller, who may not be the owner. */
+	if (e->type != TS_EV_CLOSE && e->type != TS_EV_SHUTDOWN && e->owner_src != TS_OWNER_NONE) {
+		c->ident.pid = e->pid;
+		c->ident.owner_src = e->owner_src;
+		memcpy(c->ident.comm, e->comm, sizeof(e->comm));
+	}
+}
+
+static void add_call(struct conn *c, const struct ts_event *e)
+{
+	struct conn_call *k = &c->calls[c->ncalls % CONN_CALLS_MAX];
+
+	k->mono_ns = e->mono_ns;
+	k->pid = e->pid;
+	k->refs = e->refs;
+	k->fd = e->fd;
+	k->type = (uint8_t)e->type;
+	k->how = e->how;
+	k->final = e->final;
+	k->via = e->via;
+	memcpy(k->comm, e->comm, sizeof(k->comm));
+	c->ncalls++;
+}
+
+struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
+{
+	struct conn *c;
+
+	if (!e->cookie)
+		return NULL;
+	c = conn_table__find(t, e->cookie);
+	if (!c) {
+		/* A socket on its way out starts nothing. */
+		if ((e->type == TS_EV_STATE && e->newstate == TS_TCP_CLOSE) ||
+		    (e->type == TS_EV_CLOSE && e->final) || e->type == TS_EV_RESET)
+			return NULL;
+		c = insert(t, e);
+		if (!c)
+			return NULL;
+	} else {
+		lru_unlink(c);
+		lru_append(t, c);
+	}
+	refresh_ident(c, e);
+
+	switch (e->type) {
+	case TS_EV_STATE:
+		if (c->state == TS_TCP_CLOSE_WAIT)
+			cw_unlink(c);
+		c->state = e->newstate;
+		c->state_since_ns = e->mono_ns;
+		c->since_known = true;
+		if (e->newstate == TS_TCP_CLOSE_WAIT && !c->alerted)
+			cw_append(t, c);
+		break;
+	case TS_EV_CLOSE:
+	case TS_EV_SHUTDOWN:
+		add_call(c, e);
+		break;
+	default:
+		break;
+	}
+	if (e->type == TS_EV_STATE && e->newstate == TS_TCP_CLOSE) {
+		remove_conn(t, c);
+		return NULL;
+	}
+	return c;
+}
+
+struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,
+					 uint64_t min_age_ns)
+{
+	struct conn *c = t->cw.cw_next;
+
+	/* Oldest first: if the head is too young, so is everything after it
+	 * (give or take the few microseconds of ring-buffer reordering). */
+	if (c == &t->cw || now_ns < c->state_since_ns || now_ns - c->state_since_ns < min_age_ns)
+		return NULL;
+	cw_unlink(c);
+	c->alerted = true;
+	return c;
+}
+
+uint32_t conn__ncalls_kept(const struct conn *c)
+{
+	return c->ncalls < CONN_CALLS_MAX ? c->ncalls : CONN_CALLS_MAX;
+}
+
+const struct conn_call *conn__call(const struct conn *c, uint32_t i)
+{
+	uint32_t kept = conn__ncalls_kept(c);
+	uint32_t first = c->ncalls - kept;
+
+	if (i >= kept)
+		return NULL;
+	return &c->calls[(first + i) % CONN_CALLS_MAX];
+}

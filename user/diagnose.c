@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "diagnose.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+
+const char *diagnose__duration(uint64_t ns, char *buf, size_t len)
+{
+	uint64_t s = ns / 1000000000ULL;
+
+	if (ns < 1000000000ULL)
+		snprintf(buf, len, "%llu ms", (unsigned long long)(ns / 1000000ULL));
+	else if (s < 60)
+		snprintf(buf, len, "%.1f s", (double)ns / 1e9);
+	else if (s < 3600)
+		snprintf(buf, len, "%llu min %llu s", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	else
+		snprintf(buf, len, "%llu h %llu min", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	return buf;
+}
+
+/* snprintf that appends and never overruns. */
+static void add(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strnlen(buf, len);
+	va_list ap;
+
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+static const struct conn_call *last_call(const struct conn *c, uint8_t type)
+{
+	const struct conn_call *found = NULL;
+
+	for (uint32_t i = 0; i < conn__ncalls_kept(c); i++)
+		if (conn__call(c, i)->type == type)
+			found = conn__call(c, i);
+	return found;
+}
+
+/* "pid 42 (worker) still holds it as fd 5, inherited across fork" */
+static void describe_holder(char *buf, size_t len, const struct holder *h,
+			    const struct conn_call *closer)
+{
+	if (closer && h->pid == (int)closer->pid) {
+		add(buf, len, "pid %d (%s) still refers to it through fd %d, another descriptor "
+			      "of the same process (a dup())", h->pid, h->comm, h->fd);
+		return;
+	}
+	add(buf, len, "pid %d (%s) still holds it as fd %d", h->pid, h->comm, h->fd);
+	if (closer && h->ppid == (int)closer->pid) {
+		add(buf, len, ", inherited across fork from pid %u", closer->pid);
+		if (strncmp(h->comm, closer->comm, sizeof(h->comm)) != 0)
+			add(buf, len, " and kept across exec (no FD_CLOEXEC)");
+	}
+}
+
+const char *diagnose__close_wait(const struct conn *c, const struct holder *h, int nh,
+				 uint64_t now_ns, char *buf, size_t len)
+{
+	const struct conn_call *cl = last_call(c, TS_EV_CLOSE);
+	const struct conn_call *sh = last_call(c, TS_EV_SHUTDOWN);
+	char age[32], ago[32];
+
+	buf[0] = '\0';
+	diagnose__duration(c->since_known && now_ns > c->state_since_ns
+				   ? now_ns - c->state_since_ns : 0, age, sizeof(age));
+	if (nh < 0) {
+		add(buf, len, "the peer closed %s%s ago; which processes hold the socket is not "
+			      "known (the tracer never saw its inode)",
+		    c->since_known ? "" : "at least ", age);
+		return buf;
+	}
+	if (nh == 0) {
+		add(buf, len, "the peer closed %s%s ago and no process holds the socket: a reference "
+			      "inside the kernel (io_uring, a descriptor in flight over a unix socket, "
+			      "a sendfile in progress) keeps it from closing",
+		    c->since_known ? "" : "at least ", age);
+		return buf;
+	}
+	if (!cl) {
+		add(buf, len, "the peer closed %s%s ago and no process has called close(): ",
+		    c->since_known ? "" : "at least ", age);
+		describe_holder(buf, len, &h[0], NULL);
+		if (nh > 1)
+			add(buf, len, " (and %d more)", nh - 1);
+		add(buf, len, "; the application has not noticed EOF or leaks the descriptor");
+		if (sh && sh->how == 0)
+			add(buf, len, " (pid %u called shutdown(SHUT_RD), which sends no FIN)", sh->pid);
+		return buf;
+	}
+	diagnose__duration(now_ns > cl->mono_ns ? now_ns - cl->mono_ns : 0, ago, sizeof(ago));
+	if (cl->via == TS_VIA_EXIT)
+		add(buf, len, "pid %u (%.16s) exited %s ago holding fd %d", cl->pid, cl->comm, ago,
+		    cl->fd);
+	else
+		add(buf, len, "pid %u (%.16s) called close() on fd %d %s ago", cl->pid, cl->comm,
+		    cl->fd, ago);
+	add(buf, len, " but %u references existed, so no FIN was sent; ", cl->refs);
+	describe_holder(buf, len, &h[0], cl);
+	if (nh > 1)
+		add(buf, len, " (and %d more)", nh - 1);
+	return buf;
+}

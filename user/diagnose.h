@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Why a connection is stuck, in one sentence a human can act on. Pure: the
+ * connection's history and its holders in, text out. */
+#ifndef DIAGNOSE_H
+#define DIAGNOSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "conn_table.h"
+#include "holders.h"
+
+/* A connection in CLOSE_WAIT: the peer has closed, we have not. nh is the
+ * number of holders found (h has at most HOLDERS_MAX of them), or -1 when
+ * they could not be looked for. */
+const char *diagnose__close_wait(const struct conn *c, const struct holder *h, int nh,
+				 uint64_t now_ns, char *buf, size_t len);
+
+/* "850 ms", "12.3 s", "4 min 3 s", "2 h 5 min". */
+const char *diagnose__duration(uint64_t ns, char *buf, size_t len);
+
+#endif /* DIAGNOSE_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Which processes hold a socket open, found in /proc as `ss -p` does. */
+#ifndef HOLDERS_H
+#define HOLDERS_H
+
+#include <stdint.h>
+
+#define HOLDERS_MAX 8
+
+struct holder {
+	int pid;
+	int ppid;
+	int fd;
+	char comm[16];
+};
+
+struct holder_query {
+	uint64_t ino;			/* socket inode to look for */
+	int n;				/* holders found (all, even past HOLDERS_MAX) */
+	struct holder h[HOLDERS_MAX];
+};
+
+/* One pass over /proc/PID/fd for every process, filling each query. q is
+ * sorted by ino in place. Returns 0, or -errno if /proc cannot be read. */
+int holders__scan(struct holder_query *q, int nq, const char *proc_root);
+
+#endif /* HOLDERS_H */
