@@ -68,27 +68,29 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 {
 	const struct conn_call *cl = last_call(c, TS_EV_CLOSE);
 	const struct conn_call *sh = last_call(c, TS_EV_SHUTDOWN);
-	char age[32], ago[32];
+	char age[32], when[48], ago[32];
 
 	buf[0] = '\0';
-	diagnose__duration(c->since_known && now_ns > c->state_since_ns
-				   ? now_ns - c->state_since_ns : 0, age, sizeof(age));
+	if (c->since_known) {
+		diagnose__duration(now_ns > c->state_since_ns ? now_ns - c->state_since_ns : 0,
+				   age, sizeof(age));
+		snprintf(when, sizeof(when), "%s ago", age);
+	} else {
+		snprintf(when, sizeof(when), "before tracing began");
+	}
 	if (nh < 0) {
-		add(buf, len, "the peer closed %s%s ago; which processes hold the socket is not "
-			      "known (the tracer never saw its inode)",
-		    c->since_known ? "" : "at least ", age);
+		add(buf, len, "the peer closed %s; which processes hold the socket is not known "
+			      "(the tracer never saw its inode)", when);
 		return buf;
 	}
 	if (nh == 0) {
-		add(buf, len, "the peer closed %s%s ago and no process holds the socket: a reference "
+		add(buf, len, "the peer closed %s and no process holds the socket: a reference "
 			      "inside the kernel (io_uring, a descriptor in flight over a unix socket, "
-			      "a sendfile in progress) keeps it from closing",
-		    c->since_known ? "" : "at least ", age);
+			      "a sendfile in progress) keeps it from closing", when);
 		return buf;
 	}
 	if (!cl) {
-		add(buf, len, "the peer closed %s%s ago and no process has called close(): ",
-		    c->since_known ? "" : "at least ", age);
+		add(buf, len, "the peer closed %s and no process has called close(): ", when);
 		describe_holder(buf, len, &h[0], NULL);
 		if (nh > 1)
 			add(buf, len, " (and %d more)", nh - 1);
