@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	a.sum.state_hook = state_hook__name(tracer__choices(t)->state_hook);
 	a.sum.cookie_mode = cookie_mode__name(tracer__choices(t)->cookie_mode);
 	a.sum.close_hook = close_hook__name(tracer__choices(t)->close_hook);
+	a.sum.exit_scan = tracer__choices(t)->exit_scan;
 	a.sum.start_mono_ns = clock__mono_now();
 	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
 

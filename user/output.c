@@ -359,6 +359,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_string(j, "state_hook", s->state_hook);
 	json__kv_string(j, "cookie_mode", s->cookie_mode);
 	json__kv_string(j, "close_hook", s->close_hook);
+	json__kv_bool(j, "exit_scan", s->exit_scan);
 	json__end_object(j);
 	return json__write_line(j, o->f);
 }

@@ -30,6 +30,7 @@ struct run_summary {
 	const char *state_hook;
 	const char *cookie_mode;
 	const char *close_hook;
+	bool exit_scan;
 };
 
 void output__init(struct output *o, FILE *f, bool json, bool timestamps);
