@@ -7,6 +7,9 @@
 
 const volatile __u32 cookie_mode = TS_COOKIE_HELPER;
 const volatile __u32 close_hook = TS_CLOSE_HOOK_TRACEPOINT;
+/* Address of tw_timer_handler (kallsyms): marks timewait sockets' timers.
+ * 0: TIME_WAIT is not followed. */
+const volatile __u64 tw_timer_fn;
 /* bpf_loop() (5.17) is there: process exit can walk the descriptor table. */
 const volatile bool has_bpf_loop;
 const volatile __u32 filter_pid;
@@ -119,5 +122,58 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } closes_seen SEC(".maps");
+
+/* A connection's 4-tuple in its namespace: what a full socket and the
+ * timewait socket that replaces it have in common, in every cookie mode. */
+struct tuple_key {
+	__u32 netns;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* Timewait sockets just created, not yet matched to the full socket's
+ * CLOSE transition (the timer starts first, in tcp_time_wait()). */
+struct tw_new {
+	__u64 tw;
+	__u8 substate;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct tuple_key);
+	__type(value, struct tw_new);
+} tw_new SEC(".maps");
+
+/* Timewait sockets the tracer follows, by address. */
+struct tw_live {
+	__u64 cookie;
+	__u64 enter_ns;
+	__u8 synth_cookie;
+	__u8 substate;
+	__u8 cancelled;		/* a timer_cancel that was not expiry: a kill or a re-arm */
+	__u8 pad[5];
+	struct owner owner;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);	/* resized by user space */
+	__type(key, __u64);
+	__type(value, struct tw_live);
+} tw_live SEC(".maps");
+
+/* Threads inside connect(): a timewait socket killed there was reused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} connecting SEC(".maps");
 
 #endif /* MAPS_BPF_H */

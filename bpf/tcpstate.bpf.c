@@ -2,7 +2,8 @@
 /* Every program's entry point. The logic they share lives in the headers:
  * maps.bpf.h (configuration, maps), sock_table.bpf.h (per-socket cookie,
  * owner, timing), emit.bpf.h (filters, records), sock_fd.bpf.h (fd to
- * socket), core_fixes.bpf.h (kernel-version differences). */
+ * socket), timewait.bpf.h (timewait sockets), core_fixes.bpf.h
+ * (kernel-version differences). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -14,6 +15,7 @@
 #include "sock_table.bpf.h"
 #include "emit.bpf.h"
 #include "sock_fd.bpf.h"
+#include "timewait.bpf.h"
 
 /* ---- state transitions ------------------------------------------------ */
 
@@ -61,6 +63,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	struct sock_id id;
 	struct owner cur;
 	__u64 last_ns;
+	__u8 tw_substate = 0;
 
 	sock_id(sk, &id);
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
@@ -96,6 +99,12 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	if (si != &copy)
 		copy = *si;
 
+	/* FIN_WAIT1/FIN_WAIT2/CLOSING -> CLOSE may be the hand-over to a
+	 * timewait socket: then the connection enters TIME_WAIT instead. */
+	if (newstate == TCP_CLOSE && tw_timer_fn &&
+	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING))
+		tw_substate = tw_handoff(sk, &id, &copy, now);
+
 	if (!wanted(&id, copy.owner.pid, 0))
 		return 0;
 	e = event_new(TS_EV_STATE, now);
@@ -108,6 +117,11 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	}
 	e->oldstate = oldstate;
 	e->newstate = newstate;
+	if (tw_substate) {
+		e->newstate = TCP_TIME_WAIT;
+		e->tw_substate = tw_substate;
+		e->flags |= TS_EVF_TIMEWAIT;
+	}
 	event_submit(e);
 	return 0;
 }
@@ -416,6 +430,59 @@ SEC("kprobe/tcp_shutdown")
 int BPF_KPROBE(kprobe_tcp_shutdown, struct sock *sk, int how)
 {
 	return on_tcp_shutdown(sk, how, 0);
+}
+
+/* ---- TIME_WAIT --------------------------------------------------------- */
+
+SEC("tp_btf/timer_start")
+int BPF_PROG(timer_start_btf, struct timer_list *timer)
+{
+	return on_timer_start(timer);
+}
+
+SEC("tp_btf/timer_cancel")
+int BPF_PROG(timer_cancel_btf, struct timer_list *timer)
+{
+	return on_timer_cancel(timer);
+}
+
+/* Classic timer tracepoints: the timer pointer leads every layout. */
+struct timer_tp_ctx {
+	__u64 common;
+	struct timer_list *timer;
+};
+
+SEC("tracepoint/timer/timer_start")
+int timer_start_tp(struct timer_tp_ctx *ctx)
+{
+	return on_timer_start(ctx->timer);
+}
+
+SEC("tracepoint/timer/timer_cancel")
+int timer_cancel_tp(struct timer_tp_ctx *ctx)
+{
+	return on_timer_cancel(ctx->timer);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 one = 1;
+
+	if (tw_timer_fn)
+		bpf_map_update_elem(&connecting, &tid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (tw_timer_fn)
+		bpf_map_delete_elem(&connecting, &tid);
+	return 0;
 }
 
 /* ---- resets ------------------------------------------------------------ */

@@ -17,7 +17,15 @@ enum ts_event_type {
 	TS_EV_SHUTDOWN,		/* shutdown() reached TCP */
 	TS_EV_RESET,		/* RST sent or received */
 	TS_EV_ACCEPT,		/* accept() returned the socket: its owner and inode */
-	TS_EV__MAX = TS_EV_ACCEPT,
+	TS_EV_TW_REARM,		/* a timewait socket's timer was set again (internal) */
+	TS_EV__MAX = TS_EV_TW_REARM,
+};
+
+/* Why a timewait socket ended (TIME_WAIT -> CLOSE records). */
+enum ts_tw_reason {
+	TS_TW_EXPIRED = 1,	/* the timer ran out */
+	TS_TW_REUSED,		/* connect() took the 4-tuple (tcp_tw_reuse) */
+	TS_TW_KILLED,		/* reset, a SYN reusing it, netns teardown, ... */
 };
 
 /* How a close record's reference was dropped. */
@@ -49,6 +57,8 @@ enum ts_owner_src {
 enum ts_event_flags {
 	TS_EVF_PREV_KNOWN = 1 << 0,	/* prev_state_ns is valid */
 	TS_EVF_SYNTH_COOKIE = 1 << 1,	/* cookie assigned by the tracer, not the kernel */
+	TS_EVF_TIMEWAIT = 1 << 2,	/* derived from the timewait socket, not the tracepoint */
+	TS_EVF_TENTATIVE = 1 << 3,	/* a TIME_WAIT end a TW_REARM record may still cancel */
 };
 
 /* Per-CPU counters; summed by user space. */
@@ -57,6 +67,7 @@ enum ts_stat {
 	TS_STAT_DROPPED,	/* records lost: ring buffer full */
 	TS_STAT_UNTRACKED,	/* transitions of sockets the tracer had no entry for */
 	TS_STAT_SOCK_FULL,	/* socket table full: owner/timing not kept */
+	TS_STAT_TW_HANDOFFS,	/* full sockets replaced by a timewait socket */
 	TS_STAT__MAX,
 };
 
@@ -100,7 +111,9 @@ struct ts_event {
 	__u8 final;		/* close: the last reference; tcp_close follows */
 	__u8 via;		/* close: enum ts_close_via */
 	__u8 reset_dir;		/* reset: enum ts_reset_dir */
-	__u8 pad2[4];
+	__u8 tw_substate;	/* timewait records: FIN_WAIT2 or TIME_WAIT */
+	__u8 tw_reason;		/* TIME_WAIT -> CLOSE: enum ts_tw_reason */
+	__u8 pad2[2];
 };
 
 #endif /* TCPSTATE_H */

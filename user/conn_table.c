@@ -197,7 +197,7 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 {
 	struct conn *c;
 
-	if (!e->cookie)
+	if (!e->cookie || e->type == TS_EV_TW_REARM)
 		return NULL;
 	c = conn_table__find(t, e->cookie);
 	if (!c) {

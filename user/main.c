@@ -12,6 +12,7 @@
 #include "conn_table.h"
 #include "diagnose.h"
 #include "holders.h"
+#include "tw_pending.h"
 #include "output.h"
 #include "tracer.h"
 
@@ -28,30 +29,63 @@ struct app {
 	struct output out;
 	struct conn_table conns;
 	uint64_t alert_after_ns;	/* 0: no CLOSE_WAIT alerts */
+	struct tw_pending tw;		/* early TIME_WAIT ends awaiting a possible re-arm */
+	uint64_t round;			/* poll rounds so far */
 	struct run_summary sum;
 	int write_err;		/* first output error; ends the run */
 };
+
+/* A record, into the connection table and out. */
+static int report(struct app *a, const struct ts_event *e)
+{
+	int err;
+
+	if (e->type == TS_EV_STATE)
+		a->sum.transitions++;
+	conn_table__apply(&a->conns, e);
+	err = output__event(&a->out, e);
+	if (err)
+		a->write_err = err;
+	return err;
+}
 
 static int on_record(void *ctx, const void *data, size_t len)
 {
 	struct app *a = ctx;
 	const struct ts_event *e = data;
-	int err;
 
 	a->sum.records++;
 	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV__MAX) {
 		a->sum.malformed++;
 		return 0;
 	}
-	if (e->type == TS_EV_STATE)
-		a->sum.transitions++;
-	conn_table__apply(&a->conns, e);
-	err = output__event(&a->out, e);
-	if (err) {
-		a->write_err = err;
-		return err;
+	if (e->type == TS_EV_TW_REARM)
+		a->sum.internal++;
+	if (e->type == TS_EV_TW_REARM) {
+		tw_pending__rearm(&a->tw, e);
+		return 0;
 	}
-	return 0;
+	if (e->flags & TS_EVF_TENTATIVE) {
+		struct ts_event out;
+
+		if (!tw_pending__add(&a->tw, e, a->round, &out))
+			return 0;
+		e = &out;
+		return report(a, e);
+	}
+	return report(a, e);
+}
+
+/* Report the early TIME_WAIT ends no re-arm has withdrawn since the last
+ * round (all of them with round UINT64_MAX). */
+static int flush_tw(struct app *a, uint64_t round)
+{
+	struct ts_event e;
+	int err = 0;
+
+	while (!err && tw_pending__take_due(&a->tw, round, &e))
+		err = report(a, &e);
+	return err;
 }
 
 static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t ringbuf_bytes)
@@ -132,6 +166,7 @@ int main(int argc, char **argv)
 
 	output__init(&a.out, stdout, opts.json, opts.timestamps);
 	a.alert_after_ns = (uint64_t)opts.close_wait_alert_s * 1000000000ULL;
+	tw_pending__init(&a.tw);
 	if (conn_table__init(&a.conns, 1 << 20)) {
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return 1;
@@ -146,6 +181,7 @@ int main(int argc, char **argv)
 	a.sum.cookie_mode = cookie_mode__name(tracer__choices(t)->cookie_mode);
 	a.sum.close_hook = close_hook__name(tracer__choices(t)->close_hook);
 	a.sum.exit_scan = tracer__choices(t)->exit_scan;
+	a.sum.timewait = tracer__choices(t)->timewait;
 	a.sum.start_mono_ns = clock__mono_now();
 	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
 
@@ -153,10 +189,13 @@ int main(int argc, char **argv)
 	while (!exiting) {
 		/* 100 ms bounds the delivery delay: records are submitted
 		 * without wakeups until a quarter of the ring is full. */
+		a.round++;
 		err = tracer__poll(t, 100);
 		if (err < 0 && err != -EINTR)
 			break;
-		err = a.write_err ? a.write_err : check_alerts(&a);
+		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
+		if (!err)
+			err = check_alerts(&a);
 		if (!err)
 			err = output__flush(&a.out);
 		if (err)
@@ -173,12 +212,13 @@ int main(int argc, char **argv)
 	if (!err) {
 		/* Drain what was submitted before the signal. */
 		tracer__poll(t, 0);
-		err = a.write_err;
+		err = a.write_err ? a.write_err : flush_tw(&a, UINT64_MAX);
 		if (!err)
 			err = report_lost(t, &a, &lost_seen, opts.ringbuf_bytes);
 	}
 
 	a.sum.end_mono_ns = clock__mono_now();
+	a.sum.tw_rearms = a.tw.undone;
 	tracer__stats(t, a.sum.stats);
 	if (!err) {
 		err = output__summary_record(&a.out, &a.sum);

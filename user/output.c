@@ -91,8 +91,23 @@ static int json_state(struct output *o, const struct ts_event *e)
 		json__kv_uint(j, "prev_state_ns", e->prev_state_ns);
 	else
 		json__kv_null(j, "prev_state_ns");
+	if (e->flags & TS_EVF_TIMEWAIT) {
+		json__kv_bool(j, "timewait", true);
+		json__kv_string(j, "tw_substate", state_str(e->tw_substate, b1, sizeof(b1)));
+		if (e->tw_reason)
+			json__kv_string(j, "reason", output__tw_reason_name(e->tw_reason));
+	}
 	json__end_object(j);
 	return json__write_line(j, o->f);
+}
+
+const char *output__tw_reason_name(uint8_t r)
+{
+	switch (r) {
+	case TS_TW_EXPIRED: return "expired";
+	case TS_TW_REUSED: return "reused";
+	default: return "killed";
+	}
 }
 
 static void endpoint(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
@@ -125,9 +140,14 @@ static int human_state(struct output *o, const struct ts_event *e)
 	fprintf(o->f, "%-11s -> %-11s ", state_str(e->oldstate, b1, sizeof(b1)),
 		state_str(e->newstate, b2, sizeof(b2)));
 	if (e->flags & TS_EVF_PREV_KNOWN)
-		fprintf(o->f, "%.3f\n", (double)e->prev_state_ns / 1e6);
+		fprintf(o->f, "%.3f", (double)e->prev_state_ns / 1e6);
 	else
-		fprintf(o->f, "-\n");
+		fprintf(o->f, "-");
+	if (e->tw_reason)
+		fprintf(o->f, " %s", output__tw_reason_name(e->tw_reason));
+	else if ((e->flags & TS_EVF_TIMEWAIT) && e->tw_substate == TS_TCP_FIN_WAIT2)
+		fprintf(o->f, " (timewait socket in FIN_WAIT2)");
+	fputc('\n', o->f);
 	return write_err(o->f);
 }
 
@@ -244,6 +264,8 @@ static int human_call(struct output *o, const struct ts_event *e)
 
 int output__event(struct output *o, const struct ts_event *e)
 {
+	if (e->type == TS_EV_TW_REARM)
+		return 0;	/* internal: consumed by the caller */
 	if (e->type == TS_EV_STATE)
 		return o->json ? json_state(o, e) : human_state(o, e);
 	return o->json ? json_call(o, e) : human_call(o, e);
@@ -356,10 +378,14 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
 	json__kv_uint(j, "malformed", s->malformed);
+	json__kv_uint(j, "internal", s->internal);
+	json__kv_uint(j, "timewait_rearms", s->tw_rearms);
 	json__kv_string(j, "state_hook", s->state_hook);
 	json__kv_string(j, "cookie_mode", s->cookie_mode);
 	json__kv_string(j, "close_hook", s->close_hook);
 	json__kv_bool(j, "exit_scan", s->exit_scan);
+	json__kv_bool(j, "timewait", s->timewait);
+	json__kv_uint(j, "timewait_handoffs", s->stats[TS_STAT_TW_HANDOFFS]);
 	json__end_object(j);
 	return json__write_line(j, o->f);
 }

@@ -25,12 +25,15 @@ struct run_summary {
 	uint64_t records;	/* records received from the kernel */
 	uint64_t transitions;	/* of which state transitions */
 	uint64_t malformed;	/* records too short or of an unknown type */
+	uint64_t internal;	/* records consumed by the tracer itself (re-arms) */
 	uint64_t stats[TS_STAT__MAX];	/* kernel counters */
 	uint64_t start_mono_ns, end_mono_ns;
 	const char *state_hook;
 	const char *cookie_mode;
 	const char *close_hook;
 	bool exit_scan;
+	bool timewait;
+	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
 };
 
 void output__init(struct output *o, FILE *f, bool json, bool timestamps);
@@ -40,6 +43,7 @@ void output__free(struct output *o);
 /* A record from the kernel, of any type. */
 int output__event(struct output *o, const struct ts_event *e);
 const char *output__how_name(uint8_t how);
+const char *output__tw_reason_name(uint8_t reason);
 /* A connection in CLOSE_WAIT too long: its history, holders, diagnosis. */
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
 		  const char *diagnosis, uint64_t now_ns);

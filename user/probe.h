@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Kernel BTF at /sys/kernel/btf/vmlinux (CO-RE needs it). */
 bool probe__kernel_btf(void);
@@ -25,6 +26,9 @@ bool probe__fentry(const char *fn, char *why, size_t len);
 bool probe__kprobe(const char *fn, char *why, size_t len);
 /* The bpf_loop() helper (Linux 5.17). */
 bool probe__bpf_loop(void);
+/* Address of a kernel text symbol from /proc/kallsyms; 0 if not found (or
+ * hidden by kptr_restrict). */
+uint64_t probe__ksym(const char *name);
 /* Make sure tracefs is reachable for classic tracepoints, mounting it at
  * /sys/kernel/tracing if nothing is mounted. 0, or -errno. */
 int probe__ensure_tracefs(bool verbose);

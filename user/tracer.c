@@ -170,9 +170,13 @@ static void explain_load_error(int e, char *err, size_t errlen)
 	if ((e == -EPERM || e == -EACCES) && !probe__privileges(missing, sizeof(missing)))
 		snprintf(err, errlen, "loading BPF programs needs root or %s: run as root (sudo)",
 			 missing);
-	else if (e == -EPERM || e == -EACCES)
+	else if (e == -EPERM)
 		snprintf(err, errlen, "the kernel refused the BPF programs (%s): a lockdown or LSM "
 			 "policy may forbid BPF tracing; -v shows libbpf's detail", strerror(-e));
+	else if (e == -EACCES || e == -EINVAL)
+		snprintf(err, errlen, "the BPF verifier of this kernel rejected a program (%s): "
+			 "please report it with the output of -v, which holds the verifier log",
+			 strerror(-e));
 	else
 		snprintf(err, errlen, "failed to load the BPF programs (%s); -v shows libbpf's "
 			 "detail", strerror(-e));
@@ -240,6 +244,7 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(s->maps.socks, o->max_sockets);
+	bpf_map__set_max_entries(s->maps.tw_live, o->max_sockets * 4);
 
 	bool btf = t->choices.state_hook == STATE_HOOK_TP_BTF;
 	enum ts_close_hook ch = t->choices.close_hook;
@@ -265,7 +270,8 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	t->choices.syscalls = !e;
 	static const char *const sys_tps[] = { "sys_exit_accept4", "sys_exit_accept",
 					       "sys_enter_close", "sys_enter_shutdown",
-					       "sys_exit_shutdown" };
+					       "sys_exit_shutdown", "sys_enter_connect",
+					       "sys_exit_connect" };
 	for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++)
 		if (t->choices.syscalls && !probe__tracepoint("syscalls", sys_tps[i]))
 			t->choices.syscalls = false;
@@ -279,8 +285,23 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 		bpf_program__set_autoload(s->progs.enter_close, false);
 		bpf_program__set_autoload(s->progs.enter_shutdown, false);
 		bpf_program__set_autoload(s->progs.exit_shutdown, false);
+		bpf_program__set_autoload(s->progs.enter_connect, false);
+		bpf_program__set_autoload(s->progs.exit_connect, false);
 	}
 	note("syscalls: %s", t->choices.syscalls ? "accept, accept4, close, shutdown" : "none");
+	/* TIME_WAIT: timers whose function is tw_timer_handler. */
+	uint64_t tw_fn = probe__ksym("tw_timer_handler");
+
+	t->choices.timewait = tw_fn != 0;
+	s->rodata->tw_timer_fn = tw_fn;
+	bpf_program__set_autoload(s->progs.timer_start_btf, tw_fn && btf);
+	bpf_program__set_autoload(s->progs.timer_cancel_btf, tw_fn && btf);
+	bpf_program__set_autoload(s->progs.timer_start_tp, tw_fn && !btf);
+	bpf_program__set_autoload(s->progs.timer_cancel_tp, tw_fn && !btf);
+	if (!tw_fn)
+		fprintf(stderr, "tcpstate-trace: warning: tw_timer_handler not in /proc/kallsyms; "
+			"TIME_WAIT is not followed (connections end at FIN_WAIT2 -> CLOSE)\n");
+	note("TIME_WAIT: %s", tw_fn ? "timer_start/timer_cancel on tw_timer_handler" : "off");
 	/* sched_process_exit is a classic tracepoint too. */
 	t->choices.exit_scan = t->choices.exit_scan && t->choices.syscalls;
 	bpf_program__set_autoload(s->progs.sched_exit, t->choices.exit_scan);

@@ -21,6 +21,7 @@ struct tracer_choices {
 	bool syscalls;			/* accept, close, shutdown syscall tracepoints */
 	enum ts_close_hook close_hook;	/* what sees tcp_close/tcp_shutdown */
 	bool exit_scan;			/* process exit walks its descriptors */
+	bool timewait;			/* timewait sockets followed (timer tracepoints) */
 };
 
 /* Open, load and attach. On failure returns -errno and writes one sentence

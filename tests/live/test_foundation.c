@@ -33,14 +33,15 @@ static bool pair_from_report(struct pair_run *p, json_t *rep)
 	return p->port > 0 && p->cport > 0;
 }
 
-/* The three sockets of a pair have all reached CLOSE. */
+/* The three sockets of a pair have all ended: the listener and the server
+ * in CLOSE, the client (the active closer) in TIME_WAIT. */
 static bool pair_closed(struct tracer_run *t, void *arg)
 {
 	struct pair_run *p = arg;
 
 	return cookie_by_ports(t, p->port, 0, "CLOSE") &&
 	       cookie_by_ports(t, p->port, p->cport, "CLOSE") &&
-	       cookie_by_ports(t, p->cport, p->port, "CLOSE");
+	       cookie_by_ports(t, p->cport, p->port, "TIME_WAIT");
 }
 
 /* Only the server side: listener and accepted socket closed. */
@@ -56,7 +57,7 @@ static bool pair_client_closed(struct tracer_run *t, void *arg)
 {
 	struct pair_run *p = arg;
 
-	return cookie_by_ports(t, p->cport, p->port, "CLOSE");
+	return cookie_by_ports(t, p->cport, p->port, "TIME_WAIT");
 }
 
 struct expect_conn {
@@ -127,7 +128,7 @@ static void check_pair(struct tracer_run *t, struct pair_run *p)
 	struct expect_conn client = {
 		"client", cookie_by_ports(t, p->cport, p->port, "ESTABLISHED"),
 		"CLOSE>SYN_SENT SYN_SENT>ESTABLISHED ESTABLISHED>FIN_WAIT1 FIN_WAIT1>FIN_WAIT2 "
-		"FIN_WAIT2>CLOSE",
+		"FIN_WAIT2>TIME_WAIT",
 		p->client_pid, 0, p->cport, p->port, lo,
 	};
 	struct expect_conn server = {
@@ -148,6 +149,18 @@ static void check_pair(struct tracer_run *t, struct pair_run *p)
 	EXPECT(client.cookie != server.cookie && server.cookie != listener.cookie &&
 	       client.cookie != listener.cookie, "cookies are not distinct");
 	check_conn(t, &client, lo);
+	/* The client's last record comes from the timewait socket that took
+	 * over from it, orphaned in FIN_WAIT2 until the server's FIN. */
+	{
+		json_t *r, *last = NULL;
+		int idx = -1;
+
+		while ((r = record_find(t, "state", client.cookie, idx, &idx)))
+			last = r;
+		EXPECT(last && json_is_true(json_object_get(last, "timewait")) &&
+		       jstr(last, "tw_substate"), "client's FIN_WAIT2>TIME_WAIT is not marked "
+		       "as derived from the timewait socket");
+	}
 	check_conn(t, &server, lo);
 	check_conn(t, &listener, lo);
 
@@ -518,7 +531,7 @@ void t_preexisting_socket(void)
 
 	list = records_of_cookie(&t, cc);
 	transitions_str(list, got, sizeof(got));
-	EXPECT(strcmp(got, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>FIN_WAIT2 FIN_WAIT2>CLOSE") == 0,
+	EXPECT(strcmp(got, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>FIN_WAIT2 FIN_WAIT2>TIME_WAIT") == 0,
 	       "client: %s", got);
 	if (json_array_size(list) == 3)
 		EXPECT(jint(json_array_get(list, 0), "pid") == p.client_pid &&
