@@ -38,7 +38,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-live vmtest install uninstall clean help
+.PHONY: all static deps check-deps run test test-unit test-live vmtest vmshell install uninstall clean help
 .DELETE_ON_ERROR:
 
 all: tcpstate-trace
@@ -48,7 +48,9 @@ help:
 	@echo 'make static     build $(OUTPUT)/static/tcpstate-trace, a static binary to copy to other hosts'
 	@echo 'make deps       install missing build and test dependencies (Debian packages; root)'
 	@echo 'make run        deps + build + trace live (root); ARGS="-j" passes options'
-	@echo 'make test       deps + build + unit tests + live tests (root)'
+	@echo 'make test       deps + build + unit tests + live tests + vmtest (root)'
+	@echo 'make vmtest     the live tests in qemu VMs on Debian kernels (KERNELS="5.10 6.1 6.12")'
+	@echo 'make vmshell    a shell in a VM with the tracer and tests (KERNEL=6.12)'
 	@echo 'make install    install to $$(DESTDIR)$$(PREFIX) (PREFIX=$(PREFIX))'
 	@echo 'make vmlinux    regenerate $(VMLINUX_DIR)/vmlinux.h from this kernel'
 
@@ -104,18 +106,36 @@ $(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/t
 
 test: deps
 	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)$(MAKE) test-unit test-live
+	$(Q)$(MAKE) test-unit test-live vmtest
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/run-unit $(UNIT_BINS)
 
-# Every state hook this kernel can load: auto picks tp_btf here; the classic
-# tracepoint is the fallback for kernels without it.
+# The live suite once per attach mode: fentry, kprobe and tracepoint for
+# tcp_close/tcp_shutdown, and tp-classic (the classic state tracepoint).
+# Modes this kernel cannot do are reported unsupported, with the reason.
+LIVE_MODES := fentry kprobe tracepoint tp-classic
 test-live: tcpstate-trace $(SCENARIO_BINS) $(LIVETEST)
-	@echo "live tests: --state-hook auto"
-	$(Q)$(LIVETEST) --tracer ./tcpstate-trace --scenarios $(OUTPUT)/tests/scenario
-	@echo "live tests: --state-hook tracepoint"
-	$(Q)$(LIVETEST) --tracer ./tcpstate-trace --scenarios $(OUTPUT)/tests/scenario -- --state-hook tracepoint
+	$(Q)tests/live/run-modes.sh $(LIVETEST) ./tcpstate-trace $(OUTPUT)/tests/scenario $(LIVE_MODES)
+
+# The same suite in VMs booting Debian's kernels (tests/vm/README.md).
+KERNELS ?= 5.10 6.1 6.12
+VM_LIVETEST = livetest --tracer /bin/tcpstate-trace --scenarios /bin --timeout-ms 30000 --
+vmtest: static $(SCENARIO_BINS) $(LIVETEST)
+	$(Q)tests/vm/fetch-kernels.sh $(KERNELS)
+	$(Q)KERNELS="$(KERNELS)" tests/vm/vmtest.sh --timeout 1500 \
+		--bin $(OUTPUT)/static/tcpstate-trace --bin $(LIVETEST) \
+		$(foreach s,$(SCENARIO_BINS),--bin $(s)) \
+		--mode 'fentry=$(VM_LIVETEST) --attach fentry' \
+		--mode 'kprobe=$(VM_LIVETEST) --attach kprobe' \
+		--mode 'tracepoint=$(VM_LIVETEST) --attach tracepoint' \
+		--mode 'tp-classic=$(VM_LIVETEST) --state-hook tracepoint --attach tracepoint'
+
+# An interactive shell in one of those VMs, with the tracer and the tests.
+KERNEL ?= 6.12
+vmshell: static $(SCENARIO_BINS) $(LIVETEST)
+	tests/vm/vmshell.sh --kernel $(KERNEL) --bin $(OUTPUT)/static/tcpstate-trace \
+		--bin $(LIVETEST) $(foreach s,$(SCENARIO_BINS),--bin $(s))
 
 # --- install -----------------------------------------------------------------
 install: tcpstate-trace

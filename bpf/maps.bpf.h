@@ -53,16 +53,18 @@ struct owner {
 	char comm[TS_COMM_LEN];
 };
 
-/* What the tracer keeps per socket, keyed by socket address. The address
- * repeats after the socket is freed, so a socket's birth (connect, listen, a
- * listener's child) starts its entry afresh. The entry outlives the CLOSE
- * transition because resets and close() can follow it; LRU reclaims it. */
+/* What the tracer keeps per socket, keyed by socket address. The entry
+ * outlives the CLOSE transition (resets and close() can follow it) and goes
+ * at tcp_destroy_sock. The address repeats after the socket is freed, so a
+ * socket's birth (connect, listen, a listener's child) also starts its entry
+ * afresh; LRU bounds what a missed destroy could leave. */
 struct sock_info {
 	__u64 cookie;		/* 0 until first set */
 	__u64 last_ns;		/* time of the last transition; 0 if none seen */
 	__u64 ino;		/* socket inode; 0 until seen */
 	__u8 synth_cookie;
-	__u8 pad[7];
+	__u8 birth_pending;	/* a listener's child whose SYN_RECV is not reported yet */
+	__u8 pad[6];
 	struct owner owner;
 };
 
@@ -143,9 +145,11 @@ struct tw_new {
 	__u8 pad[7];
 };
 
+/* Entries live microseconds; LRU sheds the stale ones left by re-arms of
+ * timewait sockets the tracer no longer follows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, struct tuple_key);
 	__type(value, struct tw_new);
 } tw_new SEC(".maps");

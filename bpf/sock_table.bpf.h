@@ -32,24 +32,26 @@ static __always_inline bool current_owner(struct owner *o)
 	return true;
 }
 
+/* A cookie of the tracer's own: unique, never equal to a kernel cookie. */
+static __always_inline __u64 synth_cookie(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&synth_seq, &zero);
+
+	if (!seq)
+		return 0;
+	*seq += 1;
+	return TS_SYNTH_COOKIE_BIT | ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) |
+	       (*seq & ((1ULL << 40) - 1));
+}
+
 /* The kernel's cookie if something already asked for it, else one of ours. */
 static __always_inline __u64 read_cookie(const struct sock *sk, __u8 *synth)
 {
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	__u32 zero = 0;
-	__u64 *seq;
 
-	if (cookie) {
-		*synth = 0;
-		return cookie;
-	}
-	seq = bpf_map_lookup_elem(&synth_seq, &zero);
-	if (!seq)
-		return 0;
-	*synth = 1;
-	*seq += 1;
-	return TS_SYNTH_COOKIE_BIT | ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) |
-	       (*seq & ((1ULL << 40) - 1));
+	*synth = !cookie;
+	return cookie ? cookie : synth_cookie();
 }
 
 /* Give si a cookie if it has none: the helper's (trusted_cookie, when the
@@ -65,6 +67,24 @@ static __always_inline void sock_set_cookie(struct sock_info *si, const struct s
 	} else {
 		si->cookie = read_cookie(sk, &si->synth_cookie);
 	}
+}
+
+/* The socket's entry, created if missing, with no cookie yet. NULL only if
+ * the table is full. */
+static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+
+	if (!si) {
+		struct sock_info fresh = {};
+
+		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		si = bpf_map_lookup_elem(&socks, &key);
+		if (!si)
+			stat_inc(TS_STAT_SOCK_FULL);
+	}
+	return si;
 }
 
 /* The socket's entry, created if missing. NULL only if the table is full. */

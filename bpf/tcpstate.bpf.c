@@ -52,19 +52,50 @@ static __always_inline void inherit_listener(const struct sock *sk, struct sock_
 	}
 }
 
+static __always_inline void emit_state(const struct sock *sk, const struct sock_id *id,
+				       const struct sock_info *si, __u64 ts, int oldstate,
+				       int newstate, __u64 last_ns, __u8 tw_substate)
+{
+	struct ts_event *e = event_new(TS_EV_STATE, ts);
+
+	if (!e)
+		return;
+	event_sock(e, sk, id, si);
+	if (last_ns) {
+		e->prev_state_ns = ts - last_ns;
+		e->flags |= TS_EVF_PREV_KNOWN;
+	}
+	e->oldstate = oldstate;
+	e->newstate = newstate;
+	if (tw_substate) {
+		e->newstate = TCP_TIME_WAIT;
+		e->tw_substate = tw_substate;
+		e->flags |= TS_EVF_TIMEWAIT;
+	}
+	event_submit(e);
+}
+
+static __always_inline bool child_birth(int oldstate, int newstate)
+{
+	return oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV;
+}
+
 static __always_inline int handle_state(const struct sock *sk, int oldstate, int newstate,
 					__u64 trusted_cookie)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 key = (__u64)sk;
-	bool born = oldstate == TCP_CLOSE || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV);
+	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate);
 	struct sock_info *si, copy = {};
-	struct ts_event *e;
 	struct sock_id id;
 	struct owner cur;
-	__u64 last_ns;
+	__u64 last_ns, birth_ns = 0;
 	__u8 tw_substate = 0;
 
+	/* tcp_close() sets FIN_WAIT2 again on a socket already there (5.10):
+	 * not a transition. */
+	if (oldstate == newstate)
+		return 0;
 	sock_id(sk, &id);
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
@@ -79,14 +110,28 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 		 * tracer could have missed. */
 		stat_inc(TS_STAT_UNTRACKED);
 	}
+	if (child_birth(oldstate, newstate)) {
+		/* inet_csk_clone_lock() sets the child's state before its
+		 * cookie and remote address: the birth is reported with the
+		 * next transition, when both are final. */
+		si = sock_entry_unnamed(sk);
+		if (si) {
+			inherit_listener(sk, si);
+			si->last_ns = now;
+			si->birth_pending = 1;
+		}
+		return 0;
+	}
 	si = sock_entry(sk, trusted_cookie);
 	if (!si) {
 		si = &copy;
 		sock_set_cookie(si, sk, trusted_cookie);
 		si->ino = sk_ino(sk);
 	}
-	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)
-		inherit_listener(sk, si);
+	if (si->birth_pending) {
+		si->birth_pending = 0;
+		birth_ns = si->last_ns;
+	}
 
 	if (syscall_transition(oldstate, newstate) && current_owner(&cur)) {
 		si->owner = cur;
@@ -107,22 +152,9 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 
 	if (!wanted(&id, copy.owner.pid, 0))
 		return 0;
-	e = event_new(TS_EV_STATE, now);
-	if (!e)
-		return 0;
-	event_sock(e, sk, &id, &copy);
-	if (last_ns) {
-		e->prev_state_ns = now - last_ns;
-		e->flags |= TS_EVF_PREV_KNOWN;
-	}
-	e->oldstate = oldstate;
-	e->newstate = newstate;
-	if (tw_substate) {
-		e->newstate = TCP_TIME_WAIT;
-		e->tw_substate = tw_substate;
-		e->flags |= TS_EVF_TIMEWAIT;
-	}
-	event_submit(e);
+	if (birth_ns)
+		emit_state(sk, &id, &copy, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0);
+	emit_state(sk, &id, &copy, now, oldstate, newstate, last_ns, tw_substate);
 	return 0;
 }
 
@@ -134,8 +166,9 @@ int BPF_PROG(state_btf, struct sock *sk, int oldstate, int newstate)
 	if (sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
 	/* With TS_COOKIE_READ this branch is dead and the verifier never sees
-	 * the helper, which kernels before 5.12 refuse in tracing programs. */
-	if (cookie_mode == TS_COOKIE_HELPER)
+	 * the helper, which kernels before 5.12 refuse in tracing programs.
+	 * A child being born has no cookie of its own yet (see handle_state). */
+	if (cookie_mode == TS_COOKIE_HELPER && !child_birth(oldstate, newstate))
 		cookie = bpf_get_socket_cookie(sk);
 	return handle_state(sk, oldstate, newstate, cookie);
 }
@@ -485,6 +518,42 @@ int exit_connect(void *ctx)
 	return 0;
 }
 
+/* The classic tcp:* tracepoints' layouts differ between kernels after
+ * skaddr, so only the stable prefixes are described. */
+struct send_reset_ctx {
+	__u64 common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+struct receive_reset_ctx {	/* the tcp_event_sk class */
+	__u64 common;
+	const void *skaddr;
+};
+
+/* ---- destruction: the socket's address may be reused from now on ------ */
+
+static __always_inline int on_destroy(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&socks, &key);
+	bpf_map_delete_elem(&closes_seen, &key);
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(destroy_btf, struct sock *sk)
+{
+	return on_destroy(sk);
+}
+
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int destroy_tp(struct receive_reset_ctx *ctx)
+{
+	return on_destroy(ctx->skaddr);
+}
+
 /* ---- resets ------------------------------------------------------------ */
 
 static __always_inline int handle_reset(const struct sock *sk, __u8 dir, __u64 trusted_cookie)
@@ -528,19 +597,6 @@ int BPF_PROG(reset_recv_btf, struct sock *sk)
 	return handle_reset(sk, TS_RESET_RECEIVED,
 			    cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie(sk) : 0);
 }
-
-/* The classic tracepoints' layouts differ between kernels after skaddr, so
- * only the stable prefix is described here. */
-struct send_reset_ctx {
-	__u64 common;
-	const void *skbaddr;
-	const void *skaddr;
-};
-
-struct receive_reset_ctx {
-	__u64 common;
-	const void *skaddr;
-};
 
 SEC("tracepoint/tcp/tcp_send_reset")
 int reset_send_tp(struct send_reset_ctx *ctx)

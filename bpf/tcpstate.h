@@ -68,6 +68,7 @@ enum ts_stat {
 	TS_STAT_UNTRACKED,	/* transitions of sockets the tracer had no entry for */
 	TS_STAT_SOCK_FULL,	/* socket table full: owner/timing not kept */
 	TS_STAT_TW_HANDOFFS,	/* full sockets replaced by a timewait socket */
+	TS_STAT_TW_FULL,	/* timewait sockets not followed: table full */
 	TS_STAT__MAX,
 };
 

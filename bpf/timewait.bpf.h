@@ -133,7 +133,8 @@ static __always_inline int on_timer_start(struct timer_list *timer)
 	n.tw = key;
 	n.substate = BPF_CORE_READ(tw, tw_substate);
 	tuple_of(&k, &tw->__tw_common, BPF_CORE_READ(tw, __tw_common.skc_family), tw_sport(tw));
-	bpf_map_update_elem(&tw_new, &k, &n, BPF_ANY);
+	if (bpf_map_update_elem(&tw_new, &k, &n, BPF_ANY))
+		stat_inc(TS_STAT_TW_FULL);
 	return 0;
 }
 
@@ -162,7 +163,12 @@ static __always_inline int on_timer_cancel(struct timer_list *timer)
 		else
 			found->cancelled = 1;	/* a kill, or a re-arm if timer_start follows */
 	} else {
-		/* Born before tracing (or its handoff was missed). */
+		/* Born before tracing, or its handoff never came: forget it. */
+		struct tuple_key k;
+
+		tuple_of(&k, &tw->__tw_common, BPF_CORE_READ(tw, __tw_common.skc_family),
+			 tw_sport(tw));
+		bpf_map_delete_elem(&tw_new, &k);
 		copy.cookie = read_cookie((const struct sock *)tw, &copy.synth_cookie);
 	}
 	if (!tw_wanted(tw, live->owner.pid))

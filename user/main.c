@@ -24,6 +24,7 @@ static void on_signal(int sig)
 }
 
 #define ALERT_BATCH 64
+#define RECORDS_PER_ROUND 65536
 
 struct app {
 	struct output out;
@@ -31,6 +32,7 @@ struct app {
 	uint64_t alert_after_ns;	/* 0: no CLOSE_WAIT alerts */
 	struct tw_pending tw;		/* early TIME_WAIT ends awaiting a possible re-arm */
 	uint64_t round;			/* poll rounds so far */
+	uint32_t budget;		/* records left this round; 0: no limit */
 	struct run_summary sum;
 	int write_err;		/* first output error; ends the run */
 };
@@ -49,12 +51,25 @@ static int report(struct app *a, const struct ts_event *e)
 	return err;
 }
 
+static int take_record(struct app *a, const struct ts_event *e, size_t len);
+
 static int on_record(void *ctx, const void *data, size_t len)
 {
 	struct app *a = ctx;
 	const struct ts_event *e = data;
+	int err;
 
 	a->sum.records++;
+	err = take_record(a, e, len);
+	/* Under a flood the ring refills as fast as it drains: stop now and
+	 * then so alerts, flushes and signals still get their turn. */
+	if (!err && a->budget && --a->budget == 0)
+		return -EAGAIN;
+	return err;
+}
+
+static int take_record(struct app *a, const struct ts_event *e, size_t len)
+{
 	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV__MAX) {
 		a->sum.malformed++;
 		return 0;
@@ -151,7 +166,7 @@ int main(int argc, char **argv)
 	struct app a = {};
 	char msg[512];
 	uint64_t lost_seen = 0, next_check;
-	int err;
+	int err, timeout_ms = 100;
 
 	switch (cli__parse(argc, argv, &opts)) {
 	case CLI_OK: break;
@@ -188,10 +203,13 @@ int main(int argc, char **argv)
 	next_check = a.sum.start_mono_ns + 1000000000ULL;
 	while (!exiting) {
 		/* 100 ms bounds the delivery delay: records are submitted
-		 * without wakeups until a quarter of the ring is full. */
+		 * without wakeups until a quarter of the ring is full. After
+		 * a round cut short by the budget, come straight back. */
 		a.round++;
-		err = tracer__poll(t, 100);
-		if (err < 0 && err != -EINTR)
+		a.budget = RECORDS_PER_ROUND;
+		err = tracer__poll(t, timeout_ms);
+		timeout_ms = err == -EAGAIN ? 0 : 100;
+		if (err < 0 && err != -EINTR && err != -EAGAIN)
 			break;
 		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
 		if (!err)
@@ -207,10 +225,13 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
-	if (err == -EINTR)
+	if (err == -EINTR || err == -EAGAIN)
 		err = 0;
 	if (!err) {
-		/* Drain what was submitted before the signal. */
+		/* Stop the programs, then drain: nothing is produced after
+		 * the drain, so the counts in the summary are exact. */
+		tracer__detach(t);
+		a.budget = 0;
 		tracer__poll(t, 0);
 		err = a.write_err ? a.write_err : flush_tw(&a, UINT64_MAX);
 		if (!err)

@@ -76,8 +76,9 @@ int sockdiag__dump(sockdiag_fn fn, void *ctx);
  * a bind mount of it). A short-lived helper thread enters the namespace and
  * creates the netlink socket there; the socket keeps that namespace, and
  * the calling thread never leaves its own, even on error. Needs
- * CAP_SYS_ADMIN over the target namespace: -EPERM otherwise; -EINVAL if the
- * fd is not a network namespace; -EBADF if it is not an open fd. */
+ * CAP_SYS_ADMIN over the target namespace unless it is the caller's own:
+ * -EPERM otherwise; -EINVAL if the fd is not a network namespace; -EBADF
+ * if it is not an open fd. */
 int sockdiag__dump_netns(int netns_fd, sockdiag_fn fn, void *ctx);
 
 /* The message walk of a dump, pure so tests can feed it crafted replies:

@@ -255,6 +255,8 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	bpf_program__set_autoload(s->progs.state_tp, !btf);
 	bpf_program__set_autoload(s->progs.reset_send_tp, !btf);
 	bpf_program__set_autoload(s->progs.reset_recv_tp, !btf);
+	bpf_program__set_autoload(s->progs.destroy_btf, btf);
+	bpf_program__set_autoload(s->progs.destroy_tp, !btf);
 	bpf_program__set_autoload(s->progs.fentry_tcp_close, ch == TS_CLOSE_HOOK_FENTRY);
 	bpf_program__set_autoload(s->progs.fentry_tcp_shutdown, ch == TS_CLOSE_HOOK_FENTRY);
 	bpf_program__set_autoload(s->progs.kprobe_tcp_close, ch == TS_CLOSE_HOOK_KPROBE);
@@ -341,7 +343,7 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	int n = ring_buffer__poll(t->rb, timeout_ms);
 
 	if (n < 0)
-		return n;
+		return n;	/* the callback's -EAGAIN included: more is waiting */
 	/* Programs submit without a wakeup until data piles up, so a poll
 	 * that timed out may still leave records waiting. */
 	int m = ring_buffer__consume(t->rb);
@@ -367,6 +369,11 @@ int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX])
 	}
 	free(vals);
 	return 0;
+}
+
+void tracer__detach(struct tracer *t)
+{
+	tcpstate_bpf__detach(t->skel);
 }
 
 const struct tracer_choices *tracer__choices(const struct tracer *t)

@@ -11,8 +11,8 @@
 
 struct tracer;
 
-/* Called for each record in the ring buffer. data is len bytes, at least
- * the common header; return < 0 to stop consuming. */
+/* Called for each record in the ring buffer. data is len bytes; return < 0
+ * to stop consuming (the record counts as consumed). */
 typedef int (*tracer_record_fn)(void *ctx, const void *data, size_t len);
 
 struct tracer_choices {
@@ -29,8 +29,11 @@ struct tracer_choices {
 int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn fn, void *ctx,
 		 char *err, size_t errlen);
 /* Wait up to timeout_ms for a wakeup, then consume everything waiting.
- * Returns records consumed, or -errno (the callback's error included). */
+ * Returns records consumed, or -errno: the callback's error, which stopped
+ * the consumption early. */
 int tracer__poll(struct tracer *t, int timeout_ms);
+/* Stop every program; records already in the ring stay to be read. */
+void tracer__detach(struct tracer *t);
 /* Sum the per-CPU counters (enum ts_stat). */
 int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX]);
 const struct tracer_choices *tracer__choices(const struct tracer *t);

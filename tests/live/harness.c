@@ -418,6 +418,15 @@ uint64_t cookie_by_ports(struct tracer_run *t, int sport, int dport, const char 
 	return 0;
 }
 
+int count_cookie(struct tracer_run *t, uint64_t cookie)
+{
+	json_t *list = records_of_cookie(t, cookie);
+	int n = cookie ? (int)json_array_size(list) : 0;
+
+	json_decref(list);
+	return n;
+}
+
 int count_ports(struct tracer_run *t, int sport, int dport)
 {
 	json_t *r;

@@ -95,6 +95,8 @@ bool jnull(json_t *o, const char *key);		/* present and null */
 json_t *records_of_cookie(struct tracer_run *t, uint64_t cookie);
 /* Cookie of the first state record with these ports and new state, or 0. */
 uint64_t cookie_by_ports(struct tracer_run *t, int sport, int dport, const char *newstate);
+/* Count state records of one connection (0 for cookie 0). */
+int count_cookie(struct tracer_run *t, uint64_t cookie);
 /* Count state records matching sport/dport (-1: any). */
 int count_ports(struct tracer_run *t, int sport, int dport);
 /* "CLOSE>SYN_SENT ESTABLISHED>..." of a record list, for messages. */

@@ -24,6 +24,9 @@
 # messages do not interleave with it (oopses and panics still reach the
 # console: the kernel raises the log level for them).
 
+# A symlink for every applet (an existing file of the same name is kept).
+/bin/busybox --install -s
+
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 HOME=/root
 TERM=dumb
@@ -31,13 +34,9 @@ export PATH HOME TERM
 
 say() { echo "tcpst-init: $*"; }
 
-mnt() { # TYPE DIR [OPTIONS]
+mnt() { # TYPE DIR
 	mkdir -p "$2"
-	if [ -n "${3:-}" ]; then
-		mount -t "$1" -o "$3" "$1" "$2" 2>/dev/null || say "warning: cannot mount $1 on $2"
-	else
-		mount -t "$1" "$1" "$2" 2>/dev/null || say "warning: cannot mount $1 on $2"
-	fi
+	mount -t "$1" "$1" "$2" 2>/dev/null || say "warning: cannot mount $1 on $2"
 }
 
 halt_guest() {
@@ -66,6 +65,7 @@ mnt cgroup2 /sys/fs/cgroup
 nonce=none
 timeout=600
 cmd64=
+shell=0
 # Word splitting is wanted: the parameters are separated by spaces.
 # shellcheck disable=SC2013
 for arg in $(cat /proc/cmdline); do
@@ -73,6 +73,7 @@ for arg in $(cat /proc/cmdline); do
 	tcpst.nonce=*) nonce=${arg#*=} ;;
 	tcpst.timeout=*) timeout=${arg#*=} ;;
 	tcpst.cmd=*) cmd64=${arg#*=} ;;
+	tcpst.shell=*) shell=${arg#*=} ;;
 	esac
 done
 case $timeout in '' | *[!0-9]*) timeout=600 ;; esac
@@ -86,6 +87,13 @@ if [ -s /modules ]; then
 		[ -n "$m" ] || continue
 		insmod "$m" || say "warning: insmod $m failed"
 	done </modules
+fi
+
+# vmshell.sh: an interactive shell on the console instead of a command.
+if [ "$shell" = 1 ]; then
+	echo "tcpst-init: $(uname -r): interactive shell; 'exit' powers off"
+	setsid cttyhack sh -l
+	poweroff -f
 fi
 
 if [ ! -s /cmd ]; then

@@ -179,6 +179,7 @@ if [[ -z $initrd ]]; then
 	if ! "$here/mkinitramfs.sh" "${mkargs[@]}" "$work/base.cpio.gz" "${bins[@]}" 2>"$work/mkinitramfs.err"; then
 		infra "$(tail -n1 "$work/mkinitramfs.err")"
 	fi
+	cat "$work/mkinitramfs.err" >&2
 	initrd=$work/base.cpio.gz
 fi
 [[ -r $initrd ]] || infra "cannot read initramfs $initrd"

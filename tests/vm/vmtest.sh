@@ -133,6 +133,7 @@ for k in "${klist[@]}"; do
 		row_log[$k]=$logdir/$k.mkinitramfs
 		continue
 	fi
+	if [[ -s $logdir/$k.mkinitramfs ]]; then cat "$logdir/$k.mkinitramfs" >&2; fi
 	initrd[$k]=$img
 done
 
