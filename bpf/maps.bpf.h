@@ -162,6 +162,9 @@ struct tw_live {
 	__u8 substate;
 	__u8 cancelled;		/* a timer_cancel that was not expiry: a kill or a re-arm */
 	__u8 pad[5];
+	__u64 cancel_ns;	/* when, and on which CPU */
+	__u32 cancel_cpu;
+	__u32 pad2;
 	struct owner owner;
 };
 

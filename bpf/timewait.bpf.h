@@ -102,6 +102,24 @@ static __always_inline bool tw_wanted(struct inet_timewait_sock *tw, __u32 owner
 	return wanted(&id, owner_pid, 0);
 }
 
+/* mod_timer() moving a pending timer detaches it (timer_cancel) and queues
+ * it again (timer_start) in one critical section, on one CPU. A timer_start
+ * on a followed address that is not such a pair is a new timewait socket
+ * allocated where a killed one was (they are SLAB_TYPESAFE_BY_RCU). */
+#define TW_REARM_WINDOW_NS 50000
+
+static __always_inline bool is_rearm(const struct tw_live *live,
+				     const struct inet_timewait_sock *tw)
+{
+	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+
+	if (!live->cancelled || live->cancel_cpu != bpf_get_smp_processor_id())
+		return false;
+	if (cookie && !live->synth_cookie && cookie != live->cookie)
+		return false;
+	return bpf_ktime_get_ns() - live->cancel_ns < TW_REARM_WINDOW_NS;
+}
+
 static __always_inline int on_timer_start(struct timer_list *timer)
 {
 	struct inet_timewait_sock *tw;
@@ -116,6 +134,11 @@ static __always_inline int on_timer_start(struct timer_list *timer)
 	tw = timer_tw(timer);
 	key = (__u64)tw;
 	live = bpf_map_lookup_elem(&tw_live, &key);
+	if (live && !is_rearm(live, tw)) {
+		/* A new timewait socket in the memory of one that died. */
+		bpf_map_delete_elem(&tw_live, &key);
+		live = NULL;
+	}
 	if (live) {
 		/* Moved, not killed: undo the cancel user space holds. */
 		live->cancelled = 0;
@@ -158,10 +181,14 @@ static __always_inline int on_timer_cancel(struct timer_list *timer)
 	found = bpf_map_lookup_elem(&tw_live, &key);
 	if (found) {
 		copy = *found;
-		if (expired)
+		if (expired) {
 			bpf_map_delete_elem(&tw_live, &key);
-		else
-			found->cancelled = 1;	/* a kill, or a re-arm if timer_start follows */
+		} else {
+			/* a kill, or a re-arm if timer_start follows at once */
+			found->cancelled = 1;
+			found->cancel_ns = now;
+			found->cancel_cpu = bpf_get_smp_processor_id();
+		}
 	} else {
 		/* Born before tracing, or its handoff never came: forget it. */
 		struct tuple_key k;

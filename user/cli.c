@@ -22,12 +22,14 @@ static const char doc[] =
 "    tcpstate-trace -D 5432        # only remote port 5432\n"
 "    tcpstate-trace -4             # IPv4 only\n"
 "    tcpstate-trace --close-wait-alert 30  # explain sockets stuck 30 s in CLOSE_WAIT\n"
+"    tcpstate-trace --timewait-report -i 10  # TIME_WAIT by destination, every 10 s\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
 	OPT_STATE_HOOK = 0x100,
 	OPT_ATTACH,
 	OPT_CLOSE_WAIT_ALERT,
+	OPT_TIMEWAIT_REPORT,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
 	OPT_USAGE,
@@ -49,6 +51,9 @@ static const struct argp_option options[] = {
 	  "auto (default), fentry, kprobe or tracepoint: how to see tcp_close/tcp_shutdown", 0 },
 	{ "close-wait-alert", OPT_CLOSE_WAIT_ALERT, "SECS", 0,
 	  "Diagnose sockets in CLOSE_WAIT longer than SECS (default 10; 0: never)", 0 },
+	{ "timewait-report", OPT_TIMEWAIT_REPORT, NULL, 0,
+	  "At exit (and every -i SECS): TIME_WAIT sockets by local and remote address", 0 },
+	{ "interval", 'i', "SECS", 0, "Print reports every SECS seconds too", 0 },
 	{ "ringbuf", OPT_RINGBUF, "SIZE", 0,
 	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
@@ -214,6 +219,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CLOSE_WAIT_ALERT:
 		if (cli__parse_u32(arg, 0, 86400 * 365, &o->close_wait_alert_s)) {
 			usage_error("invalid --close-wait-alert '%s' (seconds, 0 to turn off)", arg);
+			return EINVAL;
+		}
+		break;
+	case OPT_TIMEWAIT_REPORT:
+		o->timewait_report = true;
+		break;
+	case 'i':
+		if (cli__parse_u32(arg, 1, 86400, &o->interval_s)) {
+			usage_error("invalid interval '%s' (seconds, 1 to 86400)", arg);
 			return EINVAL;
 		}
 		break;

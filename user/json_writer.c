@@ -171,6 +171,12 @@ void json__null(struct json *j)
 	put(j, "null", 4);
 }
 
+void json__raw(struct json *j, const char *text)
+{
+	sep(j);
+	put(j, text, strlen(text));
+}
+
 void json__kv_string(struct json *j, const char *name, const char *s)
 {
 	json__key(j, name);

@@ -35,6 +35,8 @@ void json__uint(struct json *j, uint64_t v);
 void json__int(struct json *j, int64_t v);
 void json__bool(struct json *j, bool v);
 void json__null(struct json *j);
+/* A value already in JSON form (a number formatted by the caller). */
+void json__raw(struct json *j, const char *text);
 
 /* Shorthands for a member with its value. */
 void json__kv_string(struct json *j, const char *name, const char *s);

@@ -13,6 +13,7 @@
 #include "diagnose.h"
 #include "holders.h"
 #include "tw_pending.h"
+#include "tw_report.h"
 #include "output.h"
 #include "tracer.h"
 
@@ -154,6 +155,21 @@ static int check_alerts(struct app *a)
 	return err;
 }
 
+static int report_timewait(struct app *a)
+{
+	struct tw_report r;
+	uint32_t lo = 0, hi = 0;
+	int err;
+
+	tw_report__port_range(&lo, &hi);
+	err = tw_report__build(&r, &a->conns, lo, hi);
+	if (err)
+		return err;
+	err = output__tw_report(&a->out, &r, clock__mono_now());
+	tw_report__free(&r);
+	return err;
+}
+
 static bool reader_gone(int err)
 {
 	return err == -EPIPE;
@@ -165,7 +181,7 @@ int main(int argc, char **argv)
 	struct tracer *t = NULL;
 	struct app a = {};
 	char msg[512];
-	uint64_t lost_seen = 0, next_check;
+	uint64_t lost_seen = 0, next_check, next_report = 0;
 	int err, timeout_ms = 100;
 
 	switch (cli__parse(argc, argv, &opts)) {
@@ -201,6 +217,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
 
 	next_check = a.sum.start_mono_ns + 1000000000ULL;
+	if (opts.interval_s)
+		next_report = a.sum.start_mono_ns + opts.interval_s * 1000000000ULL;
 	while (!exiting) {
 		/* 100 ms bounds the delivery delay: records are submitted
 		 * without wakeups until a quarter of the ring is full. After
@@ -218,6 +236,11 @@ int main(int argc, char **argv)
 			err = output__flush(&a.out);
 		if (err)
 			break;
+		if (next_report && clock__mono_now() >= next_report) {
+			next_report += opts.interval_s * 1000000000ULL;
+			if (opts.timewait_report && (err = report_timewait(&a)))
+				break;
+		}
 		if (clock__mono_now() >= next_check) {
 			next_check += 1000000000ULL;
 			err = report_lost(t, &a, &lost_seen, opts.ringbuf_bytes);
@@ -238,6 +261,8 @@ int main(int argc, char **argv)
 			err = report_lost(t, &a, &lost_seen, opts.ringbuf_bytes);
 	}
 
+	if (!err && opts.timewait_report)
+		err = report_timewait(&a);
 	a.sum.end_mono_ns = clock__mono_now();
 	a.sum.tw_rearms = a.tw.undone;
 	tracer__stats(t, a.sum.stats);

@@ -335,6 +335,79 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 	return json__write_line(j, o->f);
 }
 
+#define TW_REPORT_TOP 20
+
+int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_ns)
+{
+	uint32_t range = r->range_hi >= r->range_lo ? r->range_hi - r->range_lo + 1 : 0;
+	char ts[CLOCK_RFC3339_LEN], a[INET_ADDR_STRLEN];
+	struct json *j = &o->j;
+
+	if (!o->json) {
+		fprintf(o->f, "TIME_WAIT: %u connections\n", r->total);
+		for (size_t i = 0; i < r->nlocal && i < TW_REPORT_TOP; i++)
+			fprintf(o->f, "  local %-39s %8u\n",
+				inet_addr__format(r->by_local[i].family, r->by_local[i].addr, a,
+						  sizeof(a)), r->by_local[i].count);
+		for (size_t i = 0; i < r->nremote && i < TW_REPORT_TOP; i++) {
+			char ep[64];
+
+			endpoint(ep, sizeof(ep), r->by_remote[i].family, r->by_remote[i].addr,
+				 r->by_remote[i].port);
+			fprintf(o->f, "  remote %-38s %8u  %5.1f%% of ephemeral ports %u-%u\n", ep,
+				r->by_remote[i].count,
+				range ? 100.0 * r->by_remote[i].ephemeral / range : 0.0, r->range_lo,
+				r->range_hi);
+		}
+		return write_err(o->f);
+	}
+	json__begin_object(j);
+	json__kv_string(j, "type", "timewait_report");
+	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now_ns), ts,
+						 sizeof(ts)));
+	json__kv_uint(j, "mono_ns", now_ns);
+	json__kv_uint(j, "total", r->total);
+	json__key(j, "port_range");
+	json__begin_array(j);
+	json__uint(j, r->range_lo);
+	json__uint(j, r->range_hi);
+	json__end_array(j);
+	json__key(j, "by_local");
+	json__begin_array(j);
+	for (size_t i = 0; i < r->nlocal && i < TW_REPORT_TOP; i++) {
+		json__begin_object(j);
+		json__kv_string(j, "saddr", inet_addr__format(r->by_local[i].family,
+							       r->by_local[i].addr, a, sizeof(a)));
+		json__kv_uint(j, "count", r->by_local[i].count);
+		json__end_object(j);
+	}
+	json__end_array(j);
+	json__key(j, "by_remote");
+	json__begin_array(j);
+	for (size_t i = 0; i < r->nremote && i < TW_REPORT_TOP; i++) {
+		json__begin_object(j);
+		json__kv_string(j, "daddr", inet_addr__format(r->by_remote[i].family,
+							       r->by_remote[i].addr, a, sizeof(a)));
+		json__kv_uint(j, "dport", r->by_remote[i].port);
+		json__kv_uint(j, "count", r->by_remote[i].count);
+		json__kv_uint(j, "ephemeral_ports", r->by_remote[i].ephemeral);
+		json__key(j, "ephemeral_share");
+		{
+			char b[32];
+
+			snprintf(b, sizeof(b), "%.6f",
+				 range ? (double)r->by_remote[i].ephemeral / range : 0.0);
+			json__raw(j, b);
+		}
+		json__end_object(j);
+	}
+	json__end_array(j);
+	json__kv_uint(j, "groups_local", r->nlocal);
+	json__kv_uint(j, "groups_remote", r->nremote);
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes)
 {
 	char ts[CLOCK_RFC3339_LEN];

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "conn_table.h"
 #include "holders.h"
+#include "tw_report.h"
 #include "json_writer.h"
 #include "tcpstate.h"
 
@@ -47,6 +48,8 @@ const char *output__tw_reason_name(uint8_t reason);
 /* A connection in CLOSE_WAIT too long: its history, holders, diagnosis. */
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
 		  const char *diagnosis, uint64_t now_ns);
+/* TIME_WAIT accounting: a record in JSON, a short table otherwise. */
+int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_ns);
 /* Events lost since the last report: delta of total. JSON goes to the
  * stream; the human form is a warning on stderr. */
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes);

@@ -602,13 +602,32 @@ def phase_saturation(args, res):
 
 
 def phase_memory(args, res):
+    """Retried at half the pace when the tracer lost events while the
+    connections were opened (a busy machine): the count would be wrong."""
+    attempts = []
+    rate = args.memory_rate
+    for attempt in range(2 if args.quick else 3):
+        m = memory_once(args, rate)
+        attempts.append({k: m[k] for k in ('open_rate', 'lost_while_opening', 'rss_bytes_per_socket',
+                                           'busy_before_pct', 'foreign_progs_before')})
+        if not m['lost_while_opening'] or attempt == (1 if args.quick else 2):
+            break
+        log('memory: %d events lost while opening at %d conn/s; again at %d conn/s' % (
+            m['lost_while_opening'], rate, rate // 2))
+        rate //= 2
+    m['attempts'] = attempts
+    res['memory'] = m
+    print_memory(m)
+
+
+def memory_once(args, rate):
     n = args.memory_conns
     sockets = 2 * n
     max_sockets = 65536
     while max_sockets < sockets + 16384:
         max_sockets *= 2
     argv = [args.tracer, '-j', '--max-sockets', str(max_sockets)]
-    wait_quiet(args)
+    pre, busy, _ = wait_quiet(args)
     tool = Tool('memory', 'tracer', argv, args.tmpdir, keep_lost=True)
     tool.start()
     own_maps = tool.map_ids
@@ -616,7 +635,7 @@ def phase_memory(args, res):
     pid = tool.proc.pid
     before = proc_mem(pid)
     hold = subprocess.Popen([args.churn, '--mode', 'hold', '--connections', str(n),
-                             '--rate', str(args.memory_rate)],
+                             '--rate', str(rate)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     children.append(hold)
     line = hold.stdout.readline()
@@ -657,14 +676,21 @@ def phase_memory(args, res):
         'delta_rss_bytes': d_rss, 'delta_anon_bytes': d_anon,
         'rss_bytes_per_socket': d_rss / tracked if tracked else None,
         'rss_bytes_per_connection_pair': d_rss / opened if opened else None,
-        'bpf_map_bytes_memlock': kmem, 'end': end, 'open_rate': args.memory_rate,
-        'lost_while_opening': lost_held,
+        'bpf_map_bytes_memlock': kmem, 'end': end, 'open_rate': rate,
+        'lost_while_opening': lost_held, 'busy_before_pct': round(busy, 1),
+        'foreign_progs_before': sorted({p['name'] for p in pre.values()}),
     }
     if lost_held:
         m['warning'] = ('%d events lost while the connections were opened: fewer sockets '
                         'tracked than opened, bytes per socket understated' % lost_held)
-    res['memory'] = m
+    return m
+
+
+def print_memory(m):
     mib = 2 ** 20
+    before, after, after_release = m['rss_before'], m['rss_after'], m['rss_after_release']
+    opened, tracked, end = m['connections_held'], m['sockets_tracked'], m['end']
+    d_rss, kmem, lost_held = m['delta_rss_bytes'], m['bpf_map_bytes_memlock'], m['lost_while_opening']
     print_table('Memory: tracer RSS with %d connections (%d sockets, both ends on loopback) '
                 'opened and held' % (opened, tracked),
                 ['', 'VmRSS MiB', 'RssAnon MiB', 'VmHWM MiB'],
@@ -679,7 +705,7 @@ def phase_memory(args, res):
           'BPF maps (kernel memory, fixed): %.1f MiB; opened and closed at %d conn/s; lost '
           'while opening %d, in all %s (events %s); socket table full %s' % (
               d_rss / mib, m['rss_bytes_per_socket'] or 0, m['rss_bytes_per_connection_pair'] or 0,
-              kmem / mib, args.memory_rate, lost_held, end.get('lost'), end.get('events'),
+              kmem / mib, m['open_rate'], lost_held, end.get('lost'), end.get('events'),
               end.get('socket_table_full')))
     if lost_held:
         print('WARNING: ' + m['warning'])

@@ -23,6 +23,9 @@ extern struct harness_cfg cfg;
 /* A failed check records the failure and returns from the test. */
 void check_fail(const char *file, int line, const char *fmt, ...);
 extern int check_failed;
+/* The test cannot run here (a tool is missing): reported as skipped. */
+void test_skip(const char *why);
+extern const char *skip_reason;
 #define CHECK(cond, ...)                                                  \
 	do {                                                              \
 		if (!(cond)) {                                            \
@@ -48,6 +51,7 @@ struct tracer_run {
 	json_t *summary;	/* the summary record, once stopped */
 	int status;		/* wait status, once stopped */
 	bool json;
+	bool raw;		/* keep stdout as text in outbuf (run_capture) */
 };
 
 /* Start the tracer with args (NULL-terminated) plus cfg.extra, and wait for

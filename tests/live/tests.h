@@ -6,6 +6,7 @@
 struct test {
 	const char *name;
 	void (*fn)(void);
+	int slow;	/* minutes of waiting on the kernel: run beside the others */
 };
 
 /* test_foundation.c */
@@ -31,5 +32,10 @@ void t_close_shared_rdwr(void);
 void t_close_linger_reset(void);
 void t_close_unread_reset(void);
 void t_close_dup(void);
+
+/* test_timewait.c */
+void t_timewait_expired(void);
+void t_timewait_reused(void);
+void t_timewait_count(void);
 
 #endif /* LIVE_TESTS_H */
