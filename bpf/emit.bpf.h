@@ -89,6 +89,31 @@ static __always_inline void event_caller(struct ts_event *e, const struct owner 
 	__builtin_memcpy(e->comm, caller->comm, sizeof(e->comm));
 }
 
+/* A record about one socket, past the filters: its entry (created if
+ * missing), identity and owner filled in, and the calling process as
+ * pid/comm when there is one. NULL when filtered out or the ring is full. */
+static __always_inline struct ts_event *sock_event(__u32 type, const struct sock *sk,
+						   __u64 trusted_cookie, const struct owner *caller)
+{
+	struct sock_info *si, none = {};
+	struct ts_event *e;
+	struct sock_id id;
+
+	sock_id(sk, &id);
+	si = sock_entry(sk, trusted_cookie);
+	if (!si)
+		si = &none;
+	if (!wanted(&id, si->owner.pid, caller ? caller->pid : 0))
+		return NULL;
+	e = event_new(type, bpf_ktime_get_ns());
+	if (!e)
+		return NULL;
+	event_sock(e, sk, &id, si);
+	if (caller && caller->pid)
+		event_caller(e, caller);
+	return e;
+}
+
 static __always_inline void event_submit(struct ts_event *e)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;

@@ -90,19 +90,10 @@ static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *s
 /* The socket's entry, created if missing. NULL only if the table is full. */
 static __always_inline struct sock_info *sock_entry(const struct sock *sk, __u64 trusted_cookie)
 {
-	__u64 key = (__u64)sk;
-	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	struct sock_info *si = sock_entry_unnamed(sk);
 
-	if (!si) {
-		struct sock_info fresh = {};
-
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
-		si = bpf_map_lookup_elem(&socks, &key);
-		if (!si) {
-			stat_inc(TS_STAT_SOCK_FULL);
-			return NULL;
-		}
-	}
+	if (!si)
+		return NULL;
 	sock_set_cookie(si, sk, trusted_cookie);
 	if (!si->ino)
 		si->ino = sk_ino(sk);

@@ -187,9 +187,8 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * first moment the socket has an inode and a descriptor. */
 static __always_inline int record_accept(long ret)
 {
-	struct sock_info *si, none = {};
+	struct sock_info *si;
 	struct ts_event *e;
-	struct sock_id id;
 	struct owner o;
 	struct sock *sk;
 
@@ -201,18 +200,11 @@ static __always_inline int record_accept(long ret)
 	si = sock_entry(sk, 0);
 	if (si)
 		si->owner = o;
-	else
-		si = &none;
-	sock_id(sk, &id);
-	if (!wanted(&id, o.pid, o.pid))
-		return 0;
-	e = event_new(TS_EV_ACCEPT, bpf_ktime_get_ns());
+	e = sock_event(TS_EV_ACCEPT, sk, 0, &o);
 	if (!e)
 		return 0;
-	event_sock(e, sk, &id, si);
 	if (!e->ino)
 		e->ino = sk_ino(sk);
-	event_caller(e, &o);
 	e->fd = (int)ret;
 	event_submit(e);
 	return 0;
@@ -238,9 +230,7 @@ int exit_accept(struct trace_event_raw_sys_exit *ctx)
 static __always_inline void record_close(struct sock *sk, struct file *file, int fd, __u8 via)
 {
 	__u32 refs = file_refs(file);
-	struct sock_info *si, none = {};
 	struct ts_event *e;
-	struct sock_id id;
 	struct owner cur;
 	__u64 key = (__u64)sk;
 	__u8 one = 1;
@@ -251,21 +241,13 @@ static __always_inline void record_close(struct sock *sk, struct file *file, int
 	if (!bpf_map_lookup_elem(&socks, &key) &&
 	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
 		return;
-	si = sock_entry(sk, 0);
-	if (!si)
-		si = &none;
 	if (refs == 1 && close_hook != TS_CLOSE_HOOK_TRACEPOINT)
 		bpf_map_update_elem(&closes_seen, &key, &one, BPF_ANY);
-	sock_id(sk, &id);
-	if (!wanted(&id, si->owner.pid, cur.pid))
-		return;
-	e = event_new(TS_EV_CLOSE, bpf_ktime_get_ns());
+	e = sock_event(TS_EV_CLOSE, sk, 0, &cur);
 	if (!e)
 		return;
-	event_sock(e, sk, &id, si);
 	if (!e->ino)
 		e->ino = BPF_CORE_READ(file, f_inode, i_ino);
-	event_caller(e, &cur);
 	e->fd = fd;
 	e->refs = refs;
 	e->final = refs == 1;
@@ -333,9 +315,7 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 key = (__u64)sk;
-	struct sock_info *si, none = {};
 	struct ts_event *e;
-	struct sock_id id;
 	struct owner cur = {};
 
 	if (bpf_map_lookup_elem(&closes_seen, &key)) {
@@ -343,18 +323,9 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 		return 0;
 	}
 	current_owner(&cur);
-	si = sock_entry(sk, trusted_cookie);
-	if (!si)
-		si = &none;
-	sock_id(sk, &id);
-	if (!wanted(&id, si->owner.pid, cur.pid))
-		return 0;
-	e = event_new(TS_EV_CLOSE, bpf_ktime_get_ns());
+	e = sock_event(TS_EV_CLOSE, sk, trusted_cookie, &cur);
 	if (!e)
 		return 0;
-	event_sock(e, sk, &id, si);
-	if (cur.pid)
-		event_caller(e, &cur);
 	e->refs = 1;
 	e->final = 1;
 	e->via = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
@@ -367,24 +338,13 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 static __always_inline void emit_shutdown(struct sock *sk, const struct pending_shutdown *p,
 					  __u8 how, __u64 trusted_cookie)
 {
-	struct sock_info *si, none = {};
 	struct ts_event *e;
-	struct sock_id id;
 	struct owner cur = {};
 
 	current_owner(&cur);
-	si = sock_entry(sk, trusted_cookie);
-	if (!si)
-		si = &none;
-	sock_id(sk, &id);
-	if (!wanted(&id, si->owner.pid, cur.pid))
-		return;
-	e = event_new(TS_EV_SHUTDOWN, bpf_ktime_get_ns());
+	e = sock_event(TS_EV_SHUTDOWN, sk, trusted_cookie, &cur);
 	if (!e)
 		return;
-	event_sock(e, sk, &id, si);
-	if (cur.pid)
-		event_caller(e, &cur);
 	if (p) {
 		e->fd = p->fd;
 		e->refs = p->refs;
@@ -558,25 +518,18 @@ int destroy_tp(struct receive_reset_ctx *ctx)
 
 static __always_inline int handle_reset(const struct sock *sk, __u8 dir, __u64 trusted_cookie)
 {
-	struct sock_info *si, none = {};
 	struct ts_event *e;
-	struct sock_id id;
+	__u16 family;
 
 	/* A reset answering a packet for no socket has nothing to attach to. */
 	if (!sk)
 		return 0;
-	sock_id(sk, &id);
-	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return 0;
-	si = sock_entry(sk, trusted_cookie);
-	if (!si)
-		si = &none;
-	if (!wanted(&id, si->owner.pid, 0))
-		return 0;
-	e = event_new(TS_EV_RESET, bpf_ktime_get_ns());
+	e = sock_event(TS_EV_RESET, sk, trusted_cookie, NULL);
 	if (!e)
 		return 0;
-	event_sock(e, sk, &id, si);
 	e->reset_dir = dir;
 	event_submit(e);
 	return 0;
