@@ -6,6 +6,7 @@
 #include "sock_table.bpf.h"
 
 struct sock_id {
+	__u32 netns;
 	__u16 family;
 	__u16 sport;
 	__u16 dport;
@@ -13,6 +14,7 @@ struct sock_id {
 
 static __always_inline void sock_id(const struct sock *sk, struct sock_id *id)
 {
+	id->netns = sk_netns(sk);
 	id->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	id->sport = sk_sport(sk);
 	id->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
@@ -27,6 +29,8 @@ static __always_inline bool port_wanted(void *map, __u16 port)
  * socket, the caller. */
 static __always_inline bool wanted(const struct sock_id *id, __u32 owner_pid, __u32 caller_pid)
 {
+	if (filter_netns && id->netns != filter_netns)
+		return false;
 	if (filter_family && id->family != filter_family)
 		return false;
 	if (filter_pid && owner_pid != filter_pid && caller_pid != filter_pid)
@@ -61,7 +65,7 @@ static __always_inline void event_sock(struct ts_event *e, const struct sock *sk
 	e->family = id->family;
 	e->sport = id->sport;
 	e->dport = id->dport;
-	e->netns = sk_netns(sk);
+	e->netns = id->netns;
 	if (id->family == TS_AF_INET) {
 		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
 		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);

@@ -14,6 +14,8 @@ const volatile __u64 tw_timer_fn;
 const volatile bool has_bpf_loop;
 const volatile __u32 filter_pid;
 const volatile __u16 filter_family;
+/* Network namespace inode to trace; 0: every namespace (--all-netns). */
+const volatile __u32 filter_netns;
 const volatile bool filter_sport;
 const volatile bool filter_dport;
 /* Wake the consumer only when this much is waiting; it polls on a timer

@@ -94,6 +94,7 @@ static __always_inline void tw_event_sock(struct ts_event *e, struct inet_timewa
 static __always_inline bool tw_wanted(struct inet_timewait_sock *tw, __u32 owner_pid)
 {
 	struct sock_id id = {
+		.netns = BPF_CORE_READ(tw, __tw_common.skc_net.net, ns.inum),
 		.family = BPF_CORE_READ(tw, __tw_common.skc_family),
 		.sport = tw_sport(tw),
 		.dport = bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport)),

@@ -23,6 +23,7 @@ static const char doc[] =
 "    tcpstate-trace -4             # IPv4 only\n"
 "    tcpstate-trace --close-wait-alert 30  # explain sockets stuck 30 s in CLOSE_WAIT\n"
 "    tcpstate-trace --timewait-report -i 10  # TIME_WAIT by destination, every 10 s\n"
+"    tcpstate-trace --snapshot     # the sockets now: why CLOSE_WAIT, where TIME_WAIT\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
@@ -30,6 +31,8 @@ enum {
 	OPT_ATTACH,
 	OPT_CLOSE_WAIT_ALERT,
 	OPT_TIMEWAIT_REPORT,
+	OPT_ALL_NETNS,
+	OPT_SNAPSHOT,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
 	OPT_USAGE,
@@ -54,6 +57,10 @@ static const struct argp_option options[] = {
 	{ "timewait-report", OPT_TIMEWAIT_REPORT, NULL, 0,
 	  "At exit (and every -i SECS): TIME_WAIT sockets by local and remote address", 0 },
 	{ "interval", 'i', "SECS", 0, "Print reports every SECS seconds too", 0 },
+	{ "all-netns", OPT_ALL_NETNS, NULL, 0,
+	  "Every network namespace (default: the one tcpstate-trace runs in)", 0 },
+	{ "snapshot", OPT_SNAPSHOT, NULL, 0,
+	  "Print the sockets there are now (states, CLOSE_WAIT diagnosis, TIME_WAIT) and exit", 0 },
 	{ "ringbuf", OPT_RINGBUF, "SIZE", 0,
 	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
@@ -221,6 +228,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			usage_error("invalid --close-wait-alert '%s' (seconds, 0 to turn off)", arg);
 			return EINVAL;
 		}
+		break;
+	case OPT_ALL_NETNS:
+		o->all_netns = true;
+		break;
+	case OPT_SNAPSHOT:
+		o->snapshot_only = true;
 		break;
 	case OPT_TIMEWAIT_REPORT:
 		o->timewait_report = true;

@@ -36,6 +36,8 @@ struct cli_opts {
 	uint32_t close_wait_alert_s;	/* 0: no CLOSE_WAIT alerts */
 	bool timewait_report;		/* TIME_WAIT accounting at exit (and every interval) */
 	uint32_t interval_s;		/* periodic reports; 0: at exit only */
+	bool all_netns;			/* every network namespace, not just ours */
+	bool snapshot_only;		/* --snapshot: the picture now, no tracing */
 	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
 	uint32_t max_sockets;		/* socket table entries in the kernel */
 };

@@ -221,6 +221,7 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 		c->state = e->newstate;
 		c->state_since_ns = e->mono_ns;
 		c->since_known = true;
+		c->since_bound = false;
 		if (e->newstate == TS_TCP_CLOSE_WAIT && !c->alerted)
 			cw_append(t, c);
 		break;
@@ -235,6 +236,25 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 		remove_conn(t, c);
 		return NULL;
 	}
+	return c;
+}
+
+struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident, int state,
+			      uint64_t since_ns, bool bounded)
+{
+	struct conn *c;
+
+	if (!ident->cookie || conn_table__find(t, ident->cookie))
+		return NULL;
+	c = insert(t, ident);
+	if (!c)
+		return NULL;
+	c->state = state;
+	c->state_since_ns = since_ns;
+	c->since_bound = bounded;
+	c->before_start = true;
+	if (state == TS_TCP_CLOSE_WAIT)
+		cw_append(t, c);
 	return c;
 }
 

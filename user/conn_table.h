@@ -31,8 +31,11 @@ struct conn {
 	 * owner. mono_ns and the per-record fields are not meaningful. */
 	struct ts_event ident;
 	int state;			/* 0 until a transition is seen */
-	uint64_t state_since_ns;	/* when it entered state, if since_known */
+	uint64_t state_since_ns;	/* when it entered state, if since_known; the
+					 * latest it can have, if since_bound */
 	bool since_known;
+	bool since_bound;		/* state_since_ns bounds the entry from above */
+	bool before_start;		/* found by the snapshot, opened before tracing */
 	uint32_t ncalls;		/* calls seen; the last CONN_CALLS_MAX kept */
 	struct conn_call calls[CONN_CALLS_MAX];
 	bool alerted;			/* the CLOSE_WAIT alert was given */
@@ -59,6 +62,11 @@ struct conn *conn_table__find(struct conn_table *t, uint64_t cookie);
  * record ends one (it reached CLOSE and was removed) or never starts one (a
  * final close or a reset for a connection not in the table). */
 struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e);
+/* A connection found by the start-up snapshot, in state since (at the
+ * latest) since_ns: inserted unless live records already made it. NULL if
+ * it was there already or memory ran out. Seed in order of since_ns. */
+struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident, int state,
+			      uint64_t since_ns, bool bounded);
 /* The connection longest in CLOSE_WAIT and not yet alerted, if it has been
  * there at least min_age_ns at now_ns; mark it alerted. NULL otherwise. */
 struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,

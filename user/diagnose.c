@@ -71,10 +71,10 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 	char age[32], when[48], ago[32];
 
 	buf[0] = '\0';
-	if (c->since_known) {
+	if (c->since_known || c->since_bound) {
 		diagnose__duration(now_ns > c->state_since_ns ? now_ns - c->state_since_ns : 0,
 				   age, sizeof(age));
-		snprintf(when, sizeof(when), "%s ago", age);
+		snprintf(when, sizeof(when), "%s%s ago", c->since_known ? "" : "at least ", age);
 	} else {
 		snprintf(when, sizeof(when), "before tracing began");
 	}
@@ -90,7 +90,8 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 		return buf;
 	}
 	if (!cl) {
-		add(buf, len, "the peer closed %s and no process has called close(): ", when);
+		add(buf, len, "the peer closed %s and no process has called close()%s: ", when,
+		    c->before_start ? " since tracing began" : "");
 		describe_holder(buf, len, &h[0], NULL);
 		if (nh > 1)
 			add(buf, len, " (and %d more)", nh - 1);

@@ -43,10 +43,13 @@ static int report(struct app *a, const struct ts_event *e)
 {
 	int err;
 
+	struct conn *c = conn_table__find(&a->conns, e->cookie);
+	bool before_start = c && c->before_start;
+
 	if (e->type == TS_EV_STATE)
 		a->sum.transitions++;
 	conn_table__apply(&a->conns, e);
-	err = output__event(&a->out, e);
+	err = output__event(&a->out, e, before_start);
 	if (err)
 		a->write_err = err;
 	return err;
@@ -121,7 +124,7 @@ static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t
 
 /* Diagnose every connection that has sat in CLOSE_WAIT past the threshold:
  * one /proc walk finds the holders of a whole batch. */
-static int check_alerts(struct app *a)
+static int check_alerts(struct app *a, uint64_t min_age_ns, int *count)
 {
 	struct holder_query q[ALERT_BATCH];
 	struct conn *due[ALERT_BATCH];
@@ -129,11 +132,11 @@ static int check_alerts(struct app *a)
 	char diag[1024];
 	int n = 0, err = 0;
 
-	if (!a->alert_after_ns)
-		return 0;
 	while (n < ALERT_BATCH &&
-	       (due[n] = conn_table__next_close_wait(&a->conns, now, a->alert_after_ns)))
+	       (due[n] = conn_table__next_close_wait(&a->conns, now, min_age_ns)))
 		n++;
+	if (count)
+		*count = n;
 	if (!n)
 		return 0;
 	for (int i = 0; i < n; i++)
@@ -170,6 +173,34 @@ static int report_timewait(struct app *a)
 	return err;
 }
 
+/* The sockets there are, the start of the picture: seeded into the table,
+ * reported in one record. */
+static int take_snapshot(struct app *a, const struct cli_opts *opts)
+{
+	struct snapshot snap;
+	uint64_t now = clock__mono_now();
+	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now);
+
+	if (err)
+		fprintf(stderr, "tcpstate-trace: warning: the snapshot of existing sockets is "
+			"incomplete: %s\n", strerror(-err));
+	return output__snapshot(&a->out, &snap, now);
+}
+
+/* --snapshot: the picture now, every CLOSE_WAIT diagnosed, no tracing. */
+static int run_snapshot(struct app *a, const struct cli_opts *opts)
+{
+	int err = take_snapshot(a, opts), n = ALERT_BATCH;
+
+	while (!err && n == ALERT_BATCH)
+		err = check_alerts(a, 0, &n);
+	if (!err)
+		err = report_timewait(a);
+	if (!err)
+		err = output__flush(&a->out);
+	return err;
+}
+
 static bool reader_gone(int err)
 {
 	return err == -EPIPE;
@@ -202,6 +233,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return 1;
 	}
+	if (opts.snapshot_only) {
+		err = run_snapshot(&a, &opts);
+		output__free(&a.out);
+		conn_table__free(&a.conns);
+		if (err && !reader_gone(err))
+			fprintf(stderr, "tcpstate-trace: %s\n", strerror(-err));
+		return err && !reader_gone(err) ? 1 : 0;
+	}
 	err = tracer__open(&t, &opts, on_record, &a, msg, sizeof(msg));
 	if (err) {
 		fprintf(stderr, "tcpstate-trace: %s\n", msg);
@@ -214,6 +253,16 @@ int main(int argc, char **argv)
 	a.sum.exit_scan = tracer__choices(t)->exit_scan;
 	a.sum.timewait = tracer__choices(t)->timewait;
 	a.sum.start_mono_ns = clock__mono_now();
+	/* Attached first, then the snapshot: no socket falls in between. */
+	err = take_snapshot(&a, &opts);
+	if (!err)
+		err = output__flush(&a.out);
+	if (err) {
+		tracer__close(t);
+		output__free(&a.out);
+		conn_table__free(&a.conns);
+		return reader_gone(err) ? 0 : 1;
+	}
 	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
 
 	next_check = a.sum.start_mono_ns + 1000000000ULL;
@@ -230,8 +279,8 @@ int main(int argc, char **argv)
 		if (err < 0 && err != -EINTR && err != -EAGAIN)
 			break;
 		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
-		if (!err)
-			err = check_alerts(&a);
+		if (!err && a.alert_after_ns)
+			err = check_alerts(&a, a.alert_after_ns, NULL);
 		if (!err)
 			err = output__flush(&a.out);
 		if (err)

@@ -77,6 +77,8 @@ static void json_common(struct output *o, const char *type, const struct ts_even
 	json__kv_string(j, "daddr", inet_addr__format(e->family, e->daddr, da, sizeof(da)));
 	json__kv_uint(j, "dport", e->dport);
 	json__kv_uint(j, "netns", e->netns);
+	if (o->before_start)
+		json__kv_bool(j, "before_start", true);
 }
 
 static int json_state(struct output *o, const struct ts_event *e)
@@ -262,10 +264,11 @@ static int human_call(struct output *o, const struct ts_event *e)
 	return write_err(o->f);
 }
 
-int output__event(struct output *o, const struct ts_event *e)
+int output__event(struct output *o, const struct ts_event *e, bool before_start)
 {
 	if (e->type == TS_EV_TW_REARM)
 		return 0;	/* internal: consumed by the caller */
+	o->before_start = before_start;
 	if (e->type == TS_EV_STATE)
 		return o->json ? json_state(o, e) : human_state(o, e);
 	return o->json ? json_call(o, e) : human_call(o, e);
@@ -284,7 +287,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 	struct ts_event id = c->ident;
 	struct json *j = &o->j;
 	char age[32];
-	uint64_t age_ns = c->since_known && now_ns > c->state_since_ns
+	uint64_t age_ns = (c->since_known || c->since_bound) && now_ns > c->state_since_ns
 				  ? now_ns - c->state_since_ns : 0;
 
 	id.mono_ns = now_ns;
@@ -298,6 +301,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 	json__kv_string(j, "kind", "close_wait");
 	json__kv_uint(j, "age_ns", age_ns);
 	json__kv_bool(j, "age_is_lower_bound", !c->since_known);
+	json__kv_bool(j, "before_start", c->before_start);
 	json__key(j, "close_calls");
 	json__begin_array(j);
 	for (uint32_t i = 0; i < conn__ncalls_kept(c); i++) {
@@ -404,6 +408,39 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 	json__end_array(j);
 	json__kv_uint(j, "groups_local", r->nlocal);
 	json__kv_uint(j, "groups_remote", r->nremote);
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
+int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns)
+{
+	char ts[CLOCK_RFC3339_LEN];
+	struct json *j = &o->j;
+
+	if (!o->json) {
+		fprintf(o->f, "snapshot: %u TCP connections when tracing began:", s->total);
+		for (int i = 1; i < TS_TCP_MAX_STATES; i++)
+			if (s->by_state[i])
+				fprintf(o->f, " %u %s", s->by_state[i], tcp_state__name(i));
+		if (s->netns_failed)
+			fprintf(o->f, " (%u network namespaces could not be read)", s->netns_failed);
+		fputc('\n', o->f);
+		return write_err(o->f);
+	}
+	json__begin_object(j);
+	json__kv_string(j, "type", "snapshot");
+	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now_ns), ts,
+						 sizeof(ts)));
+	json__kv_uint(j, "mono_ns", now_ns);
+	json__kv_uint(j, "connections", s->total);
+	json__key(j, "states");
+	json__begin_object(j);
+	for (int i = 1; i < TS_TCP_MAX_STATES; i++)
+		if (s->by_state[i])
+			json__kv_uint(j, tcp_state__name(i), s->by_state[i]);
+	json__end_object(j);
+	json__kv_uint(j, "netns", s->netns);
+	json__kv_uint(j, "netns_failed", s->netns_failed);
 	json__end_object(j);
 	return json__write_line(j, o->f);
 }

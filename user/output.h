@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "conn_table.h"
 #include "holders.h"
+#include "snapshot.h"
 #include "tw_report.h"
 #include "json_writer.h"
 #include "tcpstate.h"
@@ -18,6 +19,7 @@ struct output {
 	bool json;
 	bool timestamps;
 	bool header_done;
+	bool before_start;	/* the record being written: its connection predates tracing */
 	struct clock_map clk;
 	struct json j;
 };
@@ -41,8 +43,11 @@ void output__init(struct output *o, FILE *f, bool json, bool timestamps);
 void output__free(struct output *o);
 
 /* Each returns 0 or -errno from writing (EPIPE: the reader went away). */
-/* A record from the kernel, of any type. */
-int output__event(struct output *o, const struct ts_event *e);
+/* A record from the kernel, of any type; before_start: its connection was
+ * found by the start-up snapshot. */
+int output__event(struct output *o, const struct ts_event *e, bool before_start);
+/* What the start-up snapshot found. */
+int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns);
 const char *output__how_name(uint8_t how);
 const char *output__tw_reason_name(uint8_t reason);
 /* A connection in CLOSE_WAIT too long: its history, holders, diagnosis. */

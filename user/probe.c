@@ -176,6 +176,13 @@ bool probe__bpf_loop(void)
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
 }
 
+uint32_t probe__own_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? (uint32_t)st.st_ino : 0;
+}
+
 uint64_t probe__ksym(const char *name)
 {
 	FILE *f = fopen("/proc/kallsyms", "r");

@@ -26,6 +26,9 @@ bool probe__fentry(const char *fn, char *why, size_t len);
 bool probe__kprobe(const char *fn, char *why, size_t len);
 /* The bpf_loop() helper (Linux 5.17). */
 bool probe__bpf_loop(void);
+/* Inode of this process's network namespace (what BPF sees as
+ * sk->__sk_common.skc_net.net->ns.inum); 0 if unknown. */
+uint32_t probe__own_netns(void);
 /* Address of a kernel text symbol from /proc/kallsyms; 0 if not found (or
  * hidden by kptr_restrict). */
 uint64_t probe__ksym(const char *name);

@@ -5,7 +5,10 @@
 #include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -78,6 +81,8 @@ static int send_request(const struct dump *d, uint8_t family)
 	/* Every state bit: TIME_WAIT, SYN_RECV (which brings in request
 	 * sockets) and, on 6.8+, BOUND_INACTIVE (bound-only sockets). */
 	msg.req.idiag_states = ~0U;
+	/* tcp_info: when the socket last heard from its peer. */
+	msg.req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
 	do {
 		n = sendto(d->sock, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel,
 			   sizeof(kernel));
@@ -110,6 +115,30 @@ static void fill(struct sockdiag_sock *s, const struct inet_diag_msg *m, uint32_
 	s->rqueue = m->idiag_rqueue;
 	s->wqueue = m->idiag_wqueue;
 	s->netns = netns;
+}
+
+/* From the INET_DIAG_INFO attribute (full sockets only): milliseconds since
+ * the last segment from the peer, data or ACK. */
+static void last_recv(struct sockdiag_sock *s, const struct nlmsghdr *nlh)
+{
+	int left = (int)nlh->nlmsg_len - (int)NLMSG_LENGTH(sizeof(struct inet_diag_msg));
+	const struct rtattr *a = (const void *)((const char *)NLMSG_DATA(nlh) +
+						NLMSG_ALIGN(sizeof(struct inet_diag_msg)));
+
+	s->last_recv_ms = UINT32_MAX;
+	for (; left > 0 && RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+		struct tcp_info ti;
+		size_t have;
+
+		if (a->rta_type != INET_DIAG_INFO)
+			continue;
+		memset(&ti, 0, sizeof(ti));
+		have = RTA_PAYLOAD(a) < sizeof(ti) ? RTA_PAYLOAD(a) : sizeof(ti);
+		memcpy(&ti, RTA_DATA(a), have);
+		if (have >= offsetof(struct tcp_info, tcpi_last_ack_recv) + sizeof(uint32_t))
+			s->last_recv_ms = ti.tcpi_last_data_recv < ti.tcpi_last_ack_recv
+						  ? ti.tcpi_last_data_recv : ti.tcpi_last_ack_recv;
+	}
 }
 
 /* One netlink message answering request seq: > 0 when the dump is done, 0
@@ -149,6 +178,7 @@ static int handle(const struct nlmsghdr *nlh, uint32_t netns, sockdiag_fn fn, vo
 			return -EPROTO;
 		memcpy(&m, NLMSG_DATA(nlh), sizeof(m));
 		fill(&s, &m, netns);
+		last_recv(&s, nlh);
 		r = fn(ctx, &s);
 		return r < 0 ? r : 0;
 	}

@@ -56,6 +56,8 @@ struct sockdiag_sock {
 				 * accept queue length */
 	uint32_t wqueue;	/* unacked bytes; listeners: the backlog */
 	uint32_t netns;		/* inode of the namespace dumped (nsfs); 0 if unknown */
+	uint32_t last_recv_ms;	/* since the last segment from the peer (tcp_info);
+				 * UINT32_MAX when the kernel gave none */
 };
 
 /* Return 0 to go on, < 0 to stop the dump. */

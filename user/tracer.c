@@ -239,6 +239,7 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->has_bpf_loop = t->choices.exit_scan;
 	s->rodata->filter_pid = o->pid;
 	s->rodata->filter_family = (uint16_t)o->family;
+	s->rodata->filter_netns = o->all_netns ? 0 : probe__own_netns();
 	s->rodata->filter_sport = o->nsports > 0;
 	s->rodata->filter_dport = o->ndports > 0;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;

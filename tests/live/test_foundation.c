@@ -446,9 +446,13 @@ void t_human_output(void)
 	}
 	EXPECT(tracer_wait(&t, human_has_close_wait, &p), "no CLOSE_WAIT line for port %d", p.port);
 	tracer_stop(&t, SIGINT);
+	/* The snapshot's line, then the table's header. */
 	r = json_array_get(t.records, 0);
+	EXPECT(json_string_value(r) && strncmp(json_string_value(r), "snapshot: ", 10) == 0,
+	       "first line is not the snapshot");
+	r = json_array_get(t.records, 1);
 	EXPECT(json_string_value(r) && strstr(json_string_value(r), "TIME") &&
-	       strstr(json_string_value(r), "OLDSTATE"), "first line is not the header");
+	       strstr(json_string_value(r), "OLDSTATE"), "second line is not the header");
 	snprintf(pidstr, sizeof(pidstr), " %lld ", (long long)p.server_pid);
 	json_array_foreach(t.records, i, r) {
 		const char *line = json_string_value(r);
@@ -607,7 +611,8 @@ void t_lost_events(void)
 		if (type && strcmp(type, "lost") == 0) {
 			lost_sum += jint(r, "count");
 			last_total = jint(r, "total");
-		} else if (type && strcmp(type, "summary") != 0 && strcmp(type, "alert") != 0) {
+		} else if (type && strcmp(type, "summary") != 0 && strcmp(type, "alert") != 0 &&
+			   strcmp(type, "snapshot") != 0) {
 			states++;
 		}
 	}

@@ -38,4 +38,8 @@ void t_timewait_expired(void);
 void t_timewait_reused(void);
 void t_timewait_count(void);
 
+/* test_snapshot.c */
+void t_snapshot_start(void);
+void t_snapshot_netns(void);
+
 #endif /* LIVE_TESTS_H */

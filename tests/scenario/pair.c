@@ -10,6 +10,7 @@
  *   -6  IPv6 (default IPv4)   -p  listen on PORT (default: any free port)
  *   -w  print {"server_pid":N} and wait for a line on stdin before starting
  *   -W  the same, but once the connection is established (before any close)
+ *   -n  in a new network namespace of its own
  * Prints one JSON line: pids, ports and SO_COOKIE of the three sockets. */
 #include "scenario.h"
 
@@ -25,13 +26,14 @@ int main(int argc, char **argv)
 	pid_t client;
 	char tok, x;
 
-	while ((opt = getopt(argc, argv, "6p:wW")) != -1) {
+	while ((opt = getopt(argc, argv, "6p:wWn")) != -1) {
 		switch (opt) {
 		case '6': family = AF_INET6; break;
 		case 'p': port = (uint16_t)atoi(optarg); break;
 		case 'w': wait = true; break;
 		case 'W': wait_established = true; break;
-		default: fprintf(stderr, "usage: pair [-6] [-p PORT] [-w|-W]\n"); return 2;
+		case 'n': enter_new_netns(); break;
+		default: fprintf(stderr, "usage: pair [-6] [-p PORT] [-w|-W] [-n]\n"); return 2;
 		}
 	}
 	if (wait) {

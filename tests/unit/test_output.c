@@ -39,7 +39,7 @@ static char *render(struct ts_event *e, bool json, bool ts)
 
 	output__init(&o, f, json, ts);
 	o.clk.real_minus_mono_ns = 1700000000LL * 1000000000LL;	/* fixed wall clock */
-	assert_int_equal(output__event(&o, e), 0);
+	assert_int_equal(output__event(&o, e, false), 0);
 	output__free(&o);
 	fclose(f);
 	return buf;

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Live tests of starting on a sick host: sockets already in CLOSE_WAIT and
+ * TIME_WAIT when the tracer starts are reported, diagnosed and followed;
+ * other network namespaces only with --all-netns. */
+#include "harness.h"
+#include "tests.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static json_t *first_of_type(struct tracer_run *t, const char *type)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (jstr(r, "type") && strcmp(jstr(r, "type"), type) == 0)
+			return r;
+	return NULL;
+}
+
+struct ports {
+	int sport, dport;
+	const char *type;
+};
+
+static json_t *find_ports(struct tracer_run *t, struct ports *p)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (jstr(r, "type") && strcmp(jstr(r, "type"), p->type) == 0 &&
+		    jint(r, "sport") == p->sport && jint(r, "dport") == p->dport)
+			return r;
+	return NULL;
+}
+
+static bool has_ports(struct tracer_run *t, void *arg)
+{
+	return find_ports(t, arg) != NULL;
+}
+
+static bool has_close(struct tracer_run *t, void *arg)
+{
+	uint64_t *cookie = arg;
+	int idx = -1;
+	json_t *r;
+
+	while ((r = record_find(t, "state", *cookie, idx, &idx)))
+		if (strcmp(jstr(r, "new"), "CLOSE") == 0)
+			return true;
+	return false;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* A fork-inherited CLOSE_WAIT socket and TIME_WAIT sockets made before the
+ * tracer starts: reported at once, diagnosed with the child as holder, and
+ * followed by cookie when the child exits. */
+void t_snapshot_start(void)
+{
+	const char *targs[] = { "-j", "--close-wait-alert", "1", "--timewait-report", NULL };
+	const char *fargs[] = { "fork", NULL }, *bargs[] = { "burst", "3", NULL };
+	struct tracer_run t = {};
+	struct scenario s;
+	struct ports cw;
+	json_t *hello, *snap, *alert, *r, *rep;
+	uint64_t cookie;
+	int64_t holder, fd, started;
+	struct timespec pause = { 1, 200000000 };
+
+	CHECK(scenario_start(&s, "closepath", fargs) == 0, "cannot start closepath fork");
+	hello = scenario_read(&s);
+	if (!hello) {
+		check_fail(__FILE__, __LINE__, "closepath fork did not reach CLOSE_WAIT");
+		scenario_finish(&s);
+		return;
+	}
+	cw = (struct ports){ (int)jint(hello, "port"), (int)jint(hello, "client_port"), "alert" };
+	holder = jint(hello, "holder_pid");
+	fd = jint(hello, "server_fd");
+	json_decref(hello);
+	rep = scenario_run("timewait", bargs);
+	EXPECT(rep, "timewait burst failed");
+	json_decref(rep);
+	/* Old enough for the 1 s alert threshold before the tracer starts:
+	 * the point is that it does not wait a second time. */
+	nanosleep(&pause, NULL);
+
+	if (tracer_start(&t, targs)) {
+		scenario_send(&s, "go\n");
+		scenario_finish(&s);
+		return;
+	}
+	started = now_ms();
+	EXPECT(tracer_wait(&t, has_ports, &cw), "no alert for the CLOSE_WAIT socket");
+	EXPECT(now_ms() - started <= 1000LL * cfg.timeout_ms / 10000,
+	       "alert came %lld ms after start", (long long)(now_ms() - started));
+	snap = first_of_type(&t, "snapshot");
+	EXPECT(snap && jint(json_object_get(snap, "states"), "CLOSE_WAIT") >= 1 &&
+	       jint(json_object_get(snap, "states"), "TIME_WAIT") >= 3,
+	       "snapshot record missing or without the CLOSE_WAIT and TIME_WAIT sockets");
+	alert = find_ports(&t, &cw);
+	if (!alert)
+		goto out;
+	cookie = (uint64_t)jint(alert, "cookie");
+	EXPECT(json_is_true(json_object_get(alert, "before_start")) &&
+	       json_is_true(json_object_get(alert, "age_is_lower_bound")),
+	       "alert does not say the socket predates tracing and its age is a lower bound");
+	EXPECT(jint(alert, "age_ns") >= 1000000000LL, "age lower bound %lld ns, expected >= 1 s",
+	       (long long)jint(alert, "age_ns"));
+	{
+		bool found = false;
+		size_t i;
+
+		json_array_foreach(json_object_get(alert, "holders"), i, r)
+			found |= jint(r, "pid") == holder && jint(r, "fd") == fd;
+		EXPECT(found, "holders do not name the child %lld (fd %lld): %s", (long long)holder,
+		       (long long)fd, jstr(alert, "diagnosis"));
+	}
+	/* The child exits: LAST_ACK, CLOSE, on the same cookie, marked. */
+	scenario_send(&s, "go\n");
+	json_decref(scenario_read(&s));
+	EXPECT(scenario_finish(&s), "closepath fork failed");
+	EXPECT(tracer_wait(&t, has_close, &cookie), "the CLOSE_WAIT socket never reached CLOSE");
+	tracer_stop(&t, SIGINT);
+	{
+		json_t *list = records_of_cookie(&t, cookie);
+		char got[256];
+		size_t i;
+
+		transitions_str(list, got, sizeof(got));
+		EXPECT(strcmp(got, "CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSE") == 0,
+		       "followed by cookie: '%s'", got);
+		json_array_foreach(list, i, r)
+			EXPECT(json_is_true(json_object_get(r, "before_start")),
+			       "%s>%s not marked before_start", jstr(r, "old"), jstr(r, "new"));
+		json_decref(list);
+	}
+	r = first_of_type(&t, "timewait_report");
+	EXPECT(r && jint(r, "total") >= 3, "TIME_WAIT report does not count the sockets there "
+	       "before tracing");
+	check_summary(&t);
+	tracer_free(&t);
+	return;
+out:
+	scenario_send(&s, "go\n");
+	scenario_finish(&s);
+	tracer_free(&t);
+}
+
+struct pair_ports {
+	int port, cport;
+};
+
+static bool netns_pair_done(struct tracer_run *t, void *arg)
+{
+	struct pair_ports *p = arg;
+
+	return cookie_by_ports(t, p->port, p->cport, "CLOSE") != 0;
+}
+
+/* A connection in another network namespace: only --all-netns sees it. */
+void t_snapshot_netns(void)
+{
+	const char *own_args[] = { "-j", NULL }, *all_args[] = { "-j", "--all-netns", NULL };
+	const char *sargs[] = { "-n", NULL };
+	struct tracer_run own = {}, all = {};
+	struct pair_ports p;
+	struct stat st;
+	json_t *rep, *r;
+
+	if (tracer_start(&own, own_args))
+		return;
+	if (tracer_start(&all, all_args)) {
+		tracer_free(&own);
+		return;
+	}
+	rep = scenario_run("pair", sargs);
+	if (!rep) {
+		check_fail(__FILE__, __LINE__, "pair -n failed");
+		goto out;
+	}
+	p.port = (int)jint(rep, "port");
+	p.cport = (int)jint(rep, "client_port");
+	json_decref(rep);
+	EXPECT(tracer_wait(&all, netns_pair_done, &p), "--all-netns did not see the connection");
+	tracer_stop(&all, SIGINT);
+	tracer_stop(&own, SIGINT);
+	EXPECT(count_ports(&own, p.port, -1) + count_ports(&own, -1, p.port) == 0,
+	       "the default (own namespace) saw a connection of another namespace");
+	r = record_find(&all, "state", cookie_by_ports(&all, p.port, p.cport, "CLOSE"), -1, NULL);
+	EXPECT(r && stat("/proc/self/ns/net", &st) == 0 && jint(r, "netns") > 0 &&
+	       (uint64_t)jint(r, "netns") != (uint64_t)st.st_ino,
+	       "the record does not name the other namespace");
+	check_summary(&own);
+	check_summary(&all);
+out:
+	tracer_free(&own);
+	tracer_free(&all);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Recordings: the raw record stream of a live run written to a file, read
+ * back later to drive the same engine offline, without privileges. A file
+ * that was cut short or damaged yields every record before the damage and
+ * one sentence saying where and what; it never yields a record that was
+ * not written. No printing: errors are -errno and a message for the caller.
+ *
+ * File format, version 1. Header fields little-endian; records in the byte
+ * order the header names (the kernel's, as the ring buffer gave them).
+ *
+ *   header, RECORDING_HEADER_SIZE (256) bytes:
+ *     0  magic "TCPSTREC"          8  u32 format version (1)
+ *    12  u32 header size (256)    16  u32 record size: sizeof(struct ts_event)
+ *    20  u32 layout id: CRC-32 of the ts_event field names, offsets, sizes
+ *    24  u32 byte order of records: 1 little-endian, 2 big-endian
+ *    28  u32 flags (0)            32  i64 start, CLOCK_REALTIME ns
+ *    40  u64 start, CLOCK_MONOTONIC ns (the clock of ts_event.mono_ns)
+ *    48  char[65] kernel release  113  char[65] hostname
+ *   178  char[32] tool version (strings NUL-terminated, zero-padded)
+ *   210  zero                     252  u32 CRC-32 of bytes 0-251
+ *
+ *   then frames, each a 12-byte frame header and a payload:
+ *     0  u32 payload length        4  u16 kind: 1 event, 2 end    6  u16 0
+ *     8  u32 CRC-32 of: the frame's index in the file (u64 LE, from 0),
+ *        frame bytes 0-7, the payload. The index makes a lost, repeated
+ *        or reordered frame a checksum error where it happens.
+ *   kind 1: one struct ts_event (record size bytes)
+ *   kind 2: the end, last in the file: u64 events, i64 end realtime ns,
+ *     u64 end monotonic ns, u32 counters kept, u32 0, u64 counters[16]
+ *     (enum ts_stat order). A file without it was cut short.
+ *
+ * A newer version, another record size or layout, or the other byte order
+ * is refused with a message naming the difference. CRC-32 is zlib's. */
+#ifndef RECORDING_H
+#define RECORDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "tcpstate.h"
+
+#define RECORDING_MAGIC "TCPSTREC"
+#define RECORDING_VERSION 1
+#define RECORDING_HEADER_SIZE 256
+#define RECORDING_FRAME_SIZE 12		/* frame header */
+#define RECORDING_KIND_EVENT 1
+#define RECORDING_KIND_END 2
+#define RECORDING_STATS_MAX 16		/* counters the end frame has room for */
+#define RECORDING_END_SIZE (32 + 8 * RECORDING_STATS_MAX)
+
+/* Where and when a recording was made. */
+struct recording_meta {
+	char kernel[65];		/* uname -r */
+	char host[65];			/* uname -n */
+	char tool_version[32];
+	int64_t start_realtime_ns;	/* the two clocks read together: */
+	uint64_t start_mono_ns;		/* realtime - mono maps mono_ns to wall time */
+};
+
+/* What the end frame says: the writer's totals at close. */
+struct recording_end {
+	uint64_t events;		/* event records in the file */
+	int64_t end_realtime_ns;
+	uint64_t end_mono_ns;
+	uint32_t nstats;		/* counters present; 0 if the writer had none */
+	uint64_t stats[RECORDING_STATS_MAX];	/* enum ts_stat order */
+};
+
+/* Fill m for a recording made now on this host by this build. */
+void recording__meta_now(struct recording_meta *m);
+
+/* Whether a record is one the engine may be given: a known type, family
+ * AF_INET or AF_INET6, states and enumerations in range, fd >= -1. The
+ * writer refuses others and the reader stops at them. On false, why (if
+ * not NULL) gets a short phrase, e.g. "address family 3". */
+bool recording__event_ok(const struct ts_event *e, char *why, size_t whylen);
+
+/* --- writing --- */
+
+#define RECORDING_WBUF (64 * 1024)
+
+struct recording_writer {
+	int fd;
+	bool own_fd;
+	int err;			/* first write error; sticky */
+	uint64_t events;
+	size_t len;			/* bytes waiting in buf */
+	unsigned char buf[RECORDING_WBUF];
+};
+
+/* Create (or truncate) path, mode 0644 less the umask, and write the
+ * header. "-" is standard output, refused with -ENOTTY when that is a
+ * terminal. 0, or -errno (nothing to close then). */
+int recording__create(struct recording_writer *w, const char *path,
+		      const struct recording_meta *meta);
+/* The same on an open descriptor, which the writer does not close. */
+int recording__create_fd(struct recording_writer *w, int fd, const struct recording_meta *meta);
+/* Append one record (buffered). -EINVAL if !recording__event_ok(e): nothing
+ * is written, the file stays readable. Else 0, or the first write error
+ * (-ENOSPC, -EPIPE, -EIO, ...) of this writer, which stops all writing. */
+int recording__write(struct recording_writer *w, const struct ts_event *e);
+/* Write out what is buffered, so a run killed later loses nothing before
+ * this point (call it once per poll round). 0 or the first write error. */
+int recording__flush(struct recording_writer *w);
+/* Write the end frame with stats[0..nstats) (stats may be NULL), flush,
+ * fsync a regular file, close. Always releases the writer; returns the
+ * first error of its life (0 if none). */
+int recording__close(struct recording_writer *w, const uint64_t *stats, uint32_t nstats);
+
+/* --- reading --- */
+
+struct recording_reader {
+	FILE *f;
+	bool own_f;
+	uint64_t off;			/* bytes consumed */
+	uint64_t frames;		/* frames read (their index for the CRC) */
+	uint64_t events;
+	int err;			/* sticky: 0, 1 after the end, or -errno */
+	char msg[256];			/* the message of err < 0 */
+	struct recording_end end;
+};
+
+/* Open path ("-": standard input) and check the header. On failure -errno
+ * and a sentence in err, and nothing to close:
+ *   -ENOENT etc.      the file cannot be opened
+ *   -EINVAL           not a recording (no magic)
+ *   -ENODATA          the header is cut short
+ *   -EPROTONOSUPPORT  a format version this build does not read
+ *   -EBADMSG          the header is damaged (checksum, unterminated string)
+ *   -EPROTO           records of another size, layout or byte order */
+int recording__open(struct recording_reader *r, const char *path, struct recording_meta *meta,
+		    char *err, size_t errlen);
+/* The same on a stream (e.g. fmemopen()), which the reader does not close. */
+int recording__open_stream(struct recording_reader *r, FILE *f, struct recording_meta *meta,
+			   char *err, size_t errlen);
+/* The next record: 1 and *e filled; 0 at the end frame (then
+ * recording__end() holds its totals); or -errno with a sentence in err
+ * naming the record and its byte offset:
+ *   -ENODATA  the file ends inside a frame, or without an end frame
+ *   -EBADMSG  a checksum mismatch, an impossible length or kind, a record
+ *             that fails recording__event_ok(), data after the end frame
+ *   -EIO      reading failed
+ * Errors are final: later calls return the same. */
+int recording__next(struct recording_reader *r, struct ts_event *e, char *err, size_t errlen);
+/* The end frame's totals once recording__next() returned 0, else NULL. */
+const struct recording_end *recording__end(const struct recording_reader *r);
+void recording__close_reader(struct recording_reader *r);
+
+#endif /* RECORDING_H */
