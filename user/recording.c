@@ -141,9 +141,11 @@ static uint32_t frame_crc(uint64_t index, const unsigned char *fh, const void *p
 
 static void copy_str(char *dst, size_t size, const char *src)
 {
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
 	memset(dst, 0, size);
-	if (src)
-		strncpy(dst, src, size - 1);
+	if (n)
+		memcpy(dst, src, n);
 }
 
 static int64_t clock_ns(clockid_t id)
@@ -401,6 +403,10 @@ static int check_header(const unsigned char *h, size_t got, struct recording_met
 {
 	uint32_t v, rs, order;
 
+	if (got < 8 && memcmp(h + H_MAGIC, RECORDING_MAGIC, got) == 0)
+		return fail(err, errlen, -ENODATA,
+			    "recording cut short: %zu bytes, the header alone has %d", got,
+			    RECORDING_HEADER_SIZE);
 	if (got < 8 || memcmp(h + H_MAGIC, RECORDING_MAGIC, 8) != 0)
 		return fail(err, errlen, -EINVAL,
 			    "not a tcpstate-trace recording (it does not start with \"%s\")",
@@ -460,10 +466,11 @@ int recording__open_stream(struct recording_reader *r, FILE *f, struct recording
 			   char *err, size_t errlen)
 {
 	unsigned char h[RECORDING_HEADER_SIZE];
-	struct recording_meta m = { { 0 } };
+	struct recording_meta m;
 	ssize_t n;
 	int ret;
 
+	memset(&m, 0, sizeof(m));
 	memset(r, 0, sizeof(*r));
 	r->f = f;
 	n = read_some(r, h, sizeof(h));
