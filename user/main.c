@@ -41,10 +41,9 @@ struct app {
 /* A record, into the connection table and out. */
 static int report(struct app *a, const struct ts_event *e)
 {
-	int err;
-
 	struct conn *c = conn_table__find(&a->conns, e->cookie);
 	bool before_start = c && c->before_start;
+	int err;
 
 	if (e->type == TS_EV_STATE)
 		a->sum.transitions++;
@@ -78,19 +77,19 @@ static int take_record(struct app *a, const struct ts_event *e, size_t len)
 		a->sum.malformed++;
 		return 0;
 	}
-	if (e->type == TS_EV_TW_REARM)
-		a->sum.internal++;
 	if (e->type == TS_EV_TW_REARM) {
+		a->sum.internal++;
 		tw_pending__rearm(&a->tw, e);
 		return 0;
 	}
 	if (e->flags & TS_EVF_TENTATIVE) {
-		struct ts_event out;
+		struct ts_event oldest;
 
-		if (!tw_pending__add(&a->tw, e, a->round, &out))
-			return 0;
-		e = &out;
-		return report(a, e);
+		/* Held a round; when the holding area is full its oldest
+		 * end is reported now. */
+		if (tw_pending__add(&a->tw, e, a->round, &oldest))
+			return report(a, &oldest);
+		return 0;
 	}
 	return report(a, e);
 }
