@@ -81,7 +81,7 @@ void hist__merge(struct hist *dst, const struct hist *src)
 uint64_t hist__quantile(const struct hist *h, double q)
 {
 	uint64_t rank, seen = 0;
-	long double r;
+	double r;
 
 	if (!h->count)
 		return 0;
@@ -89,13 +89,13 @@ uint64_t hist__quantile(const struct hist *h, double q)
 		return h->min;
 	if (q >= 1)
 		return h->max;
-	/* Nearest rank, 1-based. The product is exact enough: long double
-	 * holds a 64-bit count on x86; elsewhere rank is clamped below. */
-	r = (long double)q * (long double)h->count;
-	if (r >= (long double)h->count)
+	/* Nearest rank, 1-based, in double as the caller wrote q: 0.9 * 10000
+	 * must be 9000, not 9000.0000000000002 (q's error, in long double). */
+	r = q * (double)h->count;
+	if (r >= (double)h->count)
 		rank = h->count;
 	else
-		rank = (uint64_t)r + ((long double)(uint64_t)r < r);	/* ceil */
+		rank = (uint64_t)r + ((double)(uint64_t)r < r);	/* ceil */
 	if (rank < 1)
 		rank = 1;
 	for (int b = 0; b < HIST_BUCKETS; b++) {
@@ -186,7 +186,8 @@ static const char *fmt(char *buf, size_t len, uint64_t ns, const struct unit *u)
 		return buf;
 	}
 	v = (long double)ns / (long double)u->ns;
-	snprintf(buf, len, v < 9.995L ? "%.2Lf" : v < 99.95L ? "%.1Lf" : "%.0Lf", v);
+	snprintf(buf, len, v < 0.9995L ? "%.3Lf" : v < 9.995L ? "%.2Lf" : v < 99.95L ? "%.1Lf" :
+			   "%.0Lf", v);
 	return buf;
 }
 

@@ -58,13 +58,19 @@ const char *hist__unit(const struct hist *h, uint64_t *ns_per_unit);
 /* The histogram as text: title (if not NULL) on its own line, then the
  * bcc table of the non-empty span in the unit above,
  *
- *      usecs         : count    distribution
- *    1.02 -> 2.05    : 3        |****************************************|
+ *   usecs          : count    distribution
+ *    1.02 -> 2.05  : 1        |*************                           |
+ *    2.05 -> 4.09  : 3        |****************************************|
+ *    4.10 -> 8.19  : 0        |                                        |
+ *    8.19 -> 16.4  : 1        |*************                           |
+ *   count 5, p50 3.45 us, p90 10.0 us, p99 10.0 us, max 10.0 us
  *
- * (nanosecond bounds divided by the unit, three significant digits, so
- * neighbouring rows may print the same bound), then
- * "count N, p50 X, p90 X, p99 X, max X" with the unit. 0, or -errno if
- * the stream reports an error. */
+ * Bounds are the nanosecond bounds divided by the unit, to three
+ * significant digits (whole integer parts from 100 up), so neighbouring
+ * rows may show the same bound; the
+ * buckets below 0.01 of the unit share the first row, from 0. An empty
+ * histogram prints "(no samples)". 0, or -errno if the stream reports an
+ * error. */
 int hist__print(FILE *f, const struct hist *h, const char *title);
 
 #endif /* HIST_H */

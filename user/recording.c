@@ -387,9 +387,11 @@ static ssize_t read_some(struct recording_reader *r, void *buf, size_t len)
 /* A string field of the header must end inside its field. */
 static bool header_str(const unsigned char *h, size_t off, size_t size, char *out)
 {
-	if (!memchr(h + off, 0, size))
+	const unsigned char *nul = memchr(h + off, 0, size);
+
+	if (!nul)
 		return false;
-	memcpy(out, h + off, size);
+	copy_str(out, size, (const char *)h + off);
 	return true;
 }
 
@@ -542,8 +544,13 @@ static int read_end(struct recording_reader *r, const unsigned char *p, uint64_t
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: end frame at byte %" PRIu64 " is malformed", at);
 	end->nstats = n;
-	for (uint32_t i = 0; i < RECORDING_STATS_MAX; i++)
+	for (uint32_t i = 0; i < RECORDING_STATS_MAX; i++) {
 		end->stats[i] = get64(p + 32 + 8 * i);
+		if (i >= n && end->stats[i])
+			return stop(r, -EBADMSG, err, errlen,
+				    "recording damaged: end frame at byte %" PRIu64
+				    " is malformed", at);
+	}
 	if (end->events != r->events)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: its end frame counts %" PRIu64 " records, %" PRIu64

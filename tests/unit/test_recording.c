@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Recordings: round trips, and every way a file can be cut or damaged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "recording.h"
+#include "tcp_names.h"
+
+#define EV_FRAME (RECORDING_FRAME_SIZE + sizeof(struct ts_event))
+#define END_FRAME (RECORDING_FRAME_SIZE + RECORDING_END_SIZE)
+
+/* A record with every field set, different for each i, all valid. */
+static struct ts_event ev(uint64_t i)
+{
+	struct ts_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.mono_ns = 1000000000ULL + i * 1234567;
+	e.cookie = 0x1000 + i;
+	e.skaddr = 0xffff888000000000ULL + i * 64;
+	e.prev_state_ns = i * 99;
+	e.type = (uint32_t)(TS_EV_STATE + i % TS_EV__MAX);
+	e.pid = (uint32_t)(100 + i);
+	e.netns = 4026531840U;
+	e.family = i % 2 ? AF_INET6 : AF_INET;
+	e.sport = (uint16_t)(1024 + i);
+	e.dport = 443;
+	e.oldstate = (uint8_t)(i % TS_TCP_MAX_STATES);
+	e.newstate = (uint8_t)((i + 1) % TS_TCP_MAX_STATES);
+	e.owner_src = (uint8_t)(i % 3);
+	e.flags = (uint8_t)(i & 0xf);
+	for (int k = 0; k < 16; k++) {
+		e.saddr[k] = (uint8_t)(i + k);
+		e.daddr[k] = (uint8_t)(i * 3 + k);
+	}
+	snprintf(e.comm, sizeof(e.comm), "proc%llu", (unsigned long long)(i % 1000));
+	e.ino = 50000 + i;
+	e.fd = (int32_t)(i % 7) - 1;
+	e.refs = (uint32_t)(i % 4);
+	e.how = (uint8_t)(i % 3);
+	e.final = (uint8_t)(i % 2);
+	e.via = (uint8_t)(i % 4);
+	e.reset_dir = (uint8_t)(i % 3);
+	e.tw_substate = i % 2 ? TS_TCP_TIME_WAIT : TS_TCP_FIN_WAIT2;
+	e.tw_reason = (uint8_t)(i % 4);
+	return e;
+}
+
+static struct recording_meta meta(void)
+{
+	struct recording_meta m;
+
+	memset(&m, 0, sizeof(m));
+	strcpy(m.kernel, "6.1.0-test-amd64");
+	strcpy(m.host, "web-17");
+	strcpy(m.tool_version, "9.8.7");
+	m.start_realtime_ns = 1763719200123456789LL;
+	m.start_mono_ns = 123456789012ULL;
+	return m;
+}
+
+/* A recording of n records (with an end frame if ended) in memory. */
+static unsigned char *make(uint64_t n, bool ended, size_t *len)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	uint64_t stats[TS_STAT__MAX];
+	unsigned char *buf;
+	int fd = memfd_create("rec", 0);
+	off_t size;
+
+	assert_non_null(w);
+	assert_true(fd >= 0);
+	for (int i = 0; i < TS_STAT__MAX; i++)
+		stats[i] = 1000 + (uint64_t)i;
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		struct ts_event e = ev(i);
+
+		assert_int_equal(recording__write(w, &e), 0);
+	}
+	if (ended)
+		assert_int_equal(recording__close(w, stats, TS_STAT__MAX), 0);
+	else
+		assert_int_equal(recording__flush(w), 0);
+	size = lseek(fd, 0, SEEK_END);
+	assert_true(size > 0);
+	buf = malloc((size_t)size);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	close(fd);
+	free(w);
+	*len = (size_t)size;
+	return buf;
+}
+
+static FILE *bytes(const unsigned char *buf, size_t len)
+{
+	FILE *f = len ? fmemopen((void *)buf, len, "rb") : fopen("/dev/null", "rb");
+
+	assert_non_null(f);
+	return f;
+}
+
+struct outcome {
+	int open;		/* recording__open_stream() */
+	uint64_t records;	/* records read, each checked against ev() */
+	int last;		/* recording__next()'s last return */
+	char err[256];
+};
+
+/* Read a recording from memory to its end or first error. */
+static struct outcome read_all(const unsigned char *buf, size_t len)
+{
+	struct outcome o = { 0 };
+	struct recording_reader r;
+	struct recording_meta m;
+	struct ts_event e;
+	FILE *f = bytes(buf, len);
+
+	o.open = recording__open_stream(&r, f, &m, o.err, sizeof(o.err));
+	if (o.open) {
+		fclose(f);
+		assert_true(o.err[0]);
+		return o;
+	}
+	while ((o.last = recording__next(&r, &e, o.err, sizeof(o.err))) == 1) {
+		struct ts_event want = ev(o.records);
+
+		assert_memory_equal(&e, &want, sizeof(e));
+		o.records++;
+	}
+	if (o.last < 0) {
+		char again[256];
+
+		assert_true(o.err[0]);
+		/* Errors are final. */
+		assert_int_equal(recording__next(&r, &e, again, sizeof(again)), o.last);
+		assert_string_equal(again, o.err);
+	}
+	recording__close_reader(&r);
+	fclose(f);
+	return o;
+}
+
+static void put32le(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Recompute the header checksum after editing a field, as the format says. */
+static void reseal_header(unsigned char *h)
+{
+	put32le(h + 252, (uint32_t)crc32(crc32(0, NULL, 0), h, 252));
+}
+
+/* Recompute the checksum of the frame at off, index idx. */
+static void reseal_frame(unsigned char *buf, size_t off, uint64_t idx)
+{
+	unsigned char le[8];
+	uint32_t len = buf[off] | buf[off + 1] << 8 | buf[off + 2] << 16 | (uint32_t)buf[off + 3] << 24;
+	uLong c;
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)(idx >> (8 * i));
+	c = crc32(crc32(0, NULL, 0), le, 8);
+	c = crc32(c, buf + off, 8);
+	c = crc32(c, buf + off + RECORDING_FRAME_SIZE, len);
+	put32le(buf + off + 8, (uint32_t)c);
+}
+
+static void round_trip_many(void **state)
+{
+	const uint64_t n = 20000;	/* several write buffers' worth */
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta(), got;
+	struct recording_reader r;
+	const struct recording_end *end;
+	char path[] = "/tmp/test_recording.XXXXXX", err[256];
+	uint64_t stats[TS_STAT__MAX], i = 0;
+	struct ts_event e;
+	struct stat st;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	for (int k = 0; k < TS_STAT__MAX; k++)
+		stats[k] = 7 * (uint64_t)k + 1;
+	assert_int_equal(recording__create(w, path, &m), 0);
+	for (i = 0; i < n; i++) {
+		e = ev(i);
+		assert_int_equal(recording__write(w, &e), 0);
+	}
+	assert_int_equal(recording__close(w, stats, TS_STAT__MAX), 0);
+	free(w);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, RECORDING_HEADER_SIZE + n * EV_FRAME + END_FRAME);
+
+	assert_int_equal(recording__open(&r, path, &got, err, sizeof(err)), 0);
+	assert_memory_equal(&got, &m, sizeof(m));
+	assert_null(recording__end(&r));
+	for (i = 0; recording__next(&r, &e, err, sizeof(err)) == 1; i++) {
+		struct ts_event want = ev(i);
+
+		assert_memory_equal(&e, &want, sizeof(e));
+	}
+	assert_int_equal(i, n);
+	assert_int_equal(recording__next(&r, &e, err, sizeof(err)), 0);	/* stays ended */
+	end = recording__end(&r);
+	assert_non_null(end);
+	assert_int_equal(end->events, n);
+	assert_int_equal(end->nstats, TS_STAT__MAX);
+	for (int k = 0; k < TS_STAT__MAX; k++)
+		assert_int_equal(end->stats[k], stats[k]);
+	assert_true(end->end_mono_ns > 0 && end->end_realtime_ns > 0);
+	recording__close_reader(&r);
+	unlink(path);
+}
+
+static void empty_recording(void **state)
+{
+	size_t len;
+	unsigned char *buf = make(0, true, &len);
+	struct outcome o = read_all(buf, len);
+
+	assert_int_equal(len, RECORDING_HEADER_SIZE + END_FRAME);
+	assert_int_equal(o.open, 0);
+	assert_int_equal(o.last, 0);
+	assert_int_equal(o.records, 0);
+	free(buf);
+}
+
+static void header_fields(void **state)
+{
+	struct recording_meta m;
+	struct utsname u;
+	size_t len;
+	unsigned char *buf = make(1, true, &len);
+
+	assert_memory_equal(buf, "TCPSTREC", 8);
+	assert_int_equal(buf[8] | buf[9] << 8, RECORDING_VERSION);
+	assert_int_equal(buf[12] | buf[13] << 8, RECORDING_HEADER_SIZE);
+	assert_int_equal(buf[16] | buf[17] << 8, sizeof(struct ts_event));
+	assert_string_equal((char *)buf + 48, "6.1.0-test-amd64");
+	assert_string_equal((char *)buf + 113, "web-17");
+	assert_string_equal((char *)buf + 178, "9.8.7");
+	assert_int_equal(buf[40], 123456789012ULL & 0xff);	/* little-endian */
+	free(buf);
+
+	/* What a live run would write. */
+	recording__meta_now(&m);
+	assert_int_equal(uname(&u), 0);
+	assert_string_equal(m.kernel, u.release);
+	assert_string_equal(m.host, u.nodename);
+	assert_string_equal(m.tool_version, TS_VERSION);
+	assert_true(m.start_mono_ns > 0);
+	assert_true(m.start_realtime_ns > 1600000000LL * 1000000000LL);
+}
+
+/* Cut anywhere: the records wholly before the cut, then a clear error. */
+static void truncated_anywhere(void **state)
+{
+	const uint64_t n = 4;
+	size_t len;
+	unsigned char *buf = make(n, true, &len);
+	size_t last = RECORDING_HEADER_SIZE + (n - 1) * EV_FRAME;
+
+	for (size_t cut = 0; cut < len; cut++) {
+		struct outcome o = read_all(buf, cut);
+
+		if (cut < RECORDING_HEADER_SIZE) {
+			assert_int_equal(o.open, -ENODATA);
+			assert_non_null(strstr(o.err, cut ? "cut short" : "empty"));
+			continue;
+		}
+		assert_int_equal(o.open, 0);
+		assert_int_equal(o.last, -ENODATA);
+		assert_non_null(strstr(o.err, "cut short"));
+		assert_int_equal(o.records, cut < RECORDING_HEADER_SIZE + n * EV_FRAME ?
+					    (cut - RECORDING_HEADER_SIZE) / EV_FRAME : n);
+		if (cut > last && cut < last + EV_FRAME) {
+			/* Inside the last record: named, with its offset. */
+			char where[64];
+
+			snprintf(where, sizeof(where), "record %llu at byte %zu",
+				 (unsigned long long)n, last);
+			assert_non_null(strstr(o.err, where));
+		}
+		if (cut == last)
+			assert_non_null(strstr(o.err, "no end frame"));
+	}
+	free(buf);
+}
+
+/* Any byte altered anywhere stops the reading there with an error, and
+ * every record returned before it is one that was written. */
+static void flipped_byte_anywhere(void **state)
+{
+	static const unsigned char masks[] = { 0x01, 0x80, 0xff };
+	const uint64_t n = 5;
+	size_t len;
+	unsigned char *orig = make(n, true, &len);
+	unsigned char *buf = malloc(len);
+
+	assert_non_null(buf);
+	for (size_t at = 0; at < len; at++) {
+		for (size_t k = 0; k < sizeof(masks); k++) {
+			struct outcome o;
+
+			memcpy(buf, orig, len);
+			buf[at] ^= masks[k];
+			o = read_all(buf, len);
+			if (at < RECORDING_HEADER_SIZE) {
+				assert_true(o.open < 0);
+				continue;
+			}
+			assert_int_equal(o.open, 0);
+			assert_int_equal(o.last, -EBADMSG);
+			/* Records before the damaged frame, none after. */
+			assert_int_equal(o.records,
+					 (at - RECORDING_HEADER_SIZE) / EV_FRAME < n ?
+					 (at - RECORDING_HEADER_SIZE) / EV_FRAME : n);
+			assert_non_null(strstr(o.err, "damaged"));
+		}
+	}
+	free(orig);
+	free(buf);
+}
+
+/* A frame lost, repeated or moved is caught where it happens. */
+static void frames_lost_or_repeated(void **state)
+{
+	size_t len;
+	unsigned char *orig = make(6, true, &len);
+	unsigned char *buf = malloc(len + EV_FRAME);
+	size_t f2 = RECORDING_HEADER_SIZE + 2 * EV_FRAME;
+	struct outcome o;
+
+	/* Frame 2 dropped. */
+	memcpy(buf, orig, f2);
+	memcpy(buf + f2, orig + f2 + EV_FRAME, len - f2 - EV_FRAME);
+	o = read_all(buf, len - EV_FRAME);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_int_equal(o.records, 2);
+	assert_non_null(strstr(o.err, "checksum"));
+	/* Frame 1 repeated. */
+	memcpy(buf, orig, f2);
+	memcpy(buf + f2, orig + f2 - EV_FRAME, EV_FRAME);
+	memcpy(buf + f2 + EV_FRAME, orig + f2, len - f2);
+	o = read_all(buf, len + EV_FRAME);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_int_equal(o.records, 2);
+	/* Data after the end frame. */
+	memcpy(buf, orig, len);
+	buf[len] = 0;
+	o = read_all(buf, len + 1);
+	assert_int_equal(o.records, 6);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_non_null(strstr(o.err, "after its end"));
+	free(orig);
+	free(buf);
+}
+
+/* Intact framing around a record the engine must not get. */
+static void invalid_record_refused(void **state)
+{
+	size_t len;
+	unsigned char *buf = make(3, true, &len);
+	size_t f1 = RECORDING_HEADER_SIZE + EV_FRAME;
+	struct ts_event *e = (struct ts_event *)(buf + f1 + RECORDING_FRAME_SIZE);
+	struct outcome o;
+
+	e->family = 3;
+	reseal_frame(buf, f1, 1);
+	o = read_all(buf, len);
+	assert_int_equal(o.records, 1);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_non_null(strstr(o.err, "invalid: address family 3"));
+
+	e->family = AF_INET;
+	e->type = TS_EV__MAX + 1;
+	reseal_frame(buf, f1, 1);
+	o = read_all(buf, len);
+	assert_int_equal(o.records, 1);
+	assert_non_null(strstr(o.err, "unknown record type"));
+	free(buf);
+}
+
+static void event_checks(void **state)
+{
+	struct ts_event e = ev(3);
+	char why[64];
+
+	assert_true(recording__event_ok(&e, why, sizeof(why)));
+	e.type = 0;
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_string_equal(why, "unknown record type 0");
+	e = ev(3);
+	e.newstate = TS_TCP_MAX_STATES;
+	assert_false(recording__event_ok(&e, NULL, 0));
+	e = ev(3);
+	e.fd = -2;
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_string_equal(why, "descriptor -2");
+	e = ev(3);
+	e.how = 3;
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	e = ev(3);
+	e.via = 9;
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_string_equal(why, "close via 9");
+}
+
+/* The writer keeps the file readable: an invalid record is not written. */
+static void writer_refuses_invalid(void **state)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	struct ts_event e = ev(0), bad = ev(1);
+	struct outcome o;
+	unsigned char *buf;
+	int fd = memfd_create("rec", 0);
+	off_t size;
+
+	bad.family = 0;
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	assert_int_equal(recording__write(w, &e), 0);
+	assert_int_equal(recording__write(w, &bad), -EINVAL);
+	e = ev(1);
+	assert_int_equal(recording__write(w, &e), 0);
+	assert_int_equal(recording__close(w, NULL, 0), 0);
+	size = lseek(fd, 0, SEEK_END);
+	buf = malloc((size_t)size);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	o = read_all(buf, (size_t)size);
+	assert_int_equal(o.last, 0);
+	assert_int_equal(o.records, 2);
+	close(fd);
+	free(buf);
+	free(w);
+}
+
+static void cut_without_end(void **state)
+{
+	size_t len;
+	unsigned char *buf = make(3, false, &len);
+	struct outcome o = read_all(buf, len);
+
+	assert_int_equal(o.records, 3);
+	assert_int_equal(o.last, -ENODATA);
+	assert_non_null(strstr(o.err, "after 3 records"));
+	assert_non_null(strstr(o.err, "no end frame"));
+	free(buf);
+}
+
+/* Each reason to refuse a file has its own error and words. */
+static void header_refusals(void **state)
+{
+	size_t len;
+	unsigned char *orig = make(2, true, &len);
+	unsigned char *buf = malloc(len);
+	struct outcome o;
+
+	memcpy(buf, orig, len);
+	memcpy(buf, "GIF89a..", 8);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EINVAL);
+	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
+
+	memcpy(buf, orig, len);
+	put32le(buf + 8, RECORDING_VERSION + 1);
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EPROTONOSUPPORT);
+	assert_non_null(strstr(o.err, "version 2 is newer"));
+
+	memcpy(buf, orig, len);
+	put32le(buf + 16, sizeof(struct ts_event) + 8);
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EPROTO);
+	assert_non_null(strstr(o.err, "made by tcpstate-trace 9.8.7 with records of"));
+
+	memcpy(buf, orig, len);
+	buf[20] ^= 1;
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EPROTO);
+	assert_non_null(strstr(o.err, "different record layout"));
+
+	memcpy(buf, orig, len);
+	put32le(buf + 24, 2);
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EPROTO);
+	assert_non_null(strstr(o.err, "big-endian host"));
+
+	memcpy(buf, orig, len);
+	buf[60] = 'x';		/* kernel release, header checksum not updated */
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EBADMSG);
+	assert_non_null(strstr(o.err, "header damaged"));
+
+	memset(buf + 48, 'x', 65);	/* unterminated, but sealed */
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EBADMSG);
+	assert_non_null(strstr(o.err, "not terminated"));
+	free(orig);
+	free(buf);
+}
+
+static void open_errors(void **state)
+{
+	const char *text = "hello, this is not a recording of anything";
+	struct recording_reader r;
+	struct outcome o;
+	char err[256];
+
+	assert_int_equal(recording__open(&r, "/nonexistent/x.rec", NULL, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/x.rec"));
+	o = read_all((const unsigned char *)text, strlen(text));
+	assert_int_equal(o.open, -EINVAL);
+	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
+}
+
+static void write_error_enospc(void **state)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	struct ts_event e = ev(0);
+	int fd = memfd_create("rec", 0), full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	assert_true(full >= 0);
+	/* The header is written at once. */
+	assert_int_equal(recording__create(w, "/dev/full", &m), -ENOSPC);
+	/* The disk fills later: the buffered records fail when written. */
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	assert_true(dup2(full, fd) == fd);
+	for (int i = 0; i < 10000 && !err; i++)
+		err = recording__write(w, &e);
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(recording__write(w, &e), -ENOSPC);	/* sticky */
+	assert_int_equal(recording__close(w, NULL, 0), -ENOSPC);
+	close(fd);
+	close(full);
+	free(w);
+}
+
+static void write_error_epipe(void **state)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	struct ts_event e = ev(0);
+	int p[2], err = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(recording__create_fd(w, p[1], &m), 0);
+	close(p[0]);
+	for (int i = 0; i < 10000 && !err; i++)
+		err = recording__write(w, &e);
+	assert_int_equal(err, -EPIPE);
+	assert_int_equal(recording__flush(w), -EPIPE);
+	assert_int_equal(recording__close(w, NULL, 0), -EPIPE);
+	close(p[1]);
+	free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip_many),
+		cmocka_unit_test(empty_recording),
+		cmocka_unit_test(header_fields),
+		cmocka_unit_test(truncated_anywhere),
+		cmocka_unit_test(flipped_byte_anywhere),
+		cmocka_unit_test(frames_lost_or_repeated),
+		cmocka_unit_test(invalid_record_refused),
+		cmocka_unit_test(event_checks),
+		cmocka_unit_test(writer_refuses_invalid),
+		cmocka_unit_test(cut_without_end),
+		cmocka_unit_test(header_refusals),
+		cmocka_unit_test(open_errors),
+		cmocka_unit_test(write_error_enospc),
+		cmocka_unit_test(write_error_epipe),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
