@@ -38,7 +38,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-live vmtest vmshell install uninstall clean help
+.PHONY: all static deps check-deps run test test-unit test-fuzz test-live vmtest vmshell install uninstall clean help
 .DELETE_ON_ERROR:
 
 all: tcpstate-trace
@@ -106,7 +106,23 @@ $(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/t
 
 test: deps
 	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)$(MAKE) test-unit test-live vmtest
+	$(Q)$(MAKE) test-unit test-fuzz test-live vmtest
+
+# A short libFuzzer run over the recording reader (tests/fuzz/README.md).
+FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
+$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c user/recording.c user/recording.h bpf/tcpstate.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser \
+		tests/fuzz/fuzz_recording.c user/recording.c -lz -o $@
+
+test-fuzz: $(FUZZ_RECORDING)
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-recording
+	$(Q)$(FUZZ_RECORDING) -runs=100000 -seed=1 -max_len=4096 \
+		$(OUTPUT)/fuzz/corpus-recording tests/fuzz/corpus/recording \
+		> $(OUTPUT)/fuzz/last-run.log 2>&1 || { tail -n 40 $(OUTPUT)/fuzz/last-run.log; exit 1; }
+	$(Q)echo "fuzz: recording reader: $$(tail -n 1 $(OUTPUT)/fuzz/last-run.log)"
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/run-unit $(UNIT_BINS)

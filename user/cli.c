@@ -24,6 +24,8 @@ static const char doc[] =
 "    tcpstate-trace --close-wait-alert 30  # explain sockets stuck 30 s in CLOSE_WAIT\n"
 "    tcpstate-trace --timewait-report -i 10  # TIME_WAIT by destination, every 10 s\n"
 "    tcpstate-trace --snapshot     # the sockets now: why CLOSE_WAIT, where TIME_WAIT\n"
+"    tcpstate-trace --hist -i 60   # close-path latency histograms every minute\n"
+"    tcpstate-trace --record t.rec # keep the raw records; later: --replay t.rec -j\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
@@ -33,6 +35,9 @@ enum {
 	OPT_TIMEWAIT_REPORT,
 	OPT_ALL_NETNS,
 	OPT_SNAPSHOT,
+	OPT_HIST,
+	OPT_RECORD,
+	OPT_REPLAY,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
 	OPT_USAGE,
@@ -61,6 +66,12 @@ static const struct argp_option options[] = {
 	  "Every network namespace (default: the one tcpstate-trace runs in)", 0 },
 	{ "snapshot", OPT_SNAPSHOT, NULL, 0,
 	  "Print the sockets there are now (states, CLOSE_WAIT diagnosis, TIME_WAIT) and exit", 0 },
+	{ "hist", OPT_HIST, NULL, 0,
+	  "At exit (and every -i SECS): histograms of time in SYN_SENT, CLOSE_WAIT, FIN_WAIT1, "
+	  "FIN_WAIT2, LAST_ACK, CLOSING, TIME_WAIT and of close() to CLOSE", 0 },
+	{ "record", OPT_RECORD, "FILE", 0, "Also write every raw record to FILE, for --replay", 0 },
+	{ "replay", OPT_REPLAY, "FILE", 0,
+	  "Read records from FILE (made by --record) instead of tracing; no root needed", 0 },
 	{ "ringbuf", OPT_RINGBUF, "SIZE", 0,
 	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
@@ -235,6 +246,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SNAPSHOT:
 		o->snapshot_only = true;
 		break;
+	case OPT_HIST:
+		o->hist = true;
+		break;
+	case OPT_RECORD:
+		o->record_path = arg;
+		break;
+	case OPT_REPLAY:
+		o->replay_path = arg;
+		break;
 	case OPT_TIMEWAIT_REPORT:
 		o->timewait_report = true;
 		break;
@@ -272,6 +292,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_INIT:
 		if (ctx->devnull)
 			state->err_stream = ctx->devnull;
+		break;
+	case ARGP_KEY_END:
+		if (o->replay_path && (o->pid || o->nsports || o->ndports || o->family ||
+				       o->all_netns || o->snapshot_only || o->record_path)) {
+			usage_error("%s", "--replay takes no -p, -L, -D, -4, -6, --all-netns, "
+				    "--snapshot or --record: filters ran when the file was recorded");
+			return EINVAL;
+		}
 		break;
 	case ARGP_KEY_ARG:
 		usage_error("unexpected argument '%s' (see --help)", arg);

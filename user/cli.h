@@ -38,6 +38,9 @@ struct cli_opts {
 	uint32_t interval_s;		/* periodic reports; 0: at exit only */
 	bool all_netns;			/* every network namespace, not just ours */
 	bool snapshot_only;		/* --snapshot: the picture now, no tracing */
+	bool hist;			/* latency histograms at exit (and every interval) */
+	const char *record_path;	/* --record FILE: the raw records, for --replay */
+	const char *replay_path;	/* --replay FILE: no tracing, the same outputs */
 	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
 	uint32_t max_sockets;		/* socket table entries in the kernel */
 };

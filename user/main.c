@@ -12,6 +12,8 @@
 #include "conn_table.h"
 #include "diagnose.h"
 #include "holders.h"
+#include "latency.h"
+#include "recording.h"
 #include "tw_pending.h"
 #include "tw_report.h"
 #include "output.h"
@@ -36,6 +38,11 @@ struct app {
 	uint32_t budget;		/* records left this round; 0: no limit */
 	struct run_summary sum;
 	int write_err;		/* first output error; ends the run */
+	struct latency lat;
+	bool hist;
+	struct recording_writer rec;
+	bool recording;
+	bool replaying;		/* no live system: holders cannot be looked up */
 };
 
 /* A record, into the connection table and out. */
@@ -47,6 +54,8 @@ static int report(struct app *a, const struct ts_event *e)
 
 	if (e->type == TS_EV_STATE)
 		a->sum.transitions++;
+	if (a->hist)
+		latency__add(&a->lat, e, c);
 	conn_table__apply(&a->conns, e);
 	err = output__event(&a->out, e, before_start);
 	if (err)
@@ -76,6 +85,14 @@ static int take_record(struct app *a, const struct ts_event *e, size_t len)
 	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV__MAX) {
 		a->sum.malformed++;
 		return 0;
+	}
+	if (a->recording) {
+		int err = recording__write(&a->rec, e);
+
+		if (err == -EINVAL)
+			a->sum.malformed++;
+		else if (err)
+			return a->write_err = err;
 	}
 	if (e->type == TS_EV_TW_REARM) {
 		a->sum.internal++;
@@ -123,11 +140,10 @@ static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t
 
 /* Diagnose every connection that has sat in CLOSE_WAIT past the threshold:
  * one /proc walk finds the holders of a whole batch. */
-static int check_alerts(struct app *a, uint64_t min_age_ns, int *count)
+static int check_alerts(struct app *a, uint64_t now, uint64_t min_age_ns, int *count)
 {
 	struct holder_query q[ALERT_BATCH];
 	struct conn *due[ALERT_BATCH];
-	uint64_t now = clock__mono_now();
 	char diag[1024];
 	int n = 0, err = 0;
 
@@ -148,7 +164,7 @@ static int check_alerts(struct app *a, uint64_t min_age_ns, int *count)
 		for (int k = 0; k < n; k++)
 			if (q[k].ino == due[i]->ident.ino)
 				hq = &q[k];
-		if (!due[i]->ident.ino)
+		if (!due[i]->ident.ino || a->replaying)
 			hq = NULL;
 		diagnose__close_wait(due[i], hq ? hq->h : NULL, hq ? hq->n : -1, now, diag,
 				     sizeof(diag));
@@ -192,11 +208,91 @@ static int run_snapshot(struct app *a, const struct cli_opts *opts)
 	int err = take_snapshot(a, opts), n = ALERT_BATCH;
 
 	while (!err && n == ALERT_BATCH)
-		err = check_alerts(a, 0, &n);
+		err = check_alerts(a, clock__mono_now(), 0, &n);
 	if (!err)
 		err = report_timewait(a);
 	if (!err)
 		err = output__flush(&a->out);
+	return err;
+}
+
+/* The periodic and final reports the options ask for. */
+static int reports(struct app *a, const struct cli_opts *opts, uint64_t now)
+{
+	int err = 0;
+
+	if (opts->timewait_report)
+		err = report_timewait(a);
+	if (!err && opts->hist)
+		err = output__latency(&a->out, &a->lat, now);
+	return err;
+}
+
+/* --replay: the recorded records through the same engine and outputs. A
+ * poll round is 100 ms of recorded time; "now" is the last record's. */
+static int run_replay(struct app *a, const struct cli_opts *opts)
+{
+	struct recording_reader r;
+	struct recording_meta meta;
+	struct ts_event e;
+	uint64_t round_end = 0, now = 0, next_report = 0, interval = opts->interval_s * 1000000000ULL;
+	char msg[256];
+	int got, err;
+
+	err = recording__open(&r, opts->replay_path, &meta, msg, sizeof(msg));
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: %s\n", msg);
+		return err;
+	}
+	a->replaying = true;
+	a->out.clk.real_minus_mono_ns = meta.start_realtime_ns - (int64_t)meta.start_mono_ns;
+	a->sum.start_mono_ns = meta.start_mono_ns;
+	a->sum.state_hook = a->sum.cookie_mode = a->sum.close_hook = "replay";
+	while ((got = recording__next(&r, &e, msg, sizeof(msg))) == 1) {
+		now = e.mono_ns;
+		if (!round_end)
+			round_end = now + 100000000ULL;
+		while (now >= round_end) {
+			a->round++;
+			round_end += 100000000ULL;
+			if ((err = flush_tw(a, a->round)))
+				goto out;
+		}
+		a->sum.records++;
+		if ((err = take_record(a, &e, sizeof(e))))
+			goto out;
+		if (a->alert_after_ns && (err = check_alerts(a, now, a->alert_after_ns, NULL)))
+			goto out;
+		if (interval && !next_report)
+			next_report = now + interval;
+		if (interval && now >= next_report) {
+			next_report += interval;
+			if ((err = reports(a, opts, now)))
+				goto out;
+		}
+	}
+	if (got < 0)
+		fprintf(stderr, "tcpstate-trace: %s; the results cover the records before it\n", msg);
+	err = flush_tw(a, UINT64_MAX);
+	if (!err)
+		err = reports(a, opts, now);
+	if (recording__end(&r)) {
+		const struct recording_end *end = recording__end(&r);
+
+		for (uint32_t i = 0; i < end->nstats && i < TS_STAT__MAX; i++)
+			a->sum.stats[i] = end->stats[i];
+	}
+	a->sum.end_mono_ns = now;
+	a->sum.tw_rearms = a->tw.undone;
+	if (!err)
+		err = output__summary_record(&a->out, &a->sum);
+	if (!err)
+		err = output__flush(&a->out);
+	output__summary_text(stderr, &a->sum);
+	if (!err && got < 0)
+		err = got;
+out:
+	recording__close_reader(&r);
 	return err;
 }
 
@@ -232,6 +328,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return 1;
 	}
+	a.hist = opts.hist;
+	if (opts.replay_path) {
+		err = run_replay(&a, &opts);
+		output__free(&a.out);
+		conn_table__free(&a.conns);
+		if (reader_gone(err))
+			return 0;
+		return err ? 1 : 0;
+	}
 	if (opts.snapshot_only) {
 		err = run_snapshot(&a, &opts);
 		output__free(&a.out);
@@ -245,6 +350,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcpstate-trace: %s\n", msg);
 		output__free(&a.out);
 		return 1;
+	}
+	if (opts.record_path) {
+		struct recording_meta meta;
+
+		recording__meta_now(&meta);
+		/* The output's own clock mapping, so replayed times print the
+		 * same to the microsecond. */
+		meta.start_realtime_ns = clock__to_realtime_ns(&a.out.clk, meta.start_mono_ns);
+		err = recording__create(&a.rec, opts.record_path, &meta);
+		if (err) {
+			fprintf(stderr, "tcpstate-trace: cannot record to %s: %s\n", opts.record_path,
+				strerror(-err));
+			tracer__close(t);
+			output__free(&a.out);
+			return 1;
+		}
+		a.recording = true;
 	}
 	a.sum.state_hook = state_hook__name(tracer__choices(t)->state_hook);
 	a.sum.cookie_mode = cookie_mode__name(tracer__choices(t)->cookie_mode);
@@ -278,15 +400,17 @@ int main(int argc, char **argv)
 		if (err < 0 && err != -EINTR && err != -EAGAIN)
 			break;
 		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
+		if (!err && a.recording)
+			err = recording__flush(&a.rec);
 		if (!err && a.alert_after_ns)
-			err = check_alerts(&a, a.alert_after_ns, NULL);
+			err = check_alerts(&a, clock__mono_now(), a.alert_after_ns, NULL);
 		if (!err)
 			err = output__flush(&a.out);
 		if (err)
 			break;
 		if (next_report && clock__mono_now() >= next_report) {
 			next_report += opts.interval_s * 1000000000ULL;
-			if (opts.timewait_report && (err = report_timewait(&a)))
+			if ((err = reports(&a, &opts, clock__mono_now())))
 				break;
 		}
 		if (clock__mono_now() >= next_check) {
@@ -309,11 +433,21 @@ int main(int argc, char **argv)
 			err = report_lost(t, &a, &lost_seen, opts.ringbuf_bytes);
 	}
 
-	if (!err && opts.timewait_report)
-		err = report_timewait(&a);
+	if (!err)
+		err = reports(&a, &opts, clock__mono_now());
 	a.sum.end_mono_ns = clock__mono_now();
 	a.sum.tw_rearms = a.tw.undone;
 	tracer__stats(t, a.sum.stats);
+	if (a.recording) {
+		int rerr = recording__close(&a.rec, a.sum.stats, TS_STAT__MAX);
+
+		a.recording = false;
+		if (rerr && !err) {
+			fprintf(stderr, "tcpstate-trace: writing %s: %s\n", opts.record_path,
+				strerror(-rerr));
+			err = rerr;
+		}
+	}
 	if (!err) {
 		err = output__summary_record(&a.out, &a.sum);
 		if (!err)

@@ -412,6 +412,55 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 	return json__write_line(j, o->f);
 }
 
+int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
+{
+	char ts[CLOCK_RFC3339_LEN], title[64];
+	struct json *j = &o->j;
+	int err = 0;
+
+	for (int k = 0; k < LAT__MAX && !err; k++) {
+		const struct hist *h = &l->h[k];
+		int first, last;
+
+		if (!h->count)
+			continue;
+		if (!o->json) {
+			snprintf(title, sizeof(title), k == LAT_CLOSE_TO_CLOSED
+				 ? "close() to CLOSE" : "time in %s", latency__name(k));
+			err = hist__print(o->f, h, title);
+			continue;
+		}
+		json__begin_object(j);
+		json__kv_string(j, "type", "hist");
+		json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now_ns), ts,
+							 sizeof(ts)));
+		json__kv_uint(j, "mono_ns", now_ns);
+		json__kv_string(j, "name", latency__name(k));
+		json__kv_string(j, "unit", "ns");
+		json__kv_uint(j, "count", h->count);
+		json__kv_uint(j, "min", h->min);
+		json__kv_uint(j, "p50", hist__quantile(h, 0.50));
+		json__kv_uint(j, "p90", hist__quantile(h, 0.90));
+		json__kv_uint(j, "p99", hist__quantile(h, 0.99));
+		json__kv_uint(j, "max", h->max);
+		json__key(j, "buckets");
+		json__begin_array(j);
+		if (hist__span(h, &first, &last)) {
+			for (int b = first; b <= last; b++) {
+				json__begin_object(j);
+				json__kv_uint(j, "lo", hist__bucket_low(b));
+				json__kv_uint(j, "hi", hist__bucket_high(b));
+				json__kv_uint(j, "count", h->n[b]);
+				json__end_object(j);
+			}
+		}
+		json__end_array(j);
+		json__end_object(j);
+		err = json__write_line(j, o->f);
+	}
+	return err;
+}
+
 int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns)
 {
 	char ts[CLOCK_RFC3339_LEN];

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "conn_table.h"
 #include "holders.h"
+#include "latency.h"
 #include "snapshot.h"
 #include "tw_report.h"
 #include "json_writer.h"
@@ -46,6 +47,9 @@ void output__free(struct output *o);
 /* A record from the kernel, of any type; before_start: its connection was
  * found by the start-up snapshot. */
 int output__event(struct output *o, const struct ts_event *e, bool before_start);
+/* The latency histograms that have samples: bcc-style tables, or one
+ * "hist" record each. */
+int output__latency(struct output *o, const struct latency *l, uint64_t now_ns);
 /* What the start-up snapshot found. */
 int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns);
 const char *output__how_name(uint8_t how);

@@ -42,6 +42,7 @@ static const struct test tests[] = {
 	{ "timewait_count", t_timewait_count, 0 },
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
+	{ "record_replay", t_record_replay, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -41,5 +41,6 @@ void t_timewait_count(void);
 /* test_snapshot.c */
 void t_snapshot_start(void);
 void t_snapshot_netns(void);
+void t_record_replay(void);
 
 #endif /* LIVE_TESTS_H */
