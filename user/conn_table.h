@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "tcpstate.h"
 
-#define CONN_CALLS_MAX 8
+#define CONN_CALLS_MAX 4	/* most connections see one or two */
 
 /* A close or shutdown made on the connection. */
 struct conn_call {
