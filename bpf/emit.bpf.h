@@ -113,6 +113,7 @@ static __always_inline struct ts_event *sock_event(__u32 type, const struct sock
 	if (!e)
 		return NULL;
 	event_sock(e, sk, &id, si);
+	e->newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (caller && caller->pid)
 		event_caller(e, caller);
 	return e;
@@ -120,10 +121,16 @@ static __always_inline struct ts_event *sock_event(__u32 type, const struct sock
 
 static __always_inline void event_submit(struct ts_event *e)
 {
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	stat_inc(TS_STAT_EVENTS);
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	/* Wake once, as the backlog crosses a quarter of the ring: a consumer
+	 * that is awake drains it, and a wakeup per record costs more than
+	 * the rest of the program and starves the consumer. Past half, the
+	 * consumer is behind: wake it with every record. */
+	if ((avail >= wakeup_bytes && avail < wakeup_bytes + 2 * (sizeof(*e) + 8)) ||
+	    avail >= 2 * wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 }

@@ -98,7 +98,7 @@ struct ts_event {
 	__u16 sport;		/* host order */
 	__u16 dport;		/* host order */
 	__u8 oldstate;
-	__u8 newstate;
+	__u8 newstate;		/* other records: the socket's state at the time */
 	__u8 owner_src;		/* enum ts_owner_src */
 	__u8 flags;		/* enum ts_event_flags */
 	__u8 pad[2];

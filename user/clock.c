@@ -45,14 +45,20 @@ static void split(int64_t ns, time_t *sec, long *sub)
 
 const char *clock__rfc3339(int64_t real_ns, char *buf, size_t len)
 {
+	/* Records come thousands a second: format each second once. (The
+	 * output is single-threaded.) */
+	static time_t cached_sec = -1;
+	static char base[24];
 	time_t sec;
 	long sub;
 	struct tm tm;
-	char base[24];
 
 	split(real_ns, &sec, &sub);
-	gmtime_r(&sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (sec != cached_sec) {
+		gmtime_r(&sec, &tm);
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
 	snprintf(buf, len, "%s.%06ldZ", base, sub / 1000);
 	return buf;
 }

@@ -201,9 +201,10 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 		return NULL;
 	c = conn_table__find(t, e->cookie);
 	if (!c) {
-		/* A socket on its way out starts nothing. */
-		if ((e->type == TS_EV_STATE && e->newstate == TS_TCP_CLOSE) ||
-		    (e->type == TS_EV_CLOSE && e->final) || e->type == TS_EV_RESET)
+		/* A socket on its way out, or already closed (a reset can
+		 * beat accept()), starts nothing: nothing would remove it. */
+		if (e->newstate == TS_TCP_CLOSE || (e->type == TS_EV_CLOSE && e->final) ||
+		    e->type == TS_EV_RESET)
 			return NULL;
 		c = insert(t, e);
 		if (!c)

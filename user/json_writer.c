@@ -2,7 +2,6 @@
 #include "json_writer.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,14 +89,29 @@ void json__end_object(struct json *j) { close_(j, '}'); }
 void json__begin_array(struct json *j) { open_(j, '['); }
 void json__end_array(struct json *j) { close_(j, ']'); }
 
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+}
+
 static void quoted(struct json *j, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
 
 	putc_(j, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < n) {
+		size_t run = i;
+		unsigned char c;
 
+		/* Copy runs of characters that need no escape at once. */
+		while (run < n && plain((unsigned char)s[run]))
+			run++;
+		if (run > i)
+			put(j, s + i, run - i);
+		if (run == n)
+			break;
+		c = (unsigned char)s[run];
 		switch (c) {
 		case '"': put(j, "\\\"", 2); break;
 		case '\\': put(j, "\\\\", 2); break;
@@ -106,17 +120,25 @@ static void quoted(struct json *j, const char *s, size_t n)
 		case '\t': put(j, "\\t", 2); break;
 		case '\b': put(j, "\\b", 2); break;
 		case '\f': put(j, "\\f", 2); break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+		default: {
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
 
-				put(j, u, sizeof(u));
-			} else {
-				putc_(j, (char)c);
-			}
+			put(j, u, sizeof(u));
 		}
+		}
+		i = run + 1;
 	}
 	putc_(j, '"');
+}
+
+/* Decimal digits of v, right-aligned in buf[24]; returns the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
 }
 
 void json__key(struct json *j, const char *name)
@@ -140,20 +162,20 @@ void json__string(struct json *j, const char *s)
 
 void json__uint(struct json *j, uint64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRIu64, v);
+	char b[24], *p = u64_digits(v, b + sizeof(b));
 
 	sep(j);
-	put(j, b, (size_t)n);
+	put(j, p, (size_t)(b + sizeof(b) - p));
 }
 
 void json__int(struct json *j, int64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRId64, v);
+	char b[24], *p = u64_digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof(b));
 
+	if (v < 0)
+		*--p = '-';
 	sep(j);
-	put(j, b, (size_t)n);
+	put(j, p, (size_t)(b + sizeof(b) - p));
 }
 
 void json__bool(struct json *j, bool v)
