@@ -38,7 +38,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-fuzz test-live vmtest vmshell install uninstall clean help
+.PHONY: all static deps check-deps run test test-unit test-fuzz test-live vmtest vmshell bench install uninstall clean help
 .DELETE_ON_ERROR:
 
 all: tcpstate-trace
@@ -51,6 +51,7 @@ help:
 	@echo 'make test       deps + build + unit tests + live tests + vmtest (root)'
 	@echo 'make vmtest     the live tests in qemu VMs on Debian kernels (KERNELS="5.10 6.1 6.12")'
 	@echo 'make vmshell    a shell in a VM with the tracer and tests (KERNEL=6.12)'
+	@echo 'make bench      overhead, loss, saturation, memory vs no tracer and tcpstates (BENCH_ARGS=--quick)'
 	@echo 'make install    install to $$(DESTDIR)$$(PREFIX) (PREFIX=$(PREFIX))'
 	@echo 'make vmlinux    regenerate $(VMLINUX_DIR)/vmlinux.h from this kernel'
 
@@ -152,6 +153,19 @@ KERNEL ?= 6.12
 vmshell: static $(SCENARIO_BINS) $(LIVETEST)
 	tests/vm/vmshell.sh --kernel $(KERNEL) --bin $(OUTPUT)/static/tcpstate-trace \
 		--bin $(LIVETEST) $(foreach s,$(SCENARIO_BINS),--bin $(s))
+
+# --- benchmark (tests/bench/README.md) -----------------------------------------
+CHURN := $(OUTPUT)/tests/bench/churn
+$(CHURN): tests/bench/churn.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -Wall -Wextra -std=gnu11 -pthread $< -o $@
+
+# BENCH_ARGS=--quick for a short run.
+bench: deps
+	$(Q)$(MAKE) all $(CHURN)
+	tests/bench/run-bench --tracer ./tcpstate-trace --churn $(CHURN) \
+		--json-out $(OUTPUT)/bench/results.json $(BENCH_ARGS)
 
 # --- install -----------------------------------------------------------------
 install: tcpstate-trace

@@ -92,15 +92,6 @@ struct {
 	__type(value, struct owner);
 } listeners SEC(".maps");
 
-/* Counter for tracer-assigned cookies, per CPU: kernels that need them
- * (before 5.12) have no fetching atomics in BPF. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} synth_seq SEC(".maps");
-
 /* A shutdown() in progress, by thread: the syscall knows the descriptor,
  * tcp_shutdown (or the syscall's return) knows it reached TCP. */
 struct pending_shutdown {
@@ -155,6 +146,7 @@ struct {
 	__type(key, struct tuple_key);
 	__type(value, struct tw_new);
 } tw_new SEC(".maps");
+
 
 /* Timewait sockets the tracer follows, by address. */
 struct tw_live {

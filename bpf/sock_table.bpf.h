@@ -32,17 +32,15 @@ static __always_inline bool current_owner(struct owner *o)
 	return true;
 }
 
-/* A cookie of the tracer's own: unique, never equal to a kernel cookie. */
+/* A cookie of the tracer's own, never equal to a kernel cookie: the CPU and
+ * the nanosecond. A per-CPU counter is not enough: a softirq's program can
+ * interrupt a task's on the same CPU mid-increment (kernels that need these
+ * cookies have no fetching atomics), while no two runs on one CPU share a
+ * nanosecond. The low 40 bits wrap every 18 minutes. */
 static __always_inline __u64 synth_cookie(void)
 {
-	__u32 zero = 0;
-	__u64 *seq = bpf_map_lookup_elem(&synth_seq, &zero);
-
-	if (!seq)
-		return 0;
-	*seq += 1;
 	return TS_SYNTH_COOKIE_BIT | ((__u64)(bpf_get_smp_processor_id() & 0xfff) << 40) |
-	       (*seq & ((1ULL << 40) - 1));
+	       (bpf_ktime_get_ns() & ((1ULL << 40) - 1));
 }
 
 /* The kernel's cookie if something already asked for it, else one of ours. */

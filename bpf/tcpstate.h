@@ -78,8 +78,8 @@ enum ts_cookie_mode {
 	TS_COOKIE_READ = 1,	/* skc_cookie when set, else a tracer-assigned id */
 };
 
-/* Tracer-assigned cookies: bit 52 set, the CPU in bits 40-51, a per-CPU
- * sequence below. Kernel cookies are a counter that never gets near 2^52,
+/* Tracer-assigned cookies: bit 52 set, the CPU in bits 40-51, the time in
+ * ns below. Kernel cookies are a counter that never gets near 2^52,
  * and everything stays below 2^53, exact in a JSON reader's doubles. */
 #define TS_SYNTH_COOKIE_BIT (1ULL << 52)
 

@@ -25,8 +25,9 @@ for mode in "$@"; do
 	echo "live tests, mode $mode ($args)"
 	out=$(mktemp)
 	# shellcheck disable=SC2086
-	"$livetest" --tracer "$tracer" --scenarios "$scenarios" -- $args | tee "$out"
+	"$livetest" --tracer "$tracer" --scenarios "$scenarios" -- $args >"$out" 2>&1
 	rc=$?
+	cat "$out"
 	case $rc in
 	0) cell=pass ;;
 	77) cell="unsupported ($(tail -n 1 "$out" | sed 's/^unsupported: //'))" ;;

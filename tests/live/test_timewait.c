@@ -152,6 +152,11 @@ void t_timewait_reused(void)
 	       (long long)jint(rep, "second_client_port"), cport);
 	json_decref(rep);
 	/* The first connection's cookie: the one whose TIME_WAIT came first. */
+	{
+		struct ports p = { cport, port };
+
+		EXPECT(tracer_wait(&t, has_tw_entry, &p), "no TIME_WAIT for port %d", cport);
+	}
 	w.cookie = cookie_by_ports(&t, cport, port, "TIME_WAIT");
 	EXPECT(w.cookie && tracer_wait(&t, has_tw_end, &w), "first connection's TIME_WAIT did not end");
 	tracer_stop(&t, SIGINT);
