@@ -99,7 +99,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 
 $(OUTPUT)/tests/scenario/%: tests/scenario/%.c tests/scenario/scenario.h | $(OUTPUT)/tests/scenario
 	$(call msg,SCENARIO,$@)
-	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+	$(Q)$(CC) $(CFLAGS) -static -pthread $< -o $@
 
 $(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/tests
 	$(call msg,LIVETEST,$@)

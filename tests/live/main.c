@@ -40,6 +40,7 @@ static const struct test tests[] = {
 	{ "close_dup", t_close_dup, 0 },
 	{ "timewait_reused", t_timewait_reused, 0 },
 	{ "timewait_count", t_timewait_count, 0 },
+	{ "timewait_simultaneous", t_timewait_simultaneous, 0 },
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
 	{ "record_replay", t_record_replay, 0 },

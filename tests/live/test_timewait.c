@@ -267,3 +267,83 @@ out:
 	free(err);
 	tracer_free(&t);
 }
+
+static bool ended(struct tracer_run *t, int sport, int dport)
+{
+	return cookie_by_ports(t, sport, dport, "CLOSE") ||
+	       cookie_by_ports(t, sport, dport, "TIME_WAIT");
+}
+
+static bool last_pair_ended(struct tracer_run *t, void *arg)
+{
+	struct ports *p = arg;
+
+	return ended(t, p->sport, p->dport) && ended(t, p->dport, p->sport);
+}
+
+/* The FINs cross: both ends pass CLOSING and enter TIME_WAIT. */
+static bool both_closing(struct tracer_run *t, int cport, int port)
+{
+	uint64_t c = cookie_by_ports(t, cport, port, "ESTABLISHED");
+	uint64_t s = cookie_by_ports(t, port, cport, "ESTABLISHED");
+	char a[256], b[256];
+	json_t *la, *lb;
+	bool yes;
+
+	la = records_of_cookie(t, c);
+	lb = records_of_cookie(t, s);
+	transitions_str(la, a, sizeof(a));
+	transitions_str(lb, b, sizeof(b));
+	yes = c && s && strstr(a, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>CLOSING CLOSING>TIME_WAIT") &&
+	      strstr(b, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>CLOSING CLOSING>TIME_WAIT");
+	if (yes) {
+		json_t *ea = json_array_get(la, json_array_size(la) - 1);
+		json_t *eb = json_array_get(lb, json_array_size(lb) - 1);
+
+		EXPECT(json_is_true(json_object_get(ea, "timewait")) &&
+		       json_is_true(json_object_get(eb, "timewait")),
+		       "CLOSING>TIME_WAIT not marked as the timewait socket's");
+	}
+	json_decref(la);
+	json_decref(lb);
+	return yes;
+}
+
+/* Simultaneous close: both ends pass CLOSING and enter TIME_WAIT. Two
+ * threads shut down at once; when the FINs cross (they do within a few
+ * tries on two CPUs) the tracer must show it on both ends. */
+void t_timewait_simultaneous(void)
+{
+	const char *targs[] = { "-j", NULL }, *sargs[] = { "simultaneous", "40", NULL };
+	struct tracer_run t;
+	json_t *rep, *ports, *v;
+	struct ports last;
+	size_t i;
+	int port, crossed = 0;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		test_skip("FINs cross only with two CPUs");
+		return;
+	}
+	if (tracer_start(&t, targs))
+		return;
+	rep = scenario_run("timewait", sargs);
+	if (!rep) {
+		check_fail(__FILE__, __LINE__, "timewait simultaneous failed");
+		goto out;
+	}
+	port = (int)jint(rep, "port");
+	ports = json_object_get(rep, "client_ports");
+	last.sport = (int)json_integer_value(json_array_get(ports, json_array_size(ports) - 1));
+	last.dport = port;
+	EXPECT(tracer_wait(&t, last_pair_ended, &last), "the last connection's records did not arrive");
+	tracer_stop(&t, SIGINT);
+	json_array_foreach(ports, i, v)
+		crossed += both_closing(&t, (int)json_integer_value(v), port);
+	EXPECT(crossed > 0, "in %zu simultaneous shutdowns no connection showed both ends "
+	       "FIN_WAIT1>CLOSING>TIME_WAIT", json_array_size(ports));
+	json_decref(rep);
+	check_summary(&t);
+out:
+	tracer_free(&t);
+}

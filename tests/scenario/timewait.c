@@ -9,9 +9,16 @@
  *             allows it (tcp_tw_reuse needs the timewait socket to be a
  *             second old), a new connection from the same port to the same
  *             server takes over the 4-tuple
+ *   simultaneous N
+ *             N connections whose two ends shut down writing at the same
+ *             moment from two threads: when each FIN arrives while the
+ *             other end is inside its own shutdown(), the FINs cross and
+ *             both ends pass CLOSING. Whether they crossed is for the
+ *             tracer's records to say; N attempts make it all but certain
  * Prints one JSON line: the server port, the client port(s). */
 #include "scenario.h"
 
+#include <pthread.h>
 #include <time.h>
 
 /* One connection from fd (already bound or not) to port: the client closes
@@ -55,6 +62,48 @@ static int client_socket(uint32_t bind_port)
 	return fd;
 }
 
+struct half {
+	int fd;
+	pthread_barrier_t *go;
+};
+
+static void *shut_and_drain(void *arg)
+{
+	struct half *h = arg;
+
+	pthread_barrier_wait(h->go);
+	if (shutdown(h->fd, SHUT_WR))
+		die("shutdown");
+	expect_eof(h->fd);
+	return NULL;
+}
+
+/* Both ends shut down at once; returns the client's port. */
+static uint16_t crossed(int lfd, uint16_t port)
+{
+	pthread_barrier_t go;
+	struct half a, b;
+	pthread_t ta, tb;
+	uint16_t cport;
+
+	a.fd = connect_to(AF_INET, port);
+	cport = local_port(a.fd);
+	b.fd = accept(lfd, NULL, NULL);
+	if (b.fd < 0)
+		die("accept");
+	pthread_barrier_init(&go, NULL, 2);
+	a.go = b.go = &go;
+	if (pthread_create(&ta, NULL, shut_and_drain, &a) ||
+	    pthread_create(&tb, NULL, shut_and_drain, &b))
+		die("pthread_create");
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&go);
+	close(a.fd);
+	close(b.fd);
+	return cport;
+}
+
 int main(int argc, char **argv)
 {
 	int lfd;
@@ -77,6 +126,13 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			one(lfd, client_socket(NO_BIND), port);
 		printf("{\"port\":%u,\"count\":%d}\n", port, n);
+	} else if (strcmp(argv[1], "simultaneous") == 0 && argc == 3) {
+		int n = atoi(argv[2]);
+
+		printf("{\"port\":%u,\"client_ports\":[", port);
+		for (int i = 0; i < n; i++)
+			printf("%s%u", i ? "," : "", crossed(lfd, port));
+		printf("]}\n");
 	} else if (strcmp(argv[1], "reuse") == 0) {
 		uint16_t cport = one(lfd, client_socket(0), port);
 		struct timespec until;
