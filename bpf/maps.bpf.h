@@ -138,10 +138,11 @@ struct tw_new {
 	__u8 pad[7];
 };
 
-/* Entries live microseconds; LRU sheds the stale ones left by re-arms of
- * timewait sockets the tracer no longer follows. */
+/* Entries live microseconds. A plain hash: an LRU map may drop a fresh
+ * entry to refill a CPU's free list. Entries left by re-arms of timewait
+ * sockets the tracer does not follow go when their timer is cancelled. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct tuple_key);
 	__type(value, struct tw_new);

@@ -438,6 +438,7 @@ int main(int argc, char **argv)
 	a.sum.end_mono_ns = clock__mono_now();
 	a.sum.tw_rearms = a.tw.undone;
 	tracer__stats(t, a.sum.stats);
+	a.sum.missed = tracer__missed(t);
 	if (a.recording) {
 		int rerr = recording__close(&a.rec, a.sum.stats, TS_STAT__MAX);
 

@@ -533,6 +533,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "events", s->records);
 	json__kv_uint(j, "transitions", s->transitions);
 	json__kv_uint(j, "lost", s->stats[TS_STAT_DROPPED]);
+	json__kv_uint(j, "missed", s->missed);
 	json__kv_uint(j, "kernel_events", s->stats[TS_STAT_EVENTS]);
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
@@ -561,6 +562,11 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 	if (s->malformed)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " malformed records ignored\n",
 			s->malformed);
+	if (s->missed)
+		fprintf(f, "tcpstate-trace: WARNING: the kernel skipped %" PRIu64 " program runs "
+			"(one classic tracepoint firing inside another on a CPU); their records "
+			"are missing. tp_btf (the default state hook) does not lose these\n",
+			s->missed);
 }
 
 int output__flush(struct output *o)

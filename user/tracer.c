@@ -372,6 +372,22 @@ int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX])
 	return 0;
 }
 
+uint64_t tracer__missed(struct tracer *t)
+{
+	struct bpf_program *p;
+	uint64_t missed = 0;
+
+	bpf_object__for_each_program(p, t->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			missed += info.recursion_misses;
+	}
+	return missed;
+}
+
 void tracer__detach(struct tracer *t)
 {
 	tcpstate_bpf__detach(t->skel);

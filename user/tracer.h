@@ -32,6 +32,11 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
  * Returns records consumed, or -errno: the callback's error, which stopped
  * the consumption early. */
 int tracer__poll(struct tracer *t, int timeout_ms);
+/* Runs the kernel skipped because a BPF program was already running on
+ * that CPU: a classic tracepoint (bpf_prog_active) that fires in a softirq
+ * interrupting another one. Their records never existed. (Counted by the
+ * kernel since 5.12; 0 before.) */
+uint64_t tracer__missed(struct tracer *t);
 /* Stop every program; records already in the ring stay to be read. */
 void tracer__detach(struct tracer *t);
 /* Sum the per-CPU counters (enum ts_stat). */

@@ -523,6 +523,7 @@ void check_summary(struct tracer_run *t)
 	       (long long)jint(t->summary, "events"), (long long)(states + others),
 	       (long long)unprinted);
 	EXPECT(jint(t->summary, "lost") == 0, "%lld events lost", (long long)jint(t->summary, "lost"));
+	EXPECT(jint(t->summary, "missed") >= 0, "summary has no \"missed\" count");
 	EXPECT(jint(t->summary, "kernel_events") == jint(t->summary, "events"),
 	       "kernel submitted %lld, user space received %lld",
 	       (long long)jint(t->summary, "kernel_events"), (long long)jint(t->summary, "events"));
