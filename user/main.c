@@ -196,7 +196,10 @@ static int take_snapshot(struct app *a, const struct cli_opts *opts)
 	uint64_t now = clock__mono_now();
 	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now);
 
-	if (err)
+	if (err == -ENOENT)
+		fprintf(stderr, "tcpstate-trace: warning: no snapshot of existing sockets: this "
+			"kernel has no TCP sock_diag loaded (modprobe tcp_diag)\n");
+	else if (err)
 		fprintf(stderr, "tcpstate-trace: warning: the snapshot of existing sockets is "
 			"incomplete: %s\n", strerror(-err));
 	return output__snapshot(&a->out, &snap, now);

@@ -48,6 +48,19 @@ static const char *owner_src_name(uint8_t src)
 	}
 }
 
+/* The members every record of the tracer's own starts with. */
+static void json_head(struct output *o, const char *type, uint64_t mono_ns)
+{
+	char ts[CLOCK_RFC3339_LEN];
+	struct json *j = &o->j;
+
+	json__begin_object(j);
+	json__kv_string(j, "type", type);
+	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, mono_ns), ts,
+						 sizeof(ts)));
+	json__kv_uint(j, "mono_ns", mono_ns);
+}
+
 /* The members every connection record starts with. */
 static void json_common(struct output *o, const char *type, const struct ts_event *e)
 {
@@ -344,7 +357,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_ns)
 {
 	uint32_t range = r->range_hi >= r->range_lo ? r->range_hi - r->range_lo + 1 : 0;
-	char ts[CLOCK_RFC3339_LEN], a[INET_ADDR_STRLEN];
+	char a[INET_ADDR_STRLEN];
 	struct json *j = &o->j;
 
 	if (!o->json) {
@@ -365,11 +378,7 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 		}
 		return write_err(o->f);
 	}
-	json__begin_object(j);
-	json__kv_string(j, "type", "timewait_report");
-	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now_ns), ts,
-						 sizeof(ts)));
-	json__kv_uint(j, "mono_ns", now_ns);
+	json_head(o, "timewait_report", now_ns);
 	json__kv_uint(j, "total", r->total);
 	json__key(j, "port_range");
 	json__begin_array(j);
@@ -414,7 +423,7 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 
 int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 {
-	char ts[CLOCK_RFC3339_LEN], title[64];
+	char title[64];
 	struct json *j = &o->j;
 	int err = 0;
 
@@ -430,11 +439,7 @@ int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 			err = hist__print(o->f, h, title);
 			continue;
 		}
-		json__begin_object(j);
-		json__kv_string(j, "type", "hist");
-		json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now_ns), ts,
-							 sizeof(ts)));
-		json__kv_uint(j, "mono_ns", now_ns);
+		json_head(o, "hist", now_ns);
 		json__kv_string(j, "name", latency__name(k));
 		json__kv_string(j, "unit", "ns");
 		json__kv_uint(j, "count", h->count);
@@ -463,7 +468,6 @@ int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 
 int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns)
 {
-	char ts[CLOCK_RFC3339_LEN];
 	struct json *j = &o->j;
 
 	if (!o->json) {
@@ -476,11 +480,7 @@ int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns
 		fputc('\n', o->f);
 		return write_err(o->f);
 	}
-	json__begin_object(j);
-	json__kv_string(j, "type", "snapshot");
-	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now_ns), ts,
-						 sizeof(ts)));
-	json__kv_uint(j, "mono_ns", now_ns);
+	json_head(o, "snapshot", now_ns);
 	json__kv_uint(j, "connections", s->total);
 	json__key(j, "states");
 	json__begin_object(j);
@@ -496,7 +496,6 @@ int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns
 
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes)
 {
-	char ts[CLOCK_RFC3339_LEN];
 	struct json *j = &o->j;
 	uint64_t now = clock__mono_now();
 
@@ -506,11 +505,7 @@ int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ring
 			delta, total, ringbuf_bytes >> 10);
 		return 0;
 	}
-	json__begin_object(j);
-	json__kv_string(j, "type", "lost");
-	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, now), ts,
-						 sizeof(ts)));
-	json__kv_uint(j, "mono_ns", now);
+	json_head(o, "lost", now);
 	json__kv_uint(j, "count", delta);
 	json__kv_uint(j, "total", total);
 	json__end_object(j);
@@ -519,16 +514,11 @@ int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ring
 
 int output__summary_record(struct output *o, const struct run_summary *s)
 {
-	char ts[CLOCK_RFC3339_LEN];
 	struct json *j = &o->j;
 
 	if (!o->json)
 		return 0;
-	json__begin_object(j);
-	json__kv_string(j, "type", "summary");
-	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, s->end_mono_ns),
-						 ts, sizeof(ts)));
-	json__kv_uint(j, "mono_ns", s->end_mono_ns);
+	json_head(o, "summary", s->end_mono_ns);
 	json__kv_uint(j, "duration_ns", s->end_mono_ns - s->start_mono_ns);
 	json__kv_uint(j, "events", s->records);
 	json__kv_uint(j, "transitions", s->transitions);

@@ -284,17 +284,24 @@ static void verify_localport(struct tracer_run *t, struct pair_run *excl, struct
 	EXPECT(count_ports(t, -1, -1) == 7, "%d records in all, expected 7", count_ports(t, -1, -1));
 }
 
-void t_filter_localport(void)
+/* A pair on a port given to -L/-D, and one on another port. */
+static void port_filter_case(const char *opt, bool (*done)(struct tracer_run *, void *),
+			     void (*verify)(struct tracer_run *, struct pair_run *, struct pair_run *))
 {
 	char port[12], flag[16], other[16];
-	const char *a[] = { "-j", "-L", port, NULL };
+	const char *a[] = { "-j", opt, port, NULL };
 	int p = free_port(AF_INET), q = free_port(AF_INET);
 
 	CHECK(p > 0 && q > 0 && p != q, "no free ports");
 	snprintf(port, sizeof(port), "%d", p);
 	snprintf(flag, sizeof(flag), "-p%d", p);
 	snprintf(other, sizeof(other), "-p%d", q);
-	filter_case(a, other, flag, pair_server_closed, verify_localport);
+	filter_case(a, other, flag, done, verify);
+}
+
+void t_filter_localport(void)
+{
+	port_filter_case("-L", pair_server_closed, verify_localport);
 }
 
 static void verify_remoteport(struct tracer_run *t, struct pair_run *excl, struct pair_run *incl)
@@ -311,15 +318,7 @@ static void verify_remoteport(struct tracer_run *t, struct pair_run *excl, struc
 
 void t_filter_remoteport(void)
 {
-	char port[12], flag[16], other[16];
-	const char *a[] = { "-j", "-D", port, NULL };
-	int p = free_port(AF_INET), q = free_port(AF_INET);
-
-	CHECK(p > 0 && q > 0 && p != q, "no free ports");
-	snprintf(port, sizeof(port), "%d", p);
-	snprintf(flag, sizeof(flag), "-p%d", p);
-	snprintf(other, sizeof(other), "-p%d", q);
-	filter_case(a, other, flag, pair_client_closed, verify_remoteport);
+	port_filter_case("-D", pair_client_closed, verify_remoteport);
 }
 
 /* -p PID: the scenario waits until the tracer runs with its pid. */
