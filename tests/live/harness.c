@@ -363,6 +363,20 @@ bool scenario_finish(struct scenario *s)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+int scenario_go_traced(struct scenario *s, struct tracer_run *t, const char *const args[],
+		       json_t **rep)
+{
+	*rep = NULL;
+	if (tracer_start(t, args)) {
+		scenario_finish(s);
+		return -1;
+	}
+	scenario_send(s, "go\n");
+	*rep = scenario_read(s);
+	EXPECT(scenario_finish(s), "scenario failed");
+	return 0;
+}
+
 json_t *scenario_run(const char *name, const char *const args[])
 {
 	struct scenario s;

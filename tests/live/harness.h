@@ -87,6 +87,11 @@ json_t *scenario_read(struct scenario *s);
 void scenario_send(struct scenario *s, const char *line);
 /* Reap; true if it exited 0. */
 bool scenario_finish(struct scenario *s);
+/* A scenario that waits on stdin (-w/-W) and has said it is ready: start
+ * the tracer with args, say go, read the report into *rep and reap. 0, or
+ * -1 when the tracer did not start (the scenario is reaped either way). */
+int scenario_go_traced(struct scenario *s, struct tracer_run *t, const char *const args[],
+		       json_t **rep);
 /* Start, read its one report line, and reap: the whole run. */
 json_t *scenario_run(const char *name, const char *const args[]);
 

@@ -341,13 +341,9 @@ void t_filter_pid(void)
 	}
 	snprintf(pid, sizeof(pid), "%lld", (long long)jint(hello, "server_pid"));
 	json_decref(hello);
-	if (tracer_start(&t, targs)) {
-		scenario_finish(&s);
+	if (scenario_go_traced(&s, &t, targs, &hello))
 		return;
-	}
-	scenario_send(&s, "go\n");
-	pair_from_report(&p, scenario_read(&s));
-	EXPECT(scenario_finish(&s), "pair scenario failed");
+	pair_from_report(&p, hello);
 	if (p.rep) {
 		EXPECT(tracer_wait(&t, pair_server_closed, &p), "server records did not arrive");
 		tracer_stop(&t, SIGINT);
@@ -506,19 +502,15 @@ void t_preexisting_socket(void)
 	struct scenario s;
 	struct tracer_run t = {};
 	struct pair_run p = {};
-	json_t *list;
+	json_t *list, *rep;
 	char got[512];
 	uint64_t sc, cc, lc;
 
 	CHECK(scenario_start(&s, "pair", wargs) == 0, "cannot start pair");
 	json_decref(scenario_read(&s));	/* established: now start tracing */
-	if (tracer_start(&t, targs)) {
-		scenario_finish(&s);
+	if (scenario_go_traced(&s, &t, targs, &rep))
 		return;
-	}
-	scenario_send(&s, "go\n");
-	pair_from_report(&p, scenario_read(&s));
-	EXPECT(scenario_finish(&s), "pair scenario failed");
+	pair_from_report(&p, rep);
 	if (!p.rep)
 		goto out;
 	EXPECT(tracer_wait(&t, pair_closed, &p), "not every socket reached CLOSE");

@@ -186,17 +186,22 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Run the cells, at most $jobs at once.
+# Wait for one running guest and record its cell.
+reap_one() {
+	local done_pid='' rk rmode
+	wait -n -p done_pid "${!running[@]}" || true
+	[[ -n $done_pid ]] || return 0
+	read -r rk rmode <<<"${running[$done_pid]}"
+	record "$rk" "$rmode"
+	unset "running[$done_pid]"
+}
+
 for k in "${klist[@]}"; do
 	[[ -z ${row_infra[$k]:-} ]] || continue
 	for i in "${!mode_names[@]}"; do
 		m=${mode_names[$i]}
 		while ((${#running[@]} >= jobs)); do
-			done_pid=''
-			wait -n -p done_pid "${!running[@]}" || true
-			[[ -n $done_pid ]] || continue
-			read -r rk rmode <<<"${running[$done_pid]}"
-			record "$rk" "$rmode"
-			unset "running[$done_pid]"
+			reap_one
 		done
 		"$here/run-guest.sh" --kernel "$k" --initrd "${initrd[$k]}" --smp "$smp" \
 			--timeout "$timeout" --log "$logdir/$k.$m.log" --output "$logdir/$k.$m.out" \
@@ -206,12 +211,7 @@ for k in "${klist[@]}"; do
 	done
 done
 while ((${#running[@]})); do
-	done_pid=''
-	wait -n -p done_pid "${!running[@]}" || true
-	[[ -n $done_pid ]] || continue
-	read -r rk rmode <<<"${running[$done_pid]}"
-	record "$rk" "$rmode"
-	unset "running[$done_pid]"
+	reap_one
 done
 trap - EXIT
 
