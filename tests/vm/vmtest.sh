@@ -185,7 +185,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Run the cells, at most $jobs at once.
 # Wait for one running guest and record its cell.
 reap_one() {
 	local done_pid='' rk rmode
@@ -196,6 +195,7 @@ reap_one() {
 	unset "running[$done_pid]"
 }
 
+# Run the cells, at most $jobs at once.
 for k in "${klist[@]}"; do
 	[[ -z ${row_infra[$k]:-} ]] || continue
 	for i in "${!mode_names[@]}"; do
