@@ -549,6 +549,36 @@ bool exited_ok(int status)
 }
 
 
+bool transitions_match(struct tracer_run *t, const char *got, const char *want)
+{
+	const char *g = got, *w = want;
+
+	if (strcmp(got, want) == 0)
+		return true;
+	if (!t->summary || jint(t->summary, "missed") <= 0)
+		return false;
+	/* Subsequence of whole words. */
+	while (*g) {
+		size_t gl = strcspn(g, " ");
+
+		for (;;) {
+			size_t wl = strcspn(w, " ");
+
+			if (!*w)
+				return false;
+			if (wl == gl && strncmp(w, g, gl) == 0) {
+				w += wl + (w[wl] == ' ');
+				break;
+			}
+			w += wl + (w[wl] == ' ');
+		}
+		g += gl + (g[gl] == ' ');
+	}
+	printf("#   note: '%s' lacks transitions of '%s'; the summary reports %lld skipped "
+	       "program runs\n", got, want, (long long)jint(t->summary, "missed"));
+	return true;
+}
+
 json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int from, int *idx)
 {
 	json_t *r;

@@ -119,6 +119,12 @@ bool exited_ok(int status);
  * its index in *idx. NULL if none. */
 json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int from, int *idx);
 
+/* got equals want ("A>B C>D ..."), or, when the tracer's summary reports
+ * program runs the kernel skipped ("missed": classic tracepoints nesting
+ * on a CPU), got is want with some transitions left out. Missing records
+ * are acceptable only when they are not missing silently. */
+bool transitions_match(struct tracer_run *t, const char *got, const char *want);
+
 /* A free TCP port on loopback (bound and released). */
 int free_port(int family);
 
