@@ -44,14 +44,19 @@ static __always_inline bool wanted(const struct sock_id *id, __u32 owner_pid, __
 
 static __always_inline struct ts_event *event_new(__u32 type, __u64 now)
 {
+	/* Read before reserving: a drop after this read shows in a later
+	 * record, never in none. */
+	__u32 gen = *(volatile __u32 *)&drop_gen;
 	struct ts_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		stat_inc(TS_STAT_DROPPED);
+		__sync_fetch_and_add(&drop_gen, 1);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
+	e->drop_gen = gen;
 	e->mono_ns = now;
 	e->fd = -1;
 	return e;

@@ -21,6 +21,10 @@ const volatile bool filter_dport;
 /* Wake the consumer only when this much is waiting; it polls on a timer
  * otherwise. A wakeup per event costs ten times the rest of the program. */
 const volatile __u64 wakeup_bytes = 1;
+/* Records dropped so far, stamped in every record (ts_event.drop_gen):
+ * user space tells which connections may have lost records. Written only
+ * on a drop, so sharing it across CPUs costs nothing in the common case. */
+__u32 drop_gen;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -91,17 +91,20 @@ struct ts_event {
 	__u64 cookie;
 	__u64 skaddr;
 	__u64 prev_state_ns;	/* time spent in oldstate, if TS_EVF_PREV_KNOWN */
-	__u32 type;		/* enum ts_event_type */
+	__u8 type;		/* enum ts_event_type */
+	__u8 oldstate;
+	__u8 newstate;		/* other records: the socket's state at the time */
+	__u8 owner_src;		/* enum ts_owner_src */
 	__u32 pid;		/* owner tgid; 0 when owner_src is TS_OWNER_NONE */
 	__u32 netns;		/* network namespace inode number */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 sport;		/* host order */
 	__u16 dport;		/* host order */
-	__u8 oldstate;
-	__u8 newstate;		/* other records: the socket's state at the time */
-	__u8 owner_src;		/* enum ts_owner_src */
 	__u8 flags;		/* enum ts_event_flags */
-	__u8 pad[2];
+	__u8 pad;
+	__u32 drop_gen;		/* records dropped (ring full) before this one was
+				 * made: two records with different values have
+				 * lost records between them */
 	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[TS_COMM_LEN];

@@ -56,9 +56,9 @@ enum { ORDER_LITTLE = 1, ORDER_BIG = 2 };
  * even when the size matches. A field added to ts_event without being
  * listed here stops the build (the assertion below). */
 #define TS_EVENT_FIELDS(X)                                                      \
-	X(mono_ns) X(cookie) X(skaddr) X(prev_state_ns) X(type) X(pid) X(netns) \
-	X(family) X(sport) X(dport) X(oldstate) X(newstate) X(owner_src)        \
-	X(flags) X(pad) X(saddr) X(daddr) X(comm) X(ino) X(fd) X(refs) X(how)   \
+	X(mono_ns) X(cookie) X(skaddr) X(prev_state_ns) X(type) X(oldstate)     \
+	X(newstate) X(owner_src) X(pid) X(netns) X(family) X(sport) X(dport)    \
+	X(flags) X(pad) X(drop_gen) X(saddr) X(daddr) X(comm) X(ino) X(fd) X(refs) X(how)   \
 	X(final) X(via) X(reset_dir) X(tw_substate) X(tw_reason) X(pad2)
 
 #define FIELD_SIZE(f) +sizeof(((struct ts_event *)0)->f)
