@@ -22,12 +22,12 @@ static void lru_unlink(struct conn *c)
 	c->lru_prev = c->lru_next = NULL;
 }
 
-static void lru_append(struct conn_table *t, struct conn *c)
+static void list_append(struct conn *head, struct conn *c)
 {
-	c->lru_prev = t->lru.lru_prev;
-	c->lru_next = &t->lru;
-	t->lru.lru_prev->lru_next = c;
-	t->lru.lru_prev = c;
+	c->lru_prev = head->lru_prev;
+	c->lru_next = head;
+	head->lru_prev->lru_next = c;
+	head->lru_prev = c;
 }
 
 static void cw_unlink(struct conn *c)
@@ -62,8 +62,15 @@ int conn_table__init(struct conn_table *t, size_t cap)
 	if (!t->buckets)
 		return -ENOMEM;
 	list_init(&t->lru, false);
+	list_init(&t->done, false);
 	list_init(&t->cw, true);
 	return 0;
+}
+
+void conn_table__set_sink(struct conn_table *t, conn_sink_fn fn, void *ctx)
+{
+	t->sink = fn;
+	t->sink_ctx = ctx;
 }
 
 void conn_table__free(struct conn_table *t)
@@ -113,14 +120,25 @@ static void grow(struct conn_table *t)
 	free(old);
 }
 
-static void remove_conn(struct conn_table *t, struct conn *c)
+static void unhash(struct conn_table *t, struct conn *c)
 {
 	struct conn **pp = &t->buckets[bucket_of(t, c->ident.cookie)];
 
+	if (c->unhashed)
+		return;
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = c->hnext;
+	c->unhashed = true;
+}
+
+/* Tell the sink, then free. */
+static void remove_conn(struct conn_table *t, struct conn *c, enum conn_exit why)
+{
+	if (t->sink)
+		t->sink(t->sink_ctx, c, why);
+	unhash(t, c);
 	lru_unlink(c);
 	cw_unlink(c);
 	c->hnext = t->free;
@@ -134,8 +152,13 @@ static struct conn *insert(struct conn_table *t, const struct ts_event *e)
 	size_t b;
 
 	if (t->count >= t->cap) {
-		remove_conn(t, t->lru.lru_next);
-		t->evictions++;
+		/* Closed ones first: they are finished anyway. */
+		if (t->done.lru_next != &t->done) {
+			remove_conn(t, t->done.lru_next, CONN_EXIT_CLOSED);
+		} else {
+			remove_conn(t, t->lru.lru_next, CONN_EXIT_EVICTED);
+			t->evictions++;
+		}
 	}
 	if (t->free) {
 		c = t->free;
@@ -152,8 +175,9 @@ static struct conn *insert(struct conn_table *t, const struct ts_event *e)
 	b = bucket_of(t, e->cookie);
 	c->hnext = t->buckets[b];
 	t->buckets[b] = c;
-	lru_append(t, c);
+	list_append(&t->lru, c);
 	t->count++;
+	t->seen++;
 	return c;
 }
 
@@ -193,6 +217,60 @@ static void add_call(struct conn *c, const struct ts_event *e)
 	c->ncalls++;
 }
 
+/* Keep the transitions in time order: records from different CPUs come
+ * close to, not exactly in, the order they were made. */
+static void add_step(struct conn *c, const struct ts_event *e)
+{
+	struct conn_step *k;
+	int i;
+
+	if (c->nsteps == CONN_STEPS_MAX) {
+		c->steps_dropped++;
+		return;
+	}
+	for (i = c->nsteps; i > 0 && c->steps[i - 1].mono_ns > e->mono_ns; i--)
+		c->steps[i] = c->steps[i - 1];
+	k = &c->steps[i];
+	k->mono_ns = e->mono_ns;
+	k->prev_ns = e->prev_state_ns;
+	k->prev_known = e->flags & TS_EVF_PREV_KNOWN;
+	k->oldstate = e->oldstate;
+	k->newstate = e->newstate;
+	k->tw_reason = e->tw_reason;
+	c->nsteps++;
+}
+
+/* The newest transition so far sets the current state; a late one only
+ * fills in the history. */
+static void take_state(struct conn_table *t, struct conn *c, const struct ts_event *e)
+{
+	if (c->since_known && e->mono_ns < c->state_since_ns)
+		return;
+	if (c->state == TS_TCP_CLOSE_WAIT)
+		cw_unlink(c);
+	c->state = e->newstate;
+	c->state_since_ns = e->mono_ns;
+	c->since_known = true;
+	c->since_bound = false;
+	if (e->newstate == TS_TCP_CLOSE_WAIT && !c->alerted)
+		cw_append(t, c);
+	if (e->newstate == TS_TCP_CLOSE) {
+		c->closed = true;
+		c->closed_round = t->round;
+		lru_unlink(c);
+		list_append(&t->done, c);
+	}
+}
+
+/* A closed connection's cookie starting over (connect() after a
+ * disconnect): the old lifecycle keeps its place in the done list, out of
+ * the hash, and a new one begins. */
+static bool reborn(const struct conn *c, const struct ts_event *e)
+{
+	return c->closed && e->type == TS_EV_STATE && e->oldstate == TS_TCP_CLOSE &&
+	       e->mono_ns >= c->state_since_ns;
+}
+
 struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 {
 	struct conn *c;
@@ -200,6 +278,10 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 	if (!e->cookie || e->type == TS_EV_TW_REARM)
 		return NULL;
 	c = conn_table__find(t, e->cookie);
+	if (c && reborn(c, e)) {
+		unhash(t, c);
+		c = NULL;
+	}
 	if (!c) {
 		/* A socket on its way out, or already closed (a reset can
 		 * beat accept()), starts nothing: nothing would remove it. */
@@ -209,35 +291,54 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 		c = insert(t, e);
 		if (!c)
 			return NULL;
-	} else {
+	} else if (!c->closed) {
 		lru_unlink(c);
-		lru_append(t, c);
+		list_append(&t->lru, c);
 	}
 	refresh_ident(c, e);
+	if (!c->first_ns) {
+		c->first_ns = e->mono_ns;
+		c->drop_gen = e->drop_gen;
+	} else {
+		c->lost |= e->drop_gen != c->drop_gen;
+		if (e->mono_ns < c->first_ns)
+			c->first_ns = e->mono_ns;
+	}
 
 	switch (e->type) {
 	case TS_EV_STATE:
-		if (c->state == TS_TCP_CLOSE_WAIT)
-			cw_unlink(c);
-		c->state = e->newstate;
-		c->state_since_ns = e->mono_ns;
-		c->since_known = true;
-		c->since_bound = false;
-		if (e->newstate == TS_TCP_CLOSE_WAIT && !c->alerted)
-			cw_append(t, c);
+		add_step(c, e);
+		take_state(t, c, e);
 		break;
 	case TS_EV_CLOSE:
 	case TS_EV_SHUTDOWN:
 		add_call(c, e);
 		break;
+	case TS_EV_RESET:
+		if (!c->reset_dir || e->mono_ns < c->reset_ns) {
+			c->reset_dir = e->reset_dir;
+			c->reset_ns = e->mono_ns;
+		}
+		break;
 	default:
 		break;
 	}
-	if (e->type == TS_EV_STATE && e->newstate == TS_TCP_CLOSE) {
-		remove_conn(t, c);
-		return NULL;
-	}
 	return c;
+}
+
+void conn_table__end_round(struct conn_table *t)
+{
+	while (t->done.lru_next != &t->done && t->done.lru_next->closed_round < t->round)
+		remove_conn(t, t->done.lru_next, CONN_EXIT_CLOSED);
+	t->round++;
+}
+
+void conn_table__drain(struct conn_table *t)
+{
+	while (t->done.lru_next != &t->done)
+		remove_conn(t, t->done.lru_next, CONN_EXIT_CLOSED);
+	while (t->lru.lru_next != &t->lru)
+		remove_conn(t, t->lru.lru_next, CONN_EXIT_OPEN);
 }
 
 struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident, int state,
@@ -254,6 +355,7 @@ struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident
 	c->state_since_ns = since_ns;
 	c->since_bound = bounded;
 	c->before_start = true;
+	c->seed_state = (uint8_t)state;
 	if (state == TS_TCP_CLOSE_WAIT)
 		cw_append(t, c);
 	return c;

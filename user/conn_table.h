@@ -12,6 +12,23 @@
 #include "tcpstate.h"
 
 #define CONN_CALLS_MAX 4	/* most connections see one or two */
+#define CONN_STEPS_MAX 8	/* a whole lifecycle takes at most six */
+
+/* A state transition of the connection, as a state record gave it. */
+struct conn_step {
+	uint64_t mono_ns;
+	uint64_t prev_ns;	/* time in oldstate, if prev_known */
+	uint8_t oldstate, newstate;
+	bool prev_known;
+	uint8_t tw_reason;	/* TIME_WAIT -> CLOSE: enum ts_tw_reason */
+};
+
+/* Why a connection leaves the table (the sink is told). */
+enum conn_exit {
+	CONN_EXIT_CLOSED = 1,	/* reached CLOSE (and a round passed for late records) */
+	CONN_EXIT_EVICTED,	/* dropped to keep the table within its cap */
+	CONN_EXIT_OPEN,		/* still open when the run ended */
+};
 
 /* A close or shutdown made on the connection. */
 struct conn_call {
@@ -40,27 +57,60 @@ struct conn {
 	struct conn_call calls[CONN_CALLS_MAX];
 	bool alerted;			/* the CLOSE_WAIT alert was given */
 
+	/* The lifecycle: transitions in time order, whatever order the
+	 * records came in (a multi-CPU ring reorders them slightly). */
+	uint8_t nsteps;
+	uint32_t steps_dropped;		/* transitions past CONN_STEPS_MAX, not kept */
+	struct conn_step steps[CONN_STEPS_MAX];
+	uint64_t first_ns;		/* the earliest record's time; 0: none yet */
+	uint32_t drop_gen;		/* the first record's ts_event.drop_gen */
+	bool lost;			/* records were dropped while it lived */
+	uint8_t reset_dir;		/* the first reset: enum ts_reset_dir, 0 if none */
+	uint64_t reset_ns;
+	uint8_t seed_state;		/* the state the snapshot found, 0 if not seeded */
+	bool closed;			/* reached CLOSE; in the done list */
+	bool unhashed;			/* a reconnect took its cookie */
+	uint64_t closed_round;
+
 	struct conn *hnext;		/* hash chain, or free list */
-	struct conn *lru_prev, *lru_next;	/* least recently updated first */
+	struct conn *lru_prev, *lru_next;	/* least recently updated first; or
+						 * the done list once closed */
 	struct conn *cw_prev, *cw_next;	/* in CLOSE_WAIT, not alerted: oldest first */
 };
+
+/* Told of every connection leaving the table, before it is freed. */
+typedef void (*conn_sink_fn)(void *ctx, const struct conn *c, enum conn_exit why);
 
 struct conn_table {
 	struct conn **buckets;
 	size_t nbuckets;	/* a power of two */
-	size_t count, cap;
+	size_t count, cap;	/* count: open and closed-not-yet-reaped */
 	struct conn *free;
 	struct conn lru;	/* list heads (sentinels) */
+	struct conn done;	/* closed, awaiting late records for a round */
 	struct conn cw;
 	uint64_t evictions;	/* connections dropped to stay within cap */
+	uint64_t seen;		/* connections ever inserted */
+	uint64_t round;
+	conn_sink_fn sink;
+	void *sink_ctx;
 };
 
 int conn_table__init(struct conn_table *t, size_t cap);
+/* Frees every connection without telling the sink (see conn_table__drain). */
 void conn_table__free(struct conn_table *t);
+void conn_table__set_sink(struct conn_table *t, conn_sink_fn fn, void *ctx);
+/* End of a poll round: the connections closed before this round have had
+ * a whole round for late records; the sink gets them and they go. */
+void conn_table__end_round(struct conn_table *t);
+/* End of the run: every connection to the sink, closed ones first, then
+ * the open ones (CONN_EXIT_OPEN), oldest first; the table is left empty. */
+void conn_table__drain(struct conn_table *t);
 struct conn *conn_table__find(struct conn_table *t, uint64_t cookie);
 /* Fold one kernel record in. Returns its connection, or NULL when the
- * record ends one (it reached CLOSE and was removed) or never starts one (a
- * final close or a reset for a connection not in the table). */
+ * record never starts one (a final close, a reset or a CLOSE for a
+ * connection not in the table). A connection that reaches CLOSE stays
+ * findable, closed, until conn_table__end_round() hands it to the sink. */
 struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e);
 /* A connection found by the start-up snapshot, in state since (at the
  * latest) since_ns: inserted unless live records already made it. NULL if
@@ -71,6 +121,9 @@ struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident
  * there at least min_age_ns at now_ns; mark it alerted. NULL otherwise. */
 struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,
 					 uint64_t min_age_ns);
+/* Iterate the open connections (not the closed ones awaiting the sink). */
+#define conn_table__for_each_open(t, c) \
+	for (struct conn *c = (t)->lru.lru_next; c != &(t)->lru; c = c->lru_next)
 /* Calls in order, oldest first: i from 0 to conn__ncalls_kept() - 1. */
 uint32_t conn__ncalls_kept(const struct conn *c);
 const struct conn_call *conn__call(const struct conn *c, uint32_t i);

@@ -260,6 +260,7 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 			round_end += 100000000ULL;
 			if ((err = flush_tw(a, a->round)))
 				goto out;
+			conn_table__end_round(&a->conns);
 		}
 		a->sum.records++;
 		if ((err = take_record(a, &e, sizeof(e))))
@@ -403,6 +404,7 @@ int main(int argc, char **argv)
 		if (err < 0 && err != -EINTR && err != -EAGAIN)
 			break;
 		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
+		conn_table__end_round(&a.conns);
 		if (!err && a.recording)
 			err = recording__flush(&a.rec);
 		if (!err && a.alert_after_ns)

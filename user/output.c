@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn_json.h"
 #include "diagnose.h"
 #include "tcp_names.h"
 
@@ -27,16 +28,6 @@ void output__free(struct output *o)
 static int write_err(FILE *f)
 {
 	return ferror(f) ? (errno ? -errno : -EIO) : 0;
-}
-
-static const char *state_str(int s, char *buf, size_t len)
-{
-	const char *n = tcp_state__name(s);
-
-	if (n)
-		return n;
-	snprintf(buf, len, "STATE_%d", s);
-	return buf;
 }
 
 static const char *owner_src_name(uint8_t src)
@@ -64,7 +55,7 @@ static void json_head(struct output *o, const char *type, uint64_t mono_ns)
 /* The members every connection record starts with. */
 static void json_common(struct output *o, const char *type, const struct ts_event *e)
 {
-	char ts[CLOCK_RFC3339_LEN], sa[INET_ADDR_STRLEN], da[INET_ADDR_STRLEN];
+	char ts[CLOCK_RFC3339_LEN];
 	struct json *j = &o->j;
 	bool owned = e->owner_src != TS_OWNER_NONE && e->pid;
 
@@ -84,12 +75,7 @@ static void json_common(struct output *o, const char *type, const struct ts_even
 		json__kv_null(j, "comm");
 		json__kv_null(j, "owner_src");
 	}
-	json__kv_uint(j, "family", e->family == AF_INET6 ? 6 : 4);
-	json__kv_string(j, "saddr", inet_addr__format(e->family, e->saddr, sa, sizeof(sa)));
-	json__kv_uint(j, "sport", e->sport);
-	json__kv_string(j, "daddr", inet_addr__format(e->family, e->daddr, da, sizeof(da)));
-	json__kv_uint(j, "dport", e->dport);
-	json__kv_uint(j, "netns", e->netns);
+	conn_json__addrs(j, e);
 	if (o->before_start)
 		json__kv_bool(j, "before_start", true);
 }
@@ -100,29 +86,20 @@ static int json_state(struct output *o, const struct ts_event *e)
 	struct json *j = &o->j;
 
 	json_common(o, "state", e);
-	json__kv_string(j, "old", state_str(e->oldstate, b1, sizeof(b1)));
-	json__kv_string(j, "new", state_str(e->newstate, b2, sizeof(b2)));
+	json__kv_string(j, "old", tcp_state__str(e->oldstate, b1, sizeof(b1)));
+	json__kv_string(j, "new", tcp_state__str(e->newstate, b2, sizeof(b2)));
 	if (e->flags & TS_EVF_PREV_KNOWN)
 		json__kv_uint(j, "prev_state_ns", e->prev_state_ns);
 	else
 		json__kv_null(j, "prev_state_ns");
 	if (e->flags & TS_EVF_TIMEWAIT) {
 		json__kv_bool(j, "timewait", true);
-		json__kv_string(j, "tw_substate", state_str(e->tw_substate, b1, sizeof(b1)));
+		json__kv_string(j, "tw_substate", tcp_state__str(e->tw_substate, b1, sizeof(b1)));
 		if (e->tw_reason)
-			json__kv_string(j, "reason", output__tw_reason_name(e->tw_reason));
+			json__kv_string(j, "reason", ts_tw_reason__name(e->tw_reason));
 	}
 	json__end_object(j);
 	return json__write_line(j, o->f);
-}
-
-const char *output__tw_reason_name(uint8_t r)
-{
-	switch (r) {
-	case TS_TW_EXPIRED: return "expired";
-	case TS_TW_REUSED: return "reused";
-	default: return "killed";
-	}
 }
 
 static void endpoint(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
@@ -152,45 +129,18 @@ static int human_state(struct output *o, const struct ts_event *e)
 	char b1[16], b2[16];
 
 	human_prefix(o, e);
-	fprintf(o->f, "%-11s -> %-11s ", state_str(e->oldstate, b1, sizeof(b1)),
-		state_str(e->newstate, b2, sizeof(b2)));
+	fprintf(o->f, "%-11s -> %-11s ", tcp_state__str(e->oldstate, b1, sizeof(b1)),
+		tcp_state__str(e->newstate, b2, sizeof(b2)));
 	if (e->flags & TS_EVF_PREV_KNOWN)
 		fprintf(o->f, "%.3f", (double)e->prev_state_ns / 1e6);
 	else
 		fprintf(o->f, "-");
 	if (e->tw_reason)
-		fprintf(o->f, " %s", output__tw_reason_name(e->tw_reason));
+		fprintf(o->f, " %s", ts_tw_reason__name(e->tw_reason));
 	else if ((e->flags & TS_EVF_TIMEWAIT) && e->tw_substate == TS_TCP_FIN_WAIT2)
 		fprintf(o->f, " (timewait socket in FIN_WAIT2)");
 	fputc('\n', o->f);
 	return write_err(o->f);
-}
-
-static const char *via_name(uint8_t via)
-{
-	switch (via) {
-	case TS_VIA_CLOSE: return "close";
-	case TS_VIA_EXIT: return "exit";
-	default: return "other";
-	}
-}
-
-const char *output__how_name(uint8_t how)
-{
-	switch (how) {
-	case 0: return "SHUT_RD";
-	case 1: return "SHUT_WR";
-	case 2: return "SHUT_RDWR";
-	default: return "SHUT_?";
-	}
-}
-
-static void json_fd(struct json *j, int32_t fd)
-{
-	if (fd >= 0)
-		json__kv_int(j, "fd", fd);
-	else
-		json__kv_null(j, "fd");
 }
 
 static int json_call(struct output *o, const struct ts_event *e)
@@ -200,15 +150,15 @@ static int json_call(struct output *o, const struct ts_event *e)
 	switch (e->type) {
 	case TS_EV_CLOSE:
 		json_common(o, "close", e);
-		json_fd(j, e->fd);
+		conn_json__fd(j, e->fd);
 		json__kv_uint(j, "refs_before", e->refs);
 		json__kv_bool(j, "final", e->final);
-		json__kv_string(j, "via", via_name(e->via));
+		json__kv_string(j, "via", ts_via__name(e->via));
 		break;
 	case TS_EV_SHUTDOWN:
 		json_common(o, "shutdown", e);
-		json_fd(j, e->fd);
-		json__kv_string(j, "how", output__how_name(e->how));
+		conn_json__fd(j, e->fd);
+		json__kv_string(j, "how", ts_how__name(e->how));
 		if (e->refs)
 			json__kv_uint(j, "refs", e->refs);
 		else
@@ -216,7 +166,7 @@ static int json_call(struct output *o, const struct ts_event *e)
 		break;
 	case TS_EV_ACCEPT:
 		json_common(o, "accept", e);
-		json_fd(j, e->fd);
+		conn_json__fd(j, e->fd);
 		break;
 	default:
 		json_common(o, "reset", e);
@@ -265,7 +215,7 @@ static int human_call(struct output *o, const struct ts_event *e)
 				fd, e->refs, e->final ? ": final, tcp_close" : ": not final, no FIN");
 		break;
 	case TS_EV_SHUTDOWN:
-		fprintf(o->f, "shutdown(%s, %s)\n", fd, output__how_name(e->how));
+		fprintf(o->f, "shutdown(%s, %s)\n", fd, ts_how__name(e->how));
 		break;
 	case TS_EV_ACCEPT:
 		fprintf(o->f, "accept() = %s\n", fd);
@@ -285,13 +235,6 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 	if (e->type == TS_EV_STATE)
 		return o->json ? json_state(o, e) : human_state(o, e);
 	return o->json ? json_call(o, e) : human_call(o, e);
-}
-
-static const char *call_name(const struct conn_call *k)
-{
-	if (k->type == TS_EV_SHUTDOWN)
-		return "shutdown";
-	return k->via == TS_VIA_EXIT ? "exit" : k->via == TS_VIA_OTHER ? "tcp_close" : "close";
 }
 
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
@@ -316,25 +259,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 	json__kv_bool(j, "age_is_lower_bound", !c->since_known);
 	json__kv_bool(j, "before_start", c->before_start);
 	json__key(j, "close_calls");
-	json__begin_array(j);
-	for (uint32_t i = 0; i < conn__ncalls_kept(c); i++) {
-		const struct conn_call *k = conn__call(c, i);
-
-		json__begin_object(j);
-		json__kv_string(j, "call", call_name(k));
-		json__kv_uint(j, "pid", k->pid);
-		json__key(j, "comm");
-		json__string_n(j, k->comm, strnlen(k->comm, sizeof(k->comm)));
-		json_fd(j, k->fd);
-		json__kv_uint(j, "refs", k->refs);
-		if (k->type == TS_EV_SHUTDOWN)
-			json__kv_string(j, "how", output__how_name(k->how));
-		else
-			json__kv_bool(j, "final", k->final);
-		json__kv_uint(j, "mono_ns", k->mono_ns);
-		json__end_object(j);
-	}
-	json__end_array(j);
+	conn_json__calls(j, c);
 	json__kv_uint(j, "close_calls_total", c->ncalls);
 	json__key(j, "holders");
 	json__begin_array(j);

@@ -53,8 +53,6 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 int output__latency(struct output *o, const struct latency *l, uint64_t now_ns);
 /* What the start-up snapshot found. */
 int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns);
-const char *output__how_name(uint8_t how);
-const char *output__tw_reason_name(uint8_t reason);
 /* A connection in CLOSE_WAIT too long: its history, holders, diagnosis. */
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
 		  const char *diagnosis, uint64_t now_ns);

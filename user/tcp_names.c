@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "tcp_names.h"
+#include "tcpstate.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -35,6 +36,44 @@ int tcp_state__from_name(const char *name)
 		if (state_names[i] && strcmp(state_names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+const char *tcp_state__str(int state, char *buf, size_t len)
+{
+	const char *n = tcp_state__name(state);
+
+	if (n)
+		return n;
+	snprintf(buf, len, "STATE_%d", state);
+	return buf;
+}
+
+const char *ts_how__name(uint8_t how)
+{
+	switch (how) {
+	case 0: return "SHUT_RD";
+	case 1: return "SHUT_WR";
+	case 2: return "SHUT_RDWR";
+	default: return "SHUT_?";
+	}
+}
+
+const char *ts_via__name(uint8_t via)
+{
+	switch (via) {
+	case TS_VIA_CLOSE: return "close";
+	case TS_VIA_EXIT: return "exit";
+	default: return "other";
+	}
+}
+
+const char *ts_tw_reason__name(uint8_t reason)
+{
+	switch (reason) {
+	case TS_TW_EXPIRED: return "expired";
+	case TS_TW_REUSED: return "reused";
+	default: return "killed";
+	}
 }
 
 const char *inet_addr__format(int family, const uint8_t *addr, char *buf, size_t len)

@@ -30,6 +30,14 @@ const char *tcp_state__name(int state);
 /* Inverse of tcp_state__name(); -1 if the name is not a state. */
 int tcp_state__from_name(const char *name);
 
+/* The name, or "STATE_<n>" formatted into buf. */
+const char *tcp_state__str(int state, char *buf, size_t len);
+
+/* Names of record fields' values (bpf/tcpstate.h). */
+const char *ts_how__name(uint8_t how);		/* "SHUT_RD", "SHUT_WR", "SHUT_RDWR" */
+const char *ts_via__name(uint8_t via);		/* "close", "exit", "other" */
+const char *ts_tw_reason__name(uint8_t reason);	/* "expired", "reused", "killed" */
+
 #define INET_ADDR_STRLEN 46	/* INET6_ADDRSTRLEN */
 
 /* Format a 4- or 16-byte address (family AF_INET/AF_INET6) into buf. */

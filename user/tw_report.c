@@ -58,7 +58,7 @@ int tw_report__build(struct tw_report *r, const struct conn_table *t, uint32_t r
 	memset(r, 0, sizeof(*r));
 	r->range_lo = range_lo;
 	r->range_hi = range_hi;
-	for (struct conn *c = t->lru.lru_next; c != &t->lru; c = c->lru_next)
+	conn_table__for_each_open(t, c)
 		n += c->state == TS_TCP_TIME_WAIT;
 	r->total = (uint32_t)n;
 	if (!n)
@@ -70,7 +70,7 @@ int tw_report__build(struct tw_report *r, const struct conn_table *t, uint32_t r
 		return -ENOMEM;
 	}
 	n = 0;
-	for (struct conn *c = t->lru.lru_next; c != &t->lru; c = c->lru_next) {
+	conn_table__for_each_open(t, c) {
 		const struct ts_event *id = &c->ident;
 
 		if (c->state != TS_TCP_TIME_WAIT)

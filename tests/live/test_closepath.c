@@ -175,7 +175,7 @@ void t_close_fork_inherited(void)
 					 c.server_fd), "holders name the parent, which closed it");
 		calls = json_object_get(alert, "close_calls");
 		EXPECT(json_array_size(calls) == 1 &&
-		       jint(json_array_get(calls, 0), "refs") == 2 &&
+		       jint(json_array_get(calls, 0), "refs_before") == 2 &&
 		       jint(json_array_get(calls, 0), "pid") == c.server_pid,
 		       "close_calls should hold the parent's close with 2 references");
 		snprintf(want, sizeof(want), "pid %lld", (long long)c.holder_pid);

@@ -43,8 +43,17 @@ static struct ts_event call(uint64_t cookie, uint64_t t, int type, uint32_t pid,
 	return e;
 }
 
+static void count_exits(void *ctx, const struct conn *c, enum conn_exit why)
+{
+	int *n = ctx;
+
+	if (why >= 0 && why <= CONN_EXIT_OPEN)
+		n[why]++;
+}
+
 static void lifecycle_and_removal(void **state_)
 {
+	int exits[CONN_EXIT_OPEN + 1] = { 0 };
 	struct conn_table t;
 	struct ts_event e;
 	struct conn *c;
@@ -59,7 +68,14 @@ static void lifecycle_and_removal(void **state_)
 	assert_int_equal(c->state_since_ns, 2 * SEC);
 	assert_int_equal(t.count, 1);
 	e = state(1, 3 * SEC, TS_TCP_ESTABLISHED, TS_TCP_CLOSE);
-	assert_null(conn_table__apply(&t, &e));
+	assert_ptr_equal(conn_table__apply(&t, &e), c);
+	assert_true(c->closed);
+	/* Kept a whole round for late records, then handed over. */
+	conn_table__end_round(&t);
+	assert_ptr_equal(conn_table__find(&t, 1), c);
+	conn_table__set_sink(&t, count_exits, &exits);
+	conn_table__end_round(&t);
+	assert_int_equal(exits[CONN_EXIT_CLOSED], 1);
 	assert_int_equal(t.count, 0);
 	assert_null(conn_table__find(&t, 1));
 	/* Records after the end start nothing. */
