@@ -26,6 +26,9 @@ static const char doc[] =
 "    tcpstate-trace --snapshot     # the sockets now: why CLOSE_WAIT, where TIME_WAIT\n"
 "    tcpstate-trace --hist -i 60   # close-path latency histograms every minute\n"
 "    tcpstate-trace --record t.rec # keep the raw records; later: --replay t.rec -j\n"
+"    tcpstate-trace --timeline conns.ndjson  # one line per connection as it ends\n"
+"    tcpstate-trace --replay t.rec --timeline t.json --timeline-format perfetto\n"
+"                                  # open t.json in ui.perfetto.dev\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
@@ -38,6 +41,8 @@ enum {
 	OPT_HIST,
 	OPT_RECORD,
 	OPT_REPLAY,
+	OPT_TIMELINE,
+	OPT_TIMELINE_FORMAT,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
 	OPT_USAGE,
@@ -72,6 +77,12 @@ static const struct argp_option options[] = {
 	{ "record", OPT_RECORD, "FILE", 0, "Also write every raw record to FILE, for --replay", 0 },
 	{ "replay", OPT_REPLAY, "FILE", 0,
 	  "Read records from FILE (made by --record) instead of tracing; no root needed", 0 },
+	{ "timeline", OPT_TIMELINE, "FILE", 0,
+	  "Write each connection's lifecycle to FILE as it ends (and the open ones at exit); "
+	  "- for standard output", 0 },
+	{ "timeline-format", OPT_TIMELINE_FORMAT, "FMT", 0,
+	  "json (one object per line, the default), csv (a row per state) or perfetto "
+	  "(trace events for ui.perfetto.dev)", 0 },
 	{ "ringbuf", OPT_RINGBUF, "SIZE", 0,
 	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
@@ -258,6 +269,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_TIMEWAIT_REPORT:
 		o->timewait_report = true;
 		break;
+	case OPT_TIMELINE:
+		o->timeline_path = arg;
+		break;
+	case OPT_TIMELINE_FORMAT:
+		if (timeline_format__parse(arg, &o->timeline_format)) {
+			usage_error("invalid --timeline-format '%s' (json, csv or perfetto)", arg);
+			return EINVAL;
+		}
+		o->timeline_format_set = true;
+		break;
 	case 'i':
 		if (cli__parse_u32(arg, 1, 86400, &o->interval_s)) {
 			usage_error("invalid interval '%s' (seconds, 1 to 86400)", arg);
@@ -294,6 +315,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			state->err_stream = ctx->devnull;
 		break;
 	case ARGP_KEY_END:
+		if (o->timeline_format_set && !o->timeline_path) {
+			usage_error("%s", "--timeline-format needs --timeline FILE");
+			return EINVAL;
+		}
+		if (o->snapshot_only && o->timeline_path) {
+			usage_error("%s", "--snapshot takes no --timeline: it traces nothing");
+			return EINVAL;
+		}
+		if (o->timeline_path && o->record_path && strcmp(o->timeline_path, "-") == 0 &&
+		    strcmp(o->record_path, "-") == 0) {
+			usage_error("%s", "--timeline and --record cannot both write to standard output");
+			return EINVAL;
+		}
 		if (o->replay_path && (o->pid || o->nsports || o->ndports || o->family ||
 				       o->all_netns || o->snapshot_only || o->record_path)) {
 			usage_error("%s", "--replay takes no -p, -L, -D, -4, -6, --all-netns, "

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "tcpstate.h"
+#include "timeline.h"
 
 enum state_hook {
 	STATE_HOOK_AUTO,
@@ -41,6 +42,9 @@ struct cli_opts {
 	bool hist;			/* latency histograms at exit (and every interval) */
 	const char *record_path;	/* --record FILE: the raw records, for --replay */
 	const char *replay_path;	/* --replay FILE: no tracing, the same outputs */
+	const char *timeline_path;	/* --timeline FILE: lifecycles as they end */
+	enum timeline_format timeline_format;
+	bool timeline_format_set;
 	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
 	uint32_t max_sockets;		/* socket table entries in the kernel */
 };

@@ -13,10 +13,12 @@
 #include "diagnose.h"
 #include "holders.h"
 #include "latency.h"
+#include "lifecycle.h"
 #include "recording.h"
 #include "tw_pending.h"
 #include "tw_report.h"
 #include "output.h"
+#include "timeline.h"
 #include "tracer.h"
 
 static volatile sig_atomic_t exiting;
@@ -43,7 +45,76 @@ struct app {
 	struct recording_writer rec;
 	bool recording;
 	bool replaying;		/* no live system: holders cannot be looked up */
+	struct lifecycle_stats ended;	/* connections that left the table */
+	struct timeline tl;
+	const char *timeline_path;	/* NULL: no --timeline */
+	bool events_quiet;	/* the timeline has standard output: no event lines */
+	int timeline_err;
+	uint64_t lost;		/* records dropped so far, as far as known */
 };
+
+/* Every connection leaving the table: counted, and to the timeline. */
+static void on_conn_end(void *ctx, const struct conn *c, enum conn_exit why)
+{
+	struct app *a = ctx;
+	struct lifecycle l;
+
+	lifecycle__derive(&l, c, why);
+	if (why != CONN_EXIT_OPEN)
+		lifecycle_stats__add(&a->ended, &l);
+	if (a->timeline_path && !a->timeline_err)
+		a->timeline_err = timeline__write(&a->tl, &l);
+}
+
+static int timeline_start(struct app *a, const struct cli_opts *opts)
+{
+	int err;
+
+	a->timeline_path = opts->timeline_path;
+	if (!a->timeline_path)
+		return 0;
+	err = timeline__open(&a->tl, a->timeline_path, opts->timeline_format);
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: cannot write the timeline to %s: %s\n",
+			a->timeline_path, strerror(-err));
+		a->timeline_path = NULL;
+		return err;
+	}
+	a->events_quiet = strcmp(a->timeline_path, "-") == 0;
+	return 0;
+}
+
+/* Once per round: the timeline's entries out. A write error ends the run,
+ * whatever it is: a timeline that stops silently would be worse. */
+static int timeline_flush(struct app *a)
+{
+	if (!a->timeline_path)
+		return 0;
+	if (!a->timeline_err)
+		a->timeline_err = timeline__flush(&a->tl);
+	return a->timeline_err;
+}
+
+/* The end of the run for the connections: the summary's picture of them,
+ * then every one still in the table to the timeline, which is closed.
+ * Returns the timeline's first error. */
+static int conns_finish(struct app *a, struct conn_summary *cs)
+{
+	int err;
+
+	conn_summary__build(cs, &a->conns, &a->ended);
+	conn_table__drain(&a->conns);
+	if (!a->timeline_path)
+		return 0;
+	err = timeline__close(&a->tl);
+	if (!a->timeline_err)
+		a->timeline_err = err;
+	if (a->timeline_err)
+		fprintf(stderr, "tcpstate-trace: writing the timeline to %s: %s\n",
+			a->timeline_path, strerror(-a->timeline_err));
+	a->timeline_path = NULL;
+	return a->timeline_err;
+}
 
 /* A record, into the connection table and out. */
 static int report(struct app *a, const struct ts_event *e)
@@ -57,6 +128,8 @@ static int report(struct app *a, const struct ts_event *e)
 	if (a->hist)
 		latency__add(&a->lat, e, c);
 	conn_table__apply(&a->conns, e);
+	if (a->events_quiet)
+		return 0;
 	err = output__event(&a->out, e, before_start);
 	if (err)
 		a->write_err = err;
@@ -133,6 +206,7 @@ static int report_lost(struct tracer *t, struct app *a, uint64_t *seen, uint32_t
 		uint64_t delta = stats[TS_STAT_DROPPED] - *seen;
 
 		*seen = stats[TS_STAT_DROPPED];
+		a->lost = *seen;
 		return output__lost(&a->out, delta, *seen, ringbuf_bytes);
 	}
 	return 0;
@@ -220,7 +294,7 @@ static int run_snapshot(struct app *a, const struct cli_opts *opts)
 }
 
 /* The periodic and final reports the options ask for. */
-static int reports(struct app *a, const struct cli_opts *opts, uint64_t now)
+static int reports(struct app *a, const struct cli_opts *opts, uint64_t now, bool periodic)
 {
 	int err = 0;
 
@@ -228,6 +302,12 @@ static int reports(struct app *a, const struct cli_opts *opts, uint64_t now)
 		err = report_timewait(a);
 	if (!err && opts->hist)
 		err = output__latency(&a->out, &a->lat, now);
+	if (!err && periodic) {
+		struct conn_summary cs;
+
+		conn_summary__build(&cs, &a->conns, &a->ended);
+		err = output__connections(&a->out, &cs, a->lost, now);
+	}
 	return err;
 }
 
@@ -261,8 +341,12 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 			if ((err = flush_tw(a, a->round)))
 				goto out;
 			conn_table__end_round(&a->conns);
+			if ((err = timeline_flush(a)))
+				goto out;
 		}
 		a->sum.records++;
+		if (e.drop_gen > a->lost)
+			a->lost = e.drop_gen;
 		if ((err = take_record(a, &e, sizeof(e))))
 			goto out;
 		if (a->alert_after_ns && (err = check_alerts(a, now, a->alert_after_ns, NULL)))
@@ -271,7 +355,7 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 			next_report = now + interval;
 		if (interval && now >= next_report) {
 			next_report += interval;
-			if ((err = reports(a, opts, now)))
+			if ((err = reports(a, opts, now, true)))
 				goto out;
 		}
 	}
@@ -279,7 +363,7 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 		fprintf(stderr, "tcpstate-trace: %s; the results cover the records before it\n", msg);
 	err = flush_tw(a, UINT64_MAX);
 	if (!err)
-		err = reports(a, opts, now);
+		err = reports(a, opts, now, false);
 	if (recording__end(&r)) {
 		const struct recording_end *end = recording__end(&r);
 
@@ -288,6 +372,8 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 	}
 	a->sum.end_mono_ns = now;
 	a->sum.tw_rearms = a->tw.undone;
+	if (conns_finish(a, &a->sum.conns) && !err)
+		err = a->timeline_err;
 	if (!err)
 		err = output__summary_record(&a->out, &a->sum);
 	if (!err)
@@ -296,6 +382,8 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 	if (!err && got < 0)
 		err = got;
 out:
+	if (a->timeline_path)
+		conns_finish(a, &a->sum.conns);
 	recording__close_reader(&r);
 	return err;
 }
@@ -333,11 +421,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a.hist = opts.hist;
+	conn_table__set_sink(&a.conns, on_conn_end, &a);
 	if (opts.replay_path) {
-		err = run_replay(&a, &opts);
+		err = timeline_start(&a, &opts);
+		if (!err)
+			err = run_replay(&a, &opts);
 		output__free(&a.out);
 		conn_table__free(&a.conns);
-		if (reader_gone(err))
+		if (reader_gone(err) && !a.timeline_err)
 			return 0;
 		return err ? 1 : 0;
 	}
@@ -372,6 +463,13 @@ int main(int argc, char **argv)
 		}
 		a.recording = true;
 	}
+	if (timeline_start(&a, &opts)) {
+		if (a.recording)
+			recording__close(&a.rec, NULL, 0);
+		tracer__close(t);
+		output__free(&a.out);
+		return 1;
+	}
 	a.sum.state_hook = state_hook__name(tracer__choices(t)->state_hook);
 	a.sum.cookie_mode = cookie_mode__name(tracer__choices(t)->cookie_mode);
 	a.sum.close_hook = close_hook__name(tracer__choices(t)->close_hook);
@@ -383,6 +481,7 @@ int main(int argc, char **argv)
 	if (!err)
 		err = output__flush(&a.out);
 	if (err) {
+		conns_finish(&a, &a.sum.conns);
 		tracer__close(t);
 		output__free(&a.out);
 		conn_table__free(&a.conns);
@@ -405,6 +504,8 @@ int main(int argc, char **argv)
 			break;
 		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
 		conn_table__end_round(&a.conns);
+		if (!err)
+			err = timeline_flush(&a);
 		if (!err && a.recording)
 			err = recording__flush(&a.rec);
 		if (!err && a.alert_after_ns)
@@ -415,7 +516,7 @@ int main(int argc, char **argv)
 			break;
 		if (next_report && clock__mono_now() >= next_report) {
 			next_report += opts.interval_s * 1000000000ULL;
-			if ((err = reports(&a, &opts, clock__mono_now())))
+			if ((err = reports(&a, &opts, clock__mono_now(), true)))
 				break;
 		}
 		if (clock__mono_now() >= next_check) {
@@ -439,11 +540,13 @@ int main(int argc, char **argv)
 	}
 
 	if (!err)
-		err = reports(&a, &opts, clock__mono_now());
+		err = reports(&a, &opts, clock__mono_now(), false);
 	a.sum.end_mono_ns = clock__mono_now();
 	a.sum.tw_rearms = a.tw.undone;
 	tracer__stats(t, a.sum.stats);
 	a.sum.missed = tracer__missed(t);
+	if (conns_finish(&a, &a.sum.conns) && !err)
+		err = a.timeline_err;
 	if (a.recording) {
 		int rerr = recording__close(&a.rec, a.sum.stats, TS_STAT__MAX);
 
@@ -464,6 +567,8 @@ int main(int argc, char **argv)
 	output__free(&a.out);
 	conn_table__free(&a.conns);
 
+	if (a.timeline_err)
+		return 1;	/* said by conns_finish() */
 	if (reader_gone(err))
 		return 0;
 	if (err) {

@@ -437,6 +437,113 @@ int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ring
 	return json__write_line(j, o->f);
 }
 
+static void json_counts(struct json *j, const char *key, const uint64_t *n, int count,
+			const char *(*name)(int i), bool skip_zero)
+{
+	json__key(j, key);
+	json__begin_object(j);
+	for (int i = 0; i < count; i++) {
+		if ((skip_zero && !n[i]) || !name(i))
+			continue;
+		json__kv_uint(j, name(i), n[i]);
+	}
+	json__end_object(j);
+}
+
+static const char *role_key(int i) { return conn_role__name((enum conn_role)i); }
+static const char *end_key(int i) { return i == END_NONE ? "none" : conn_end__name((enum conn_end)i); }
+static const char *state_key(int i) { return i == TS_TCP_CLOSE ? NULL : tcp_state__name(i); }
+
+/* The "connections", "states" and "close_wait_owners" members. */
+static void json_connections(struct json *j, const struct conn_summary *cs)
+{
+	json__key(j, "connections");
+	json__begin_object(j);
+	json__kv_uint(j, "seen", cs->seen);
+	json__kv_uint(j, "open", cs->open);
+	json__kv_uint(j, "ended", cs->ended.total);
+	json__kv_uint(j, "incomplete", cs->ended.incomplete);
+	json__kv_uint(j, "evictions", cs->evictions);
+	json_counts(j, "by_role", cs->ended.by_role, ROLE__MAX, role_key, false);
+	json_counts(j, "by_end", cs->ended.by_end, END__MAX, end_key, false);
+	json_counts(j, "missing", cs->ended.by_missing, LC_MISS__COUNT, lifecycle_missing__name,
+		    false);
+	json__end_object(j);
+	json_counts(j, "states", cs->by_state, TS_TCP_MAX_STATES, state_key, true);
+	json__key(j, "close_wait_owners");
+	json__begin_array(j);
+	for (int i = 0; i < cs->nowners; i++) {
+		const struct owner_count *w = &cs->owners[i];
+
+		json__begin_object(j);
+		if (w->pid) {
+			json__kv_uint(j, "pid", w->pid);
+			json__key(j, "comm");
+			json__string_n(j, w->comm, strnlen(w->comm, sizeof(w->comm)));
+		} else {
+			json__kv_null(j, "pid");
+			json__kv_null(j, "comm");
+		}
+		json__kv_uint(j, "count", w->count);
+		json__end_object(j);
+	}
+	json__end_array(j);
+}
+
+static void text_counts(FILE *f, const uint64_t *n, int count, const char *(*name)(int i))
+{
+	const char *sep = "";
+
+	for (int i = 0; i < count; i++) {
+		if (!n[i] || !name(i))
+			continue;
+		fprintf(f, "%s%s %" PRIu64, sep, name(i), n[i]);
+		sep = ", ";
+	}
+	if (!*sep)
+		fprintf(f, "none");
+}
+
+static void text_connections(FILE *f, const char *prefix, const struct conn_summary *cs)
+{
+	fprintf(f, "%sconnections: %" PRIu64 " seen, %" PRIu64 " open, %" PRIu64 " ended (",
+		prefix, cs->seen, cs->open, cs->ended.total);
+	text_counts(f, cs->ended.by_role, ROLE__MAX, role_key);
+	fprintf(f, "; ");
+	text_counts(f, cs->ended.by_end, END__MAX, end_key);
+	fprintf(f, "), %" PRIu64 " incomplete\n", cs->ended.incomplete);
+	fprintf(f, "%sopen by state: ", prefix);
+	text_counts(f, cs->by_state, TS_TCP_MAX_STATES, state_key);
+	fputc('\n', f);
+	if (cs->nowners) {
+		fprintf(f, "%smost CLOSE_WAIT: ", prefix);
+		for (int i = 0; i < cs->nowners; i++)
+			fprintf(f, "%s%s %u (%" PRIu64 ")", i ? ", " : "",
+				cs->owners[i].pid ? cs->owners[i].comm : "?", cs->owners[i].pid,
+				cs->owners[i].count);
+		fputc('\n', f);
+	}
+	if (cs->evictions)
+		fprintf(f, "%sWARNING: %" PRIu64 " connections evicted to keep the table within "
+			"its cap: their timelines are incomplete\n", prefix, cs->evictions);
+}
+
+int output__connections(struct output *o, const struct conn_summary *cs, uint64_t lost,
+			uint64_t now_ns)
+{
+	struct json *j = &o->j;
+
+	if (!o->json) {
+		text_connections(o->f, "", cs);
+		return write_err(o->f);
+	}
+	json_head(o, "connections", now_ns);
+	json__kv_uint(j, "lost", lost);
+	json_connections(j, cs);
+	json__end_object(j);
+	return json__write_line(j, o->f);
+}
+
 int output__summary_record(struct output *o, const struct run_summary *s)
 {
 	struct json *j = &o->j;
@@ -461,6 +568,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_bool(j, "exit_scan", s->exit_scan);
 	json__kv_bool(j, "timewait", s->timewait);
 	json__kv_uint(j, "timewait_handoffs", s->stats[TS_STAT_TW_HANDOFFS]);
+	json_connections(j, &s->conns);
 	json__end_object(j);
 	return json__write_line(j, o->f);
 }
@@ -470,6 +578,7 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 	fprintf(f, "tcpstate-trace: %" PRIu64 " events (%" PRIu64 " transitions), %" PRIu64
 		" lost, %" PRIu64 " on sockets opened before tracing began\n",
 		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED]);
+	text_connections(f, "tcpstate-trace: ", &s->conns);
 	if (s->stats[TS_STAT_SOCK_FULL])
 		fprintf(f, "tcpstate-trace: WARNING: socket table full %" PRIu64
 			" times: owners and durations missing; raise --max-sockets\n",

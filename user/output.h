@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "clock.h"
+#include "conn_summary.h"
 #include "conn_table.h"
 #include "holders.h"
 #include "latency.h"
@@ -39,6 +40,7 @@ struct run_summary {
 	bool exit_scan;
 	bool timewait;
 	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
+	struct conn_summary conns;
 };
 
 void output__init(struct output *o, FILE *f, bool json, bool timestamps);
@@ -61,6 +63,10 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 /* Events lost since the last report: delta of total. JSON goes to the
  * stream; the human form is a warning on stderr. */
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes);
+/* The connections so far (every -i): a "connections" record, or a few
+ * lines of text. lost: records dropped so far. */
+int output__connections(struct output *o, const struct conn_summary *cs, uint64_t lost,
+			uint64_t now_ns);
 /* The JSON summary record (no-op in human mode). */
 int output__summary_record(struct output *o, const struct run_summary *s);
 /* The summary line for stderr, in both modes. */
