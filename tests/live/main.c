@@ -44,6 +44,8 @@ static const struct test tests[] = {
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
 	{ "record_replay", t_record_replay, 0 },
+	{ "timeline_live_replay", t_timeline_live_replay, 0 },
+	{ "timeline_write_errors", t_timeline_write_errors, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -44,4 +44,8 @@ void t_snapshot_start(void);
 void t_snapshot_netns(void);
 void t_record_replay(void);
 
+/* test_timeline.c */
+void t_timeline_live_replay(void);
+void t_timeline_write_errors(void);
+
 #endif /* LIVE_TESTS_H */
