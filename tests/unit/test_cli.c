@@ -59,6 +59,7 @@ static void bad_usage(void **state)
 		{ "t", "-L", "" }, { "t", "-L", "1,0" }, { "t", "-D", ",80" }, { "t", "-D", "80," },
 		{ "t", "--ringbuf", "0" }, { "t", "--ringbuf", "12" }, { "t", "--max-sockets", "5" },
 		{ "t", "--state-hook", "fentry" }, { "t", "positional" },
+		{ "t", "--timeline-format", "csv" }, { "t", "--timeline" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -67,6 +68,24 @@ static void bad_usage(void **state)
 
 		assert_int_equal(parse(&o, argc, cases[i]), CLI_USAGE);
 	}
+}
+
+static void timeline_options(void **state)
+{
+	const char *ok[] = { "t", "--timeline", "-", "--timeline-format", "perfetto" };
+	const char *bad_fmt[] = { "t", "--timeline", "x", "--timeline-format", "xml" };
+	const char *with_snapshot[] = { "t", "--timeline", "x", "--snapshot" };
+	const char *both_stdout[] = { "t", "--timeline", "-", "--record", "-" };
+	struct cli_opts o;
+
+	assert_int_equal(parse(&o, 5, ok), CLI_OK);
+	assert_string_equal(o.timeline_path, "-");
+	assert_int_equal(o.timeline_format, TIMELINE_PERFETTO);
+	assert_int_equal(parse(&o, 3, ok), CLI_OK);
+	assert_int_equal(o.timeline_format, TIMELINE_JSON);
+	assert_int_equal(parse(&o, 5, bad_fmt), CLI_USAGE);
+	assert_int_equal(parse(&o, 4, with_snapshot), CLI_USAGE);
+	assert_int_equal(parse(&o, 5, both_stdout), CLI_USAGE);
 }
 
 static void family_conflict(void **state)
@@ -141,6 +160,7 @@ int main(void)
 		cmocka_unit_test(all_options),
 		cmocka_unit_test(bad_usage),
 		cmocka_unit_test(family_conflict),
+		cmocka_unit_test(timeline_options),
 		cmocka_unit_test(help_and_version_exit_zero),
 		cmocka_unit_test(port_lists),
 		cmocka_unit_test(sizes),
