@@ -226,9 +226,27 @@ out:
 }
 
 /* Read EOF, never close: the alert says no close() was called. */
+/* A periodic "connections" record naming pid among the CLOSE_WAIT owners. */
+static bool owns_close_wait(struct tracer_run *t, void *arg)
+{
+	int64_t pid = *(int64_t *)arg;
+	json_t *r, *w;
+	size_t i, k;
+
+	json_array_foreach(t->records, i, r) {
+		if (!jstr(r, "type") || strcmp(jstr(r, "type"), "connections") != 0)
+			continue;
+		json_array_foreach(json_object_get(r, "close_wait_owners"), k, w)
+			if (jint(w, "pid") == pid && jint(w, "count") >= 1 &&
+			    jint(json_object_get(r, "states"), "CLOSE_WAIT") >= 1)
+				return true;
+	}
+	return false;
+}
+
 void t_close_eof_never_closed(void)
 {
-	const char *targs[] = { "-j", "--close-wait-alert", "1", NULL };
+	const char *targs[] = { "-j", "--close-wait-alert", "1", "-i", "1", NULL };
 	const char *sargs[] = { "eof", NULL };
 	struct tracer_run t = {};
 	struct scenario s;
@@ -261,6 +279,9 @@ void t_close_eof_never_closed(void)
 		EXPECT(jint(alert, "pid") == c.server_pid, "alert owner %lld, expected %lld",
 		       (long long)jint(alert, "pid"), (long long)c.server_pid);
 	}
+	EXPECT(tracer_wait(&t, owns_close_wait, &c.server_pid),
+	       "no connections record names pid %lld among the CLOSE_WAIT owners",
+	       (long long)c.server_pid);
 	scenario_send(&s, "go\n");
 	json_decref(scenario_read(&s));
 	EXPECT(scenario_finish(&s), "closepath eof failed");

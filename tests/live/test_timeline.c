@@ -208,6 +208,16 @@ void t_timeline_live_replay(void)
 	tracer_stop(&t, SIGINT);
 	CHECK(exited_ok(t.status), "tracer exit status %d: %s", WEXITSTATUS(t.status), t.errbuf);
 
+	if (t.summary) {
+		json_t *conns = json_object_get(t.summary, "connections");
+		json_t *by_end = json_object_get(conns, "by_end"), *by_role = json_object_get(conns, "by_role");
+
+		EXPECT(jint(by_end, "graceful") >= 3 && jint(by_end, "reset_sent") >= 1 &&
+		       jint(by_end, "reset_received") >= 1 && jint(by_role, "server") >= 2 &&
+		       jint(by_role, "listener") >= 2 && jint(conns, "seen") >= 6,
+		       "summary connections do not count what ended: %s",
+		       json_dumps(conns, JSON_COMPACT));
+	}
 	live = read_lines(tl, &live_raw);
 	CHECK(live && json_array_size(live) > 0, "no timeline written to %s", tl);
 	expect_whole(&t, tl_find(live, pp.port, pp.cport), "pair server", "server",
