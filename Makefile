@@ -163,6 +163,12 @@ $(CHURN): tests/bench/churn.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -Wall -Wextra -std=gnu11 -pthread $< -o $@
 
+# The user-space engine alone, ns per record (no root): run it by hand.
+$(OUTPUT)/tests/bench/engine_micro: tests/bench/engine_micro.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -O2 $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 # BENCH_ARGS=--quick for a short run.
 bench: deps
 	$(Q)$(MAKE) all $(CHURN)
