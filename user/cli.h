@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "latency.h"
 #include "tcpstate.h"
 
 enum state_hook {
@@ -39,6 +40,7 @@ struct cli_opts {
 	bool all_netns;			/* every network namespace, not just ours */
 	bool snapshot_only;		/* --snapshot: the picture now, no tracing */
 	bool hist;			/* latency histograms at exit (and every interval) */
+	enum latency_by hist_by;	/* --hist-by: one set of histograms per key */
 	const char *record_path;	/* --record FILE: the raw records, for --replay */
 	const char *replay_path;	/* --replay FILE: no tracing, the same outputs */
 	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
