@@ -163,6 +163,12 @@ $(CHURN): tests/bench/churn.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -Wall -Wextra -std=gnu11 -pthread $< -o $@
 
+# latency__add() alone, ns per record (no root): run it by hand.
+$(OUTPUT)/tests/bench/latency_micro: tests/bench/latency_micro.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 # BENCH_ARGS=--quick for a short run.
 bench: deps
 	$(Q)$(MAKE) all $(CHURN)
