@@ -523,7 +523,7 @@ void check_summary(struct tracer_run *t)
 			states++;
 		else if (type && strcmp(type, "summary") != 0 && strcmp(type, "lost") != 0 &&
 			 strcmp(type, "alert") != 0 && strcmp(type, "timewait_report") != 0 &&
-			 strcmp(type, "snapshot") != 0)
+			 strcmp(type, "snapshot") != 0 && strcmp(type, "hist") != 0)
 			others++;	/* from the kernel; alerts and reports are the tracer's own */
 	}
 	EXPECT(jint(t->summary, "transitions") == states, "summary transitions %lld, %lld records",

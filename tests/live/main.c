@@ -44,6 +44,7 @@ static const struct test tests[] = {
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
 	{ "record_replay", t_record_replay, 0 },
+	{ "hist_by_comm", t_hist_by_comm, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -44,4 +44,7 @@ void t_snapshot_start(void);
 void t_snapshot_netns(void);
 void t_record_replay(void);
 
+/* test_hist.c */
+void t_hist_by_comm(void);
+
 #endif /* LIVE_TESTS_H */
