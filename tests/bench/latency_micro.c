@@ -126,7 +126,8 @@ int main(int argc, char **argv)
 	struct conn *conn = calloc(conns, sizeof(*conn));
 	char (*comms)[TS_COMM_LEN] = calloc(ncomms ? ncomms : 1, TS_COMM_LEN);
 
-	if (!ev || !cp || !conn || !comms || !conns || !ncomms || rounds < 1 || rounds > ROUNDS_MAX) {
+	if (!ev || !cp || !conn || !comms || !conns || !ncomms || rounds < 1 ||
+	    rounds > ROUNDS_MAX) {
 		fprintf(stderr, "usage: latency_micro [CONNS [COMMS [ROUNDS]]]\n");
 		return 2;
 	}

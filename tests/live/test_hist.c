@@ -131,8 +131,8 @@ void t_hist_by_comm(void)
 		}
 		w.n++;
 	}
-	EXPECT(tracer_wait(&t, pairs_closed, &w), "not every socket of the pairs ended within %d ms",
-	       cfg.timeout_ms);
+	EXPECT(tracer_wait(&t, pairs_closed, &w),
+	       "not every socket of the pairs ended within %d ms", cfg.timeout_ms);
 	EXPECT(exited_ok(tracer_stop(&t, SIGINT)), "tracer exit status %d; stderr: %s", t.status,
 	       t.errbuf ? t.errbuf : "");
 	check_comm(&t, names[0], HIST_PAIRS_A);

@@ -121,7 +121,8 @@ static void hist_by_error_line(void **state)
 	fclose(err);
 	buf[n] = '\0';
 	assert_int_equal(r, CLI_USAGE);
-	assert_string_equal(buf, "tcpstate-trace: invalid --hist-by 'pid' (the only key is comm)\n");
+	assert_string_equal(buf,
+			    "tcpstate-trace: invalid --hist-by 'pid' (the only key is comm)\n");
 }
 
 static void help_and_version_exit_zero(void **state)
