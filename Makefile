@@ -169,6 +169,12 @@ $(OUTPUT)/tests/bench/engine_micro: tests/bench/engine_micro.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -O2 $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+# latency__add() alone, ns per record (no root): run it by hand.
+$(OUTPUT)/tests/bench/latency_micro: tests/bench/latency_micro.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 # BENCH_ARGS=--quick for a short run.
 bench: deps
 	$(Q)$(MAKE) all $(CHURN)

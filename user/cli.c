@@ -25,6 +25,7 @@ static const char doc[] =
 "    tcpstate-trace --timewait-report -i 10  # TIME_WAIT by destination, every 10 s\n"
 "    tcpstate-trace --snapshot     # the sockets now: why CLOSE_WAIT, where TIME_WAIT\n"
 "    tcpstate-trace --hist -i 60   # close-path latency histograms every minute\n"
+"    tcpstate-trace --hist-by comm # the same, one set per process name\n"
 "    tcpstate-trace --record t.rec # keep the raw records; later: --replay t.rec -j\n"
 "    tcpstate-trace --timeline conns.ndjson  # one line per connection as it ends\n"
 "    tcpstate-trace --replay t.rec --timeline t.json --timeline-format perfetto\n"
@@ -39,6 +40,7 @@ enum {
 	OPT_ALL_NETNS,
 	OPT_SNAPSHOT,
 	OPT_HIST,
+	OPT_HIST_BY,
 	OPT_RECORD,
 	OPT_REPLAY,
 	OPT_TIMELINE,
@@ -74,6 +76,9 @@ static const struct argp_option options[] = {
 	{ "hist", OPT_HIST, NULL, 0,
 	  "At exit (and every -i SECS): histograms of time in SYN_SENT, CLOSE_WAIT, FIN_WAIT1, "
 	  "FIN_WAIT2, LAST_ACK, CLOSING, TIME_WAIT and of close() to CLOSE", 0 },
+	{ "hist-by", OPT_HIST_BY, "KEY", 0,
+	  "--hist with one set of histograms per KEY: comm (the socket owner's process name)",
+	  0 },
 	{ "record", OPT_RECORD, "FILE", 0, "Also write every raw record to FILE, for --replay", 0 },
 	{ "replay", OPT_REPLAY, "FILE", 0,
 	  "Read records from FILE (made by --record) instead of tracing; no root needed", 0 },
@@ -258,6 +263,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->snapshot_only = true;
 		break;
 	case OPT_HIST:
+		o->hist = true;
+		break;
+	case OPT_HIST_BY:
+		if (strcmp(arg, "comm") != 0) {
+			usage_error("invalid --hist-by '%s' (the only key is comm)", arg);
+			return EINVAL;
+		}
+		o->hist_by = LATENCY_BY_COMM;
 		o->hist = true;
 		break;
 	case OPT_RECORD:

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "latency.h"
 #include "tcpstate.h"
 #include "timeline.h"
 
@@ -40,6 +41,7 @@ struct cli_opts {
 	bool all_netns;			/* every network namespace, not just ours */
 	bool snapshot_only;		/* --snapshot: the picture now, no tracing */
 	bool hist;			/* latency histograms at exit (and every interval) */
+	enum latency_by hist_by;	/* --hist-by: one set of histograms per key */
 	const char *record_path;	/* --record FILE: the raw records, for --replay */
 	const char *replay_path;	/* --replay FILE: no tracing, the same outputs */
 	const char *timeline_path;	/* --timeline FILE: lifecycles as they end */

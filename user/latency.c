@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "latency.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "tcp_names.h"
+
+/* Fixed places in groups[]; names follow from 2. */
+#define GROUP_UNKNOWN 0
+#define GROUP_OTHER 1
 
 static const struct {
 	int state;
@@ -22,6 +30,71 @@ const char *latency__name(enum latency_kind k)
 	return k < LAT__MAX ? kinds[k].name : "?";
 }
 
+int latency__init(struct latency *l, enum latency_by by)
+{
+	memset(l, 0, sizeof(*l));
+	l->by = by;
+	if (by == LATENCY_BY_NONE)
+		return 0;
+	/* ~3 MiB, but calloc'd pages are only backed once a group uses them. */
+	l->groups = calloc(LATENCY_GROUPS_ALL, sizeof(*l->groups));
+	if (!l->groups)
+		return -ENOMEM;
+	l->groups[GROUP_UNKNOWN].kind = LAT_GROUP_UNKNOWN;
+	l->groups[GROUP_OTHER].kind = LAT_GROUP_OTHER;
+	l->ngroups = 2;
+	return 0;
+}
+
+void latency__free(struct latency *l)
+{
+	free(l->groups);
+	memset(l, 0, sizeof(*l));
+}
+
+/* The owner's name: the record's, else the connection's last known. */
+static const char *owner_comm(const struct ts_event *e, const struct conn *c)
+{
+	if (e->owner_src != TS_OWNER_NONE && e->pid)
+		return e->comm;
+	if (c && c->ident.owner_src != TS_OWNER_NONE && c->ident.pid)
+		return c->ident.comm;
+	return NULL;
+}
+
+/* The group of a name, made on first sight while there is room. */
+static struct latency_group *group_of(struct latency *l, const char *comm)
+{
+	uint64_t key[2] = { 0, 0 }, hash;
+	uint32_t i;
+
+	if (!comm)
+		return &l->groups[GROUP_UNKNOWN];
+	/* Only the bytes up to the NUL: whatever follows it is not the name. */
+	memcpy(key, comm, strnlen(comm, TS_COMM_LEN));
+	hash = (key[0] ^ (key[1] * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+	for (i = (uint32_t)(hash >> 32) & (LATENCY_SLOTS - 1); l->slots[i];
+	     i = (i + 1) & (LATENCY_SLOTS - 1)) {
+		struct latency_group *g = &l->groups[l->slots[i]];
+
+		if (memcmp(g->comm, key, TS_COMM_LEN) == 0)
+			return g;
+	}
+	if (l->ngroups >= LATENCY_GROUPS_ALL)
+		return &l->groups[GROUP_OTHER];
+	l->slots[i] = (uint16_t)l->ngroups;
+	memcpy(l->groups[l->ngroups].comm, key, TS_COMM_LEN);
+	return &l->groups[l->ngroups++];
+}
+
+/* Where a record's samples go: its owner's group, or the one set. */
+static struct hist *hists_of(struct latency *l, const struct ts_event *e, const struct conn *c)
+{
+	if (l->by == LATENCY_BY_NONE || !l->groups)
+		return l->h;
+	return group_of(l, owner_comm(e, c))->h;
+}
+
 /* The last close() that released the last reference, if the table kept it. */
 static const struct conn_call *final_close(const struct conn *c)
 {
@@ -36,12 +109,15 @@ static const struct conn_call *final_close(const struct conn *c)
 
 void latency__add(struct latency *l, const struct ts_event *e, const struct conn *c)
 {
+	struct hist *h = NULL;
+
 	if (e->type != TS_EV_STATE)
 		return;
 	if (e->flags & TS_EVF_PREV_KNOWN) {
 		for (int k = 0; k < LAT_CLOSE_TO_CLOSED; k++) {
 			if (kinds[k].state == e->oldstate) {
-				hist__add(&l->h[k], e->prev_state_ns);
+				h = hists_of(l, e, c);
+				hist__add(&h[k], e->prev_state_ns);
 				break;
 			}
 		}
@@ -49,7 +125,58 @@ void latency__add(struct latency *l, const struct ts_event *e, const struct conn
 	if (e->newstate == TS_TCP_CLOSE && c) {
 		const struct conn_call *k = final_close(c);
 
-		if (k && e->mono_ns >= k->mono_ns)
-			hist__add(&l->h[LAT_CLOSE_TO_CLOSED], e->mono_ns - k->mono_ns);
+		if (k && e->mono_ns >= k->mono_ns) {
+			if (!h)
+				h = hists_of(l, e, c);
+			hist__add(&h[LAT_CLOSE_TO_CLOSED], e->mono_ns - k->mono_ns);
+		}
 	}
+}
+
+uint64_t latency__group_samples(const struct latency_group *g)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < LAT__MAX; k++)
+		n += g->h[k].count;
+	return n;
+}
+
+uint64_t latency__samples(const struct latency *l)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < LAT__MAX; k++)
+		n += l->h[k].count;
+	for (uint32_t g = 0; l->groups && g < l->ngroups; g++)
+		n += latency__group_samples(&l->groups[g]);
+	return n;
+}
+
+/* Largest first, ties by name (the unknown owner after names), [other] last. */
+static int group_cmp(const void *a, const void *b)
+{
+	const struct latency_group *x = *(const struct latency_group *const *)a;
+	const struct latency_group *y = *(const struct latency_group *const *)b;
+	uint64_t nx = latency__group_samples(x), ny = latency__group_samples(y);
+
+	if ((x->kind == LAT_GROUP_OTHER) != (y->kind == LAT_GROUP_OTHER))
+		return x->kind == LAT_GROUP_OTHER ? 1 : -1;
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return memcmp(x->comm, y->comm, TS_COMM_LEN);
+}
+
+size_t latency__groups(const struct latency *l,
+		       const struct latency_group *out[LATENCY_GROUPS_ALL])
+{
+	size_t n = 0;
+
+	for (uint32_t g = 0; l->groups && g < l->ngroups && g < LATENCY_GROUPS_ALL; g++)
+		if (latency__group_samples(&l->groups[g]))
+			out[n++] = &l->groups[g];
+	qsort(out, n, sizeof(*out), group_cmp);
+	return n;
 }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Close-path latency histograms: time spent in SYN_SENT (connect latency),
  * CLOSE_WAIT, FIN_WAIT1, FIN_WAIT2, LAST_ACK, CLOSING and TIME_WAIT, and
- * from the final close() to the connection's end. Pure: fed records and
- * the connection they belong to. */
+ * from the final close() to the connection's end; one set in all, or one
+ * per owner's process name (--hist-by comm). Pure: fed records and the
+ * connection they belong to. */
 #ifndef LATENCY_H
 #define LATENCY_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include "conn_table.h"
 #include "hist.h"
 
@@ -21,13 +24,58 @@ enum latency_kind {
 	LAT__MAX,
 };
 
-struct latency {
+/* What the histograms are grouped by (--hist-by). */
+enum latency_by {
+	LATENCY_BY_NONE,	/* one set of histograms */
+	LATENCY_BY_COMM,	/* one set per process name of the socket's owner */
+};
+
+/* Distinct process names with a group of their own; samples of names seen
+ * after that many go to the [other] group, so memory stays bounded. */
+#define LATENCY_GROUPS_MAX 256
+/* With the unknown owner's and [other]: every group there can be. */
+#define LATENCY_GROUPS_ALL (LATENCY_GROUPS_MAX + 2)
+
+enum latency_group_kind {
+	LAT_GROUP_COMM,		/* one process name */
+	LAT_GROUP_UNKNOWN,	/* the owner was never seen */
+	LAT_GROUP_OTHER,	/* names past LATENCY_GROUPS_MAX */
+};
+
+struct latency_group {
+	char comm[TS_COMM_LEN];	/* LAT_GROUP_COMM: the name, NUL-padded */
+	enum latency_group_kind kind;
 	struct hist h[LAT__MAX];
 };
 
+/* Twice the groups: linear probing stays short. A power of two. */
+#define LATENCY_SLOTS 512
+
+struct latency {
+	struct hist h[LAT__MAX];	/* LATENCY_BY_NONE */
+	enum latency_by by;
+	/* Grouped: [0] unknown owner, [1] [other], then names as first seen. */
+	struct latency_group *groups;
+	uint32_t ngroups;
+	uint16_t slots[LATENCY_SLOTS];	/* names to groups by hash; 0: free */
+};
+
+/* Ready to take records, grouped by by. An all-zero struct latency is an
+ * ungrouped one too. 0, or -ENOMEM. */
+int latency__init(struct latency *l, enum latency_by by);
+void latency__free(struct latency *l);
 /* Take one record; c is its connection as it was before the record (NULL
- * if not in the table). Only measured times are taken, never guessed ones. */
+ * if not in the table). Only measured times are taken, never guessed ones.
+ * Grouped, a sample goes to the group of the socket's owner: the record's
+ * owner, else the one the table last knew. No allocation. */
 void latency__add(struct latency *l, const struct ts_event *e, const struct conn *c);
+/* Samples taken in all, and in one group (in all its histograms). */
+uint64_t latency__samples(const struct latency *l);
+uint64_t latency__group_samples(const struct latency_group *g);
+/* The groups that have samples, largest first (most samples; ties by
+ * name, the unknown owner after names), [other] last; returns how many. */
+size_t latency__groups(const struct latency *l,
+		       const struct latency_group *out[LATENCY_GROUPS_ALL]);
 /* "CLOSE_WAIT", ..., "close_to_closed". */
 const char *latency__name(enum latency_kind k);
 

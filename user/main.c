@@ -416,7 +416,7 @@ int main(int argc, char **argv)
 	output__init(&a.out, stdout, opts.json, opts.timestamps);
 	a.alert_after_ns = (uint64_t)opts.close_wait_alert_s * 1000000000ULL;
 	tw_pending__init(&a.tw);
-	if (conn_table__init(&a.conns, 1 << 20)) {
+	if (conn_table__init(&a.conns, 1 << 20) || latency__init(&a.lat, opts.hist_by)) {
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return 1;
 	}
@@ -428,6 +428,7 @@ int main(int argc, char **argv)
 			err = run_replay(&a, &opts);
 		output__free(&a.out);
 		conn_table__free(&a.conns);
+		latency__free(&a.lat);
 		if (reader_gone(err) && !a.timeline_err)
 			return 0;
 		return err ? 1 : 0;
@@ -436,6 +437,7 @@ int main(int argc, char **argv)
 		err = run_snapshot(&a, &opts);
 		output__free(&a.out);
 		conn_table__free(&a.conns);
+		latency__free(&a.lat);
 		if (err && !reader_gone(err))
 			fprintf(stderr, "tcpstate-trace: %s\n", strerror(-err));
 		return err && !reader_gone(err) ? 1 : 0;
@@ -485,6 +487,7 @@ int main(int argc, char **argv)
 		tracer__close(t);
 		output__free(&a.out);
 		conn_table__free(&a.conns);
+		latency__free(&a.lat);
 		return reader_gone(err) ? 0 : 1;
 	}
 	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
@@ -566,6 +569,7 @@ int main(int argc, char **argv)
 	tracer__close(t);
 	output__free(&a.out);
 	conn_table__free(&a.conns);
+	latency__free(&a.lat);
 
 	if (a.timeline_err)
 		return 1;	/* said by conns_finish() */

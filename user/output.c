@@ -346,14 +346,17 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 	return json__write_line(j, o->f);
 }
 
-int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
+/* The histograms of one set that have samples: bcc tables, or one "hist"
+ * record each, with the group's comm when grouped (g not NULL). */
+static int latency_hists(struct output *o, const struct hist *hs,
+			 const struct latency_group *g, uint64_t now_ns)
 {
 	char title[64];
 	struct json *j = &o->j;
 	int err = 0;
 
 	for (int k = 0; k < LAT__MAX && !err; k++) {
-		const struct hist *h = &l->h[k];
+		const struct hist *h = &hs[k];
 		int first, last;
 
 		if (!h->count)
@@ -365,6 +368,15 @@ int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 			continue;
 		}
 		json_head(o, "hist", now_ns);
+		if (g && g->kind == LAT_GROUP_COMM) {
+			json__key(j, "comm");
+			json__string_n(j, g->comm, strnlen(g->comm, sizeof(g->comm)));
+		} else if (g && g->kind == LAT_GROUP_OTHER) {
+			json__kv_string(j, "comm", "[other]");
+			json__kv_bool(j, "other", true);
+		} else if (g) {
+			json__kv_null(j, "comm");
+		}
 		json__kv_string(j, "name", latency__name(k));
 		json__kv_string(j, "unit", "ns");
 		json__kv_uint(j, "count", h->count);
@@ -387,6 +399,42 @@ int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 		json__end_array(j);
 		json__end_object(j);
 		err = json__write_line(j, o->f);
+	}
+	return err;
+}
+
+/* A group's header line in the table, bcc style ("comm = nginx"). */
+static void latency_group_header(struct output *o, const struct latency_group *g, bool first)
+{
+	if (!first)
+		fputc('\n', o->f);
+	switch (g->kind) {
+	case LAT_GROUP_COMM:
+		fprintf(o->f, "comm = %.*s\n", TS_COMM_LEN, g->comm);
+		break;
+	case LAT_GROUP_UNKNOWN:
+		fprintf(o->f, "comm = - (owner not seen)\n");
+		break;
+	default:
+		fprintf(o->f, "comm = [other] (process names after the first %d)\n",
+			LATENCY_GROUPS_MAX);
+		break;
+	}
+}
+
+int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
+{
+	const struct latency_group *order[LATENCY_GROUPS_ALL];
+	size_t n;
+	int err = 0;
+
+	if (l->by == LATENCY_BY_NONE)
+		return latency_hists(o, l->h, NULL, now_ns);
+	n = latency__groups(l, order);
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!o->json)
+			latency_group_header(o, order[i], i == 0);
+		err = latency_hists(o, order[i]->h, order[i], now_ns);
 	}
 	return err;
 }

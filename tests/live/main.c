@@ -46,6 +46,7 @@ static const struct test tests[] = {
 	{ "record_replay", t_record_replay, 0 },
 	{ "timeline_live_replay", t_timeline_live_replay, 0 },
 	{ "timeline_write_errors", t_timeline_write_errors, 0 },
+	{ "hist_by_comm", t_hist_by_comm, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -365,7 +365,7 @@ void t_bad_options(void)
 	static const char *const cases[][4] = {
 		{ "--bogus" }, { "-p" }, { "-p", "abc" }, { "-p", "0" }, { "-L", "0" },
 		{ "-L", "80,,81" }, { "-D", "65536" }, { "-4", "-6" }, { "--state-hook", "x" },
-		{ "--ringbuf", "3" }, { "stray" },
+		{ "--ringbuf", "3" }, { "stray" }, { "--hist-by", "pid" }, { "--hist-by" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

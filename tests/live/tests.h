@@ -48,4 +48,7 @@ void t_record_replay(void);
 void t_timeline_live_replay(void);
 void t_timeline_write_errors(void);
 
+/* test_hist.c */
+void t_hist_by_comm(void);
+
 #endif /* LIVE_TESTS_H */

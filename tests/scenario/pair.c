@@ -6,15 +6,17 @@
  * The server's CLOSE_WAIT transition runs in softirq while the client is the
  * current task: the test of owner attribution.
  *
- * usage: pair [-6] [-p PORT] [-w|-W]
+ * usage: pair [-6] [-p PORT] [-w|-W] [-n] [-N NAME]
  *   -6  IPv6 (default IPv4)   -p  listen on PORT (default: any free port)
  *   -w  print {"server_pid":N} and wait for a line on stdin before starting
  *   -W  the same, but once the connection is established (before any close)
  *   -n  in a new network namespace of its own
+ *   -N  process name (comm) NAME for both ends, instead of "pair"
  * Prints one JSON line: pids, ports and SO_COOKIE of the three sockets. */
 #include "scenario.h"
 
 #include <getopt.h>
+#include <sys/prctl.h>
 
 int main(int argc, char **argv)
 {
@@ -26,14 +28,21 @@ int main(int argc, char **argv)
 	pid_t client;
 	char tok, x;
 
-	while ((opt = getopt(argc, argv, "6p:wWn")) != -1) {
+	while ((opt = getopt(argc, argv, "6p:wWnN:")) != -1) {
 		switch (opt) {
 		case '6': family = AF_INET6; break;
 		case 'p': port = (uint16_t)atoi(optarg); break;
 		case 'w': wait = true; break;
 		case 'W': wait_established = true; break;
 		case 'n': enter_new_netns(); break;
-		default: fprintf(stderr, "usage: pair [-6] [-p PORT] [-w|-W] [-n]\n"); return 2;
+		case 'N':
+			/* Before the fork: the client inherits it. */
+			if (prctl(PR_SET_NAME, optarg, 0, 0, 0))
+				die("prctl(PR_SET_NAME)");
+			break;
+		default:
+			fprintf(stderr, "usage: pair [-6] [-p PORT] [-w|-W] [-n] [-N NAME]\n");
+			return 2;
 		}
 	}
 	if (wait) {

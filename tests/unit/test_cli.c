@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -60,6 +61,8 @@ static void bad_usage(void **state)
 		{ "t", "--ringbuf", "0" }, { "t", "--ringbuf", "12" }, { "t", "--max-sockets", "5" },
 		{ "t", "--state-hook", "fentry" }, { "t", "positional" },
 		{ "t", "--timeline-format", "csv" }, { "t", "--timeline" },
+		{ "t", "--hist-by" },
+		{ "t", "--hist-by", "pid" }, { "t", "--hist-by", "COMM" }, { "t", "--hist-by", "" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -94,6 +97,52 @@ static void family_conflict(void **state)
 	struct cli_opts o;
 
 	assert_int_equal(parse(&o, 3, argv), CLI_USAGE);
+}
+
+static void hist_by(void **state)
+{
+	const char *plain[] = { "t", "--hist" }, *by[] = { "t", "--hist-by", "comm" };
+	const char *eq[] = { "t", "--hist-by=comm", "-j" };
+	struct cli_opts o;
+
+	assert_int_equal(parse(&o, 2, plain), CLI_OK);
+	assert_true(o.hist);
+	assert_int_equal(o.hist_by, LATENCY_BY_NONE);
+	/* --hist-by implies --hist. */
+	assert_int_equal(parse(&o, 3, by), CLI_OK);
+	assert_true(o.hist);
+	assert_int_equal(o.hist_by, LATENCY_BY_COMM);
+	assert_int_equal(parse(&o, 3, eq), CLI_OK);
+	assert_int_equal(o.hist_by, LATENCY_BY_COMM);
+	assert_true(o.json);
+}
+
+/* An unknown key: one line on stderr naming the key there is. */
+static void hist_by_error_line(void **state)
+{
+	const char *argv[] = { "t", "--hist-by", "pid" };
+	FILE *err = tmpfile();
+	char buf[256] = "";
+	int saved = dup(2);
+	struct cli_opts o;
+	enum cli_result r;
+	size_t n;
+
+	assert_non_null(err);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	dup2(fileno(err), 2);
+	r = parse(&o, 3, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(err);
+	n = fread(buf, 1, sizeof(buf) - 1, err);
+	fclose(err);
+	buf[n] = '\0';
+	assert_int_equal(r, CLI_USAGE);
+	assert_string_equal(buf,
+			    "tcpstate-trace: invalid --hist-by 'pid' (the only key is comm)\n");
 }
 
 static void help_and_version_exit_zero(void **state)
@@ -161,6 +210,8 @@ int main(void)
 		cmocka_unit_test(bad_usage),
 		cmocka_unit_test(family_conflict),
 		cmocka_unit_test(timeline_options),
+		cmocka_unit_test(hist_by),
+		cmocka_unit_test(hist_by_error_line),
 		cmocka_unit_test(help_and_version_exit_zero),
 		cmocka_unit_test(port_lists),
 		cmocka_unit_test(sizes),
