@@ -194,7 +194,7 @@ static int take_snapshot(struct app *a, const struct cli_opts *opts)
 {
 	struct snapshot snap;
 	uint64_t now = clock__mono_now();
-	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now);
+	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now, NULL);
 
 	if (err == -ENOENT)
 		fprintf(stderr, "tcpstate-trace: warning: no snapshot of existing sockets: this "
