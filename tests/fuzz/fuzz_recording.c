@@ -86,7 +86,7 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 {
 	struct result res;
 	struct recording_reader r;
-	struct ts_event e;
+	struct recording_item it;
 	char err[256], again[256];
 	FILE *f = fmemopen((void *)data, size, "rb");
 
@@ -102,14 +102,16 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 	CHECK(memchr(res.meta.kernel, 0, sizeof(res.meta.kernel)));
 	CHECK(memchr(res.meta.host, 0, sizeof(res.meta.host)));
 	CHECK(memchr(res.meta.tool_version, 0, sizeof(res.meta.tool_version)));
-	while ((res.last = recording__next(&r, &e, err, sizeof(err))) == 1) {
-		CHECK(recording__event_ok(&e, NULL, 0));
+	while ((res.last = recording__next(&r, &it, err, sizeof(err))) == 1) {
+		if (it.kind != RECORDING_KIND_EVENT)
+			continue;
+		CHECK(recording__event_ok(&it.event, NULL, 0));
 		CHECK(res.records < MAX_RECORDS);
-		out[res.records++] = e;
+		out[res.records++] = it.event;
 	}
 	if (res.last < 0) {
 		CHECK(err[0]);
-		CHECK(recording__next(&r, &e, again, sizeof(again)) == res.last);
+		CHECK(recording__next(&r, &it, again, sizeof(again)) == res.last);
 		CHECK(strcmp(err, again) == 0);
 		CHECK(recording__end(&r) == NULL);
 	} else {
@@ -117,7 +119,7 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 
 		CHECK(res.last == 0 && end);
 		CHECK(end->events == res.records && end->nstats <= RECORDING_STATS_MAX);
-		CHECK(recording__next(&r, &e, err, sizeof(err)) == 0);
+		CHECK(recording__next(&r, &it, err, sizeof(err)) == 0);
 		res.end = *end;
 	}
 	recording__close_reader(&r);

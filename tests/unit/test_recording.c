@@ -130,7 +130,7 @@ static struct outcome read_all(const unsigned char *buf, size_t len)
 	struct outcome o = { 0 };
 	struct recording_reader r;
 	struct recording_meta m;
-	struct ts_event e;
+	struct recording_item it;
 	FILE *f = bytes(buf, len);
 
 	o.open = recording__open_stream(&r, f, &m, o.err, sizeof(o.err));
@@ -139,10 +139,11 @@ static struct outcome read_all(const unsigned char *buf, size_t len)
 		assert_true(o.err[0]);
 		return o;
 	}
-	while ((o.last = recording__next(&r, &e, o.err, sizeof(o.err))) == 1) {
+	while ((o.last = recording__next(&r, &it, o.err, sizeof(o.err))) == 1) {
 		struct ts_event want = ev(o.records);
 
-		assert_memory_equal(&e, &want, sizeof(e));
+		assert_int_equal(it.kind, RECORDING_KIND_EVENT);
+		assert_memory_equal(&it.event, &want, sizeof(want));
 		o.records++;
 	}
 	if (o.last < 0) {
@@ -150,7 +151,7 @@ static struct outcome read_all(const unsigned char *buf, size_t len)
 
 		assert_true(o.err[0]);
 		/* Errors are final. */
-		assert_int_equal(recording__next(&r, &e, again, sizeof(again)), o.last);
+		assert_int_equal(recording__next(&r, &it, again, sizeof(again)), o.last);
 		assert_string_equal(again, o.err);
 	}
 	recording__close_reader(&r);
@@ -194,6 +195,7 @@ static void round_trip_many(void **state)
 	const struct recording_end *end;
 	char path[] = "/tmp/test_recording.XXXXXX", err[256];
 	uint64_t stats[TS_STAT__MAX], i = 0;
+	struct recording_item it;
 	struct ts_event e;
 	struct stat st;
 	int fd = mkstemp(path);
@@ -215,13 +217,14 @@ static void round_trip_many(void **state)
 	assert_int_equal(recording__open(&r, path, &got, err, sizeof(err)), 0);
 	assert_memory_equal(&got, &m, sizeof(m));
 	assert_null(recording__end(&r));
-	for (i = 0; recording__next(&r, &e, err, sizeof(err)) == 1; i++) {
+	for (i = 0; recording__next(&r, &it, err, sizeof(err)) == 1; i++) {
 		struct ts_event want = ev(i);
 
-		assert_memory_equal(&e, &want, sizeof(e));
+		assert_int_equal(it.kind, RECORDING_KIND_EVENT);
+		assert_memory_equal(&it.event, &want, sizeof(want));
 	}
 	assert_int_equal(i, n);
-	assert_int_equal(recording__next(&r, &e, err, sizeof(err)), 0);	/* stays ended */
+	assert_int_equal(recording__next(&r, &it, err, sizeof(err)), 0);	/* stays ended */
 	end = recording__end(&r);
 	assert_non_null(end);
 	assert_int_equal(end->events, n);
@@ -484,11 +487,11 @@ static void header_refusals(void **state)
 	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
 
 	memcpy(buf, orig, len);
-	put32le(buf + 8, RECORDING_VERSION + 1);
+	put32le(buf + 8, 3);
 	reseal_header(buf);
 	o = read_all(buf, len);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 2 is newer"));
+	assert_non_null(strstr(o.err, "version 3 is newer"));
 
 	memcpy(buf, orig, len);
 	put32le(buf + 16, sizeof(struct ts_event) + 8);
