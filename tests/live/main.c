@@ -44,6 +44,7 @@ static const struct test tests[] = {
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
 	{ "record_replay", t_record_replay, 0 },
+	{ "snapshot_replay", t_snapshot_replay, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -43,5 +43,6 @@ void t_timewait_simultaneous(void);
 void t_snapshot_start(void);
 void t_snapshot_netns(void);
 void t_record_replay(void);
+void t_snapshot_replay(void);
 
 #endif /* LIVE_TESTS_H */
