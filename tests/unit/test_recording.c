@@ -107,6 +107,21 @@ static struct recording_meta meta(void)
 	return m;
 }
 
+/* Everything written to a memfd, in a malloc'd buffer; closes fd. */
+static unsigned char *slurp(int fd, size_t *len)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	unsigned char *buf;
+
+	assert_true(size > 0);
+	buf = malloc((size_t)size);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	close(fd);
+	*len = (size_t)size;
+	return buf;
+}
+
 /* A recording in memory: a snapshot of nseeds connections unless nseeds is
  * negative, n records, an end frame if ended. */
 static unsigned char *make_snap(int nseeds, uint64_t n, bool ended, size_t *len)
@@ -114,9 +129,7 @@ static unsigned char *make_snap(int nseeds, uint64_t n, bool ended, size_t *len)
 	struct recording_writer *w = malloc(sizeof(*w));
 	struct recording_meta m = meta();
 	uint64_t stats[TS_STAT__MAX];
-	unsigned char *buf;
 	int fd = memfd_create("rec", 0);
-	off_t size;
 
 	assert_non_null(w);
 	assert_true(fd >= 0);
@@ -141,15 +154,8 @@ static unsigned char *make_snap(int nseeds, uint64_t n, bool ended, size_t *len)
 		assert_int_equal(recording__close(w, stats, TS_STAT__MAX), 0);
 	else
 		assert_int_equal(recording__flush(w), 0);
-	size = lseek(fd, 0, SEEK_END);
-	assert_true(size > 0);
-	buf = malloc((size_t)size);
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
-	close(fd);
 	free(w);
-	*len = (size_t)size;
-	return buf;
+	return slurp(fd, len);
 }
 
 static unsigned char *make(uint64_t n, bool ended, size_t *len)
@@ -222,6 +228,17 @@ static struct outcome read_all(const unsigned char *buf, size_t len)
 	}
 	recording__close_reader(&r);
 	fclose(f);
+	return o;
+}
+
+/* Read back what was written to a memfd; closes fd. */
+static struct outcome read_fd(int fd)
+{
+	size_t len;
+	unsigned char *buf = slurp(fd, &len);
+	struct outcome o = read_all(buf, len);
+
+	free(buf);
 	return o;
 }
 
@@ -503,9 +520,7 @@ static void writer_refuses_invalid(void **state)
 	struct recording_meta m = meta();
 	struct ts_event e = ev(0), bad = ev(1);
 	struct outcome o;
-	unsigned char *buf;
 	int fd = memfd_create("rec", 0);
-	off_t size;
 
 	bad.family = 0;
 	assert_int_equal(recording__create_fd(w, fd, &m), 0);
@@ -514,14 +529,9 @@ static void writer_refuses_invalid(void **state)
 	e = ev(1);
 	assert_int_equal(recording__write(w, &e), 0);
 	assert_int_equal(recording__close(w, NULL, 0), 0);
-	size = lseek(fd, 0, SEEK_END);
-	buf = malloc((size_t)size);
-	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
-	o = read_all(buf, (size_t)size);
+	o = read_fd(fd);
 	assert_int_equal(o.last, 0);
 	assert_int_equal(o.records, 2);
-	close(fd);
-	free(buf);
 	free(w);
 }
 
@@ -817,9 +827,7 @@ static void snapshot_writer_refuses(void **state)
 	struct snapshot_seed sds[2] = { seed(0), seed(1) };
 	struct ts_event e = ev(0);
 	struct outcome o;
-	unsigned char *buf;
 	int fd = memfd_create("rec", 0);
-	off_t size;
 
 	assert_int_equal(recording__create_fd(w, fd, &m), 0);
 	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 1), -EINVAL);
@@ -831,16 +839,11 @@ static void snapshot_writer_refuses(void **state)
 	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 2), -EINVAL);
 	assert_int_equal(recording__write(w, &e), 0);
 	assert_int_equal(recording__close(w, NULL, 0), 0);
-	size = lseek(fd, 0, SEEK_END);
-	buf = malloc((size_t)size);
-	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
-	o = read_all(buf, (size_t)size);
+	o = read_fd(fd);
 	assert_int_equal(o.last, 0);
 	assert_int_equal(o.snapshots, 1);
 	assert_int_equal(o.seeds, 2);
 	assert_int_equal(o.records, 1);
-	free(buf);
-	close(fd);
 
 	/* After a record, too late. */
 	fd = memfd_create("rec", 0);
