@@ -111,7 +111,7 @@ test: deps
 
 # A short libFuzzer run over the recording reader (tests/fuzz/README.md).
 FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
-$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c user/recording.c user/recording.h bpf/tcpstate.h
+$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c user/recording.c $(wildcard user/*.h) bpf/tcpstate.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -267,8 +268,10 @@ static int report_timewait(struct app *a)
 static int take_snapshot(struct app *a, const struct cli_opts *opts)
 {
 	struct snapshot snap;
+	struct snapshot_seed *seeds = NULL;
 	uint64_t now = clock__mono_now();
-	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now);
+	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now,
+				 a->recording ? &seeds : NULL);
 
 	if (err == -ENOENT)
 		fprintf(stderr, "tcpstate-trace: warning: no snapshot of existing sockets: this "
@@ -276,6 +279,16 @@ static int take_snapshot(struct app *a, const struct cli_opts *opts)
 	else if (err)
 		fprintf(stderr, "tcpstate-trace: warning: the snapshot of existing sockets is "
 			"incomplete: %s\n", strerror(-err));
+	if (a->recording) {
+		/* So a replay seeds the same connections and prints this record. */
+		err = recording__write_snapshot(&a->rec, &snap, now, seeds, snap.total);
+		free(seeds);
+		if (err) {
+			fprintf(stderr, "tcpstate-trace: writing %s: %s\n", opts->record_path,
+				strerror(-err));
+			return err;
+		}
+	}
 	return output__snapshot(&a->out, &snap, now);
 }
 
@@ -317,7 +330,7 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 {
 	struct recording_reader r;
 	struct recording_meta meta;
-	struct ts_event e;
+	struct recording_item it;
 	uint64_t round_end = 0, now = 0, next_report = 0, interval = opts->interval_s * 1000000000ULL;
 	char msg[256];
 	int got, err;
@@ -328,11 +341,25 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 		return err;
 	}
 	a->replaying = true;
+	now = meta.start_mono_ns;	/* a file without records ends where it began */
 	a->out.clk.real_minus_mono_ns = meta.start_realtime_ns - (int64_t)meta.start_mono_ns;
 	a->sum.start_mono_ns = meta.start_mono_ns;
 	a->sum.state_hook = a->sum.cookie_mode = a->sum.close_hook = "replay";
-	while ((got = recording__next(&r, &e, msg, sizeof(msg))) == 1) {
-		now = e.mono_ns;
+	while ((got = recording__next(&r, &it, msg, sizeof(msg))) == 1) {
+		const struct ts_event *e = &it.event;
+
+		/* The live run's snapshot: the same record, the same seeds. */
+		if (it.kind == RECORDING_KIND_SNAPSHOT) {
+			now = it.snapshot.now_ns;
+			if ((err = output__snapshot(&a->out, &it.snapshot.counts, now)))
+				goto out;
+			continue;
+		}
+		if (it.kind == RECORDING_KIND_SEED) {
+			snapshot__seed(&a->conns, &it.seed);
+			continue;
+		}
+		now = e->mono_ns;
 		if (!round_end)
 			round_end = now + 100000000ULL;
 		while (now >= round_end) {
@@ -345,9 +372,9 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 				goto out;
 		}
 		a->sum.records++;
-		if (e.drop_gen > a->lost)
-			a->lost = e.drop_gen;
-		if ((err = take_record(a, &e, sizeof(e))))
+		if (e->drop_gen > a->lost)
+			a->lost = e->drop_gen;
+		if ((err = take_record(a, e, sizeof(*e))))
 			goto out;
 		if (a->alert_after_ns && (err = check_alerts(a, now, a->alert_after_ns, NULL)))
 			goto out;

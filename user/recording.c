@@ -42,6 +42,13 @@ _Static_assert(sizeof(((struct recording_meta *)0)->kernel) == H_HOST - H_KERNEL
 _Static_assert(sizeof(((struct recording_meta *)0)->host) == H_TOOL - H_HOST, "host");
 _Static_assert(sizeof(((struct recording_meta *)0)->tool_version) == H_TOOL_END - H_TOOL, "tool");
 _Static_assert(TS_STAT__MAX <= RECORDING_STATS_MAX, "the end frame holds every counter");
+_Static_assert(TS_TCP_MAX_STATES <= RECORDING_STATES_MAX, "the snapshot frame holds every state");
+
+/* Room for the payload of any kind of frame. */
+#define PAYLOAD_MAX (RECORDING_END_SIZE > RECORDING_SEED_SIZE ? RECORDING_END_SIZE : \
+		     RECORDING_SEED_SIZE)
+_Static_assert(PAYLOAD_MAX >= RECORDING_SNAPSHOT_SIZE && PAYLOAD_MAX >= sizeof(struct ts_event),
+	       "PAYLOAD_MAX holds every frame");
 
 enum { ORDER_LITTLE = 1, ORDER_BIG = 2 };
 
@@ -210,6 +217,15 @@ bool recording__event_ok(const struct ts_event *e, char *why, size_t len)
 	return true;
 }
 
+bool recording__seed_ok(const struct snapshot_seed *sd, char *why, size_t len)
+{
+	if (!recording__event_ok(&sd->ident, why, len))
+		return false;
+	if (sd->state <= 0 || sd->state >= TS_TCP_MAX_STATES)
+		return bad(why, len, "state %lld", sd->state);
+	return true;
+}
+
 /* --- writing --- */
 
 static int write_all(int fd, const unsigned char *p, size_t len)
@@ -256,8 +272,7 @@ static int put_frame(struct recording_writer *w, uint16_t kind, const void *payl
 	put16(fh + 4, kind);
 	put16(fh + 6, 0);
 	memcpy(fh + RECORDING_FRAME_SIZE, payload, len);
-	/* Only event frames come before the end: their count is the index. */
-	put32(fh + 8, frame_crc(w->events, fh, payload, len));
+	put32(fh + 8, frame_crc(w->frames++, fh, payload, len));
 	w->len += RECORDING_FRAME_SIZE + len;
 	return 0;
 }
@@ -309,6 +324,40 @@ int recording__create(struct recording_writer *w, const char *path,
 	}
 	w->own_fd = true;
 	return 0;
+}
+
+int recording__write_snapshot(struct recording_writer *w, const struct snapshot *s,
+			      uint64_t now_ns, const struct snapshot_seed *seeds, size_t n)
+{
+	unsigned char p[PAYLOAD_MAX] = { 0 };
+	int err;
+
+	if (w->err)
+		return w->err;
+	if (w->frames || n != s->total)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!recording__seed_ok(&seeds[i], NULL, 0))
+			return -EINVAL;
+	put64(p, now_ns);
+	put32(p + 8, s->total);
+	put32(p + 12, s->seeded);
+	put32(p + 16, s->netns);
+	put32(p + 20, s->netns_failed);
+	put32(p + 24, TS_TCP_MAX_STATES);
+	for (int i = 0; i < TS_TCP_MAX_STATES; i++)
+		put32(p + 32 + 4 * i, s->by_state[i]);
+	err = put_frame(w, RECORDING_KIND_SNAPSHOT, p, RECORDING_SNAPSHOT_SIZE);
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct snapshot_seed *sd = &seeds[i];
+
+		memcpy(p, &sd->ident, sizeof(sd->ident));
+		put32(p + sizeof(sd->ident), (uint32_t)sd->state);
+		put32(p + sizeof(sd->ident) + 4, sd->bounded);
+		put64(p + sizeof(sd->ident) + 8, sd->since_ns);
+		err = put_frame(w, RECORDING_KIND_SEED, p, RECORDING_SEED_SIZE);
+	}
+	return err;
 }
 
 int recording__write(struct recording_writer *w, const struct ts_event *e)
@@ -422,6 +471,11 @@ static int check_header(const unsigned char *h, size_t got, struct recording_met
 		return fail(err, errlen, -EPROTONOSUPPORT,
 			    "recording format version %u is newer than this tcpstate-trace reads "
 			    "(%d): replay it with a newer tcpstate-trace", v, RECORDING_VERSION);
+	if (v == 1)
+		return fail(err, errlen, -EPROTONOSUPPORT,
+			    "recording format version 1 is older than this tcpstate-trace reads "
+			    "(%d; it has no start-up snapshot): replay it with the version that "
+			    "made it", RECORDING_VERSION);
 	if (v != RECORDING_VERSION)
 		return fail(err, errlen, -EPROTONOSUPPORT,
 			    "recording format version %u is unknown (this tcpstate-trace reads %d)",
@@ -565,10 +619,111 @@ static int read_end(struct recording_reader *r, const unsigned char *p, uint64_t
 	return 0;
 }
 
-int recording__next(struct recording_reader *r, struct ts_event *e, char *err, size_t errlen)
+/* The payload length of a kind of frame; 0 for an unknown kind. */
+static uint32_t kind_size(uint16_t kind)
+{
+	switch (kind) {
+	case RECORDING_KIND_EVENT:
+		return sizeof(struct ts_event);
+	case RECORDING_KIND_END:
+		return RECORDING_END_SIZE;
+	case RECORDING_KIND_SNAPSHOT:
+		return RECORDING_SNAPSHOT_SIZE;
+	case RECORDING_KIND_SEED:
+		return RECORDING_SEED_SIZE;
+	}
+	return 0;
+}
+
+/* The snapshot first, then as many seeds as it counts, then the records:
+ * a replay seeds the table before any record can need it. */
+static int check_order(struct recording_reader *r, uint16_t kind, uint64_t rec, uint64_t at,
+		       char *err, size_t errlen)
+{
+	const char *what = NULL;
+
+	if (kind == RECORDING_KIND_SNAPSHOT && r->frames)
+		what = "a snapshot that is not the first frame";
+	else if (kind == RECORDING_KIND_SEED && !r->snapshot)
+		what = "a seed without a snapshot before it";
+	else if (kind == RECORDING_KIND_SEED && r->events)
+		what = "a seed after the first event";
+	else if (kind == RECORDING_KIND_SEED && r->seeds == r->seeds_due)
+		what = "a seed more than the snapshot counts";
+	if (what)
+		return stop(r, -EBADMSG, err, errlen,
+			    "recording damaged: record %" PRIu64 " at byte %" PRIu64 " is %s",
+			    rec, at, what);
+	if ((kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_END) &&
+	    r->seeds != r->seeds_due)
+		return stop(r, -EBADMSG, err, errlen,
+			    "recording damaged: the snapshot counts %" PRIu64 " connections but %"
+			    PRIu64 " seeds come before record %" PRIu64 " at byte %" PRIu64,
+			    r->seeds_due, r->seeds, rec, at);
+	return 0;
+}
+
+static int read_snapshot(struct recording_reader *r, const unsigned char *p,
+			 struct recording_snapshot *out, uint64_t at, char *err, size_t errlen)
+{
+	struct snapshot *s = &out->counts;
+	uint32_t n = get32(p + 24);
+
+	memset(out, 0, sizeof(*out));
+	out->now_ns = get64(p);
+	s->total = get32(p + 8);
+	s->seeded = get32(p + 12);
+	s->netns = get32(p + 16);
+	s->netns_failed = get32(p + 20);
+	if (n > RECORDING_STATES_MAX || get32(p + 28) != 0)
+		goto malformed;
+	for (uint32_t i = 0; i < RECORDING_STATES_MAX; i++) {
+		uint32_t v = get32(p + 32 + 4 * i);
+
+		/* Zero past what the writer kept, and past what this build knows. */
+		if (v && (i >= n || i >= TS_TCP_MAX_STATES))
+			goto malformed;
+		if (i < TS_TCP_MAX_STATES)
+			s->by_state[i] = v;
+	}
+	r->snapshot = true;
+	r->seeds_due = s->total;
+	return 1;
+malformed:
+	return stop(r, -EBADMSG, err, errlen,
+		    "recording damaged: snapshot frame at byte %" PRIu64 " is malformed", at);
+}
+
+static int read_seed(struct recording_reader *r, const unsigned char *p,
+		     struct snapshot_seed *sd, uint64_t rec, uint64_t at, char *err, size_t errlen)
+{
+	const unsigned char *q = p + sizeof(sd->ident);
+	uint32_t state = get32(q), bounded = get32(q + 4);
+	char why[64];
+
+	memset(sd, 0, sizeof(*sd));
+	memcpy(&sd->ident, p, sizeof(sd->ident));
+	sd->since_ns = get64(q + 8);
+	/* Range-checked before they become an int and a bool. */
+	if (state >= TS_TCP_MAX_STATES)
+		snprintf(why, sizeof(why), "state %u", state);
+	else if (bounded > 1)
+		snprintf(why, sizeof(why), "bounded flag %u", bounded);
+	sd->state = (int)(state < TS_TCP_MAX_STATES ? state : 0);
+	sd->bounded = bounded == 1;
+	if (state >= TS_TCP_MAX_STATES || bounded > 1 || !recording__seed_ok(sd, why, sizeof(why)))
+		return stop(r, -EBADMSG, err, errlen,
+			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
+			    " is an invalid seed: %s", rec, at, why);
+	r->seeds++;
+	return 1;
+}
+
+int recording__next(struct recording_reader *r, struct recording_item *it, char *err,
+		    size_t errlen)
 {
 	unsigned char fh[RECORDING_FRAME_SIZE];
-	unsigned char payload[RECORDING_END_SIZE > sizeof(*e) ? RECORDING_END_SIZE : sizeof(*e)];
+	unsigned char payload[PAYLOAD_MAX];
 	uint64_t at = r->off, rec = r->frames + 1;
 	uint32_t len, want;
 	uint16_t kind;
@@ -593,11 +748,8 @@ int recording__next(struct recording_reader *r, struct ts_event *e, char *err, s
 			    " has %zd of its %d header bytes", rec, at, n, RECORDING_FRAME_SIZE);
 	len = get32(fh);
 	kind = get16(fh + 4);
-	if (kind == RECORDING_KIND_EVENT)
-		want = sizeof(*e);
-	else if (kind == RECORDING_KIND_END)
-		want = RECORDING_END_SIZE;
-	else
+	want = kind_size(kind);
+	if (!want)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
 			    " is of unknown kind %u", rec, at, kind);
@@ -617,11 +769,20 @@ int recording__next(struct recording_reader *r, struct ts_event *e, char *err, s
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
 			    " fails its checksum (altered, or records before it lost)", rec, at);
+	if (check_order(r, kind, rec, at, err, errlen))
+		return r->err;
 	r->frames++;
-	if (kind == RECORDING_KIND_END)
+	it->kind = kind;
+	switch (kind) {
+	case RECORDING_KIND_END:
 		return read_end(r, payload, at, err, errlen);
-	memcpy(e, payload, sizeof(*e));
-	if (!recording__event_ok(e, why, sizeof(why)))
+	case RECORDING_KIND_SNAPSHOT:
+		return read_snapshot(r, payload, &it->snapshot, at, err, errlen);
+	case RECORDING_KIND_SEED:
+		return read_seed(r, payload, &it->seed, rec, at, err, errlen);
+	}
+	memcpy(&it->event, payload, sizeof(it->event));
+	if (!recording__event_ok(&it->event, why, sizeof(why)))
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
 			    " is invalid: %s", rec, at, why);

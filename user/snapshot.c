@@ -14,14 +14,8 @@
 
 #define TW_LEN_MS 60000	/* TCP_TIMEWAIT_LEN */
 
-struct seed {
-	struct ts_event ident;
-	int state;
-	uint64_t since_ns;
-};
-
 struct collect {
-	struct seed *v;
+	struct snapshot_seed *v;
 	size_t n, cap;
 	uint64_t now_ns;
 	int err;
@@ -30,16 +24,18 @@ struct collect {
 static int on_sock(void *ctx, const struct sockdiag_sock *s)
 {
 	struct collect *c = ctx;
-	struct seed *sd;
+	struct snapshot_seed *sd;
 	uint64_t age_ms = 0;
 
 	/* Request sockets become connections only when accepted (their birth
-	 * is traced); bound-only sockets never were one. */
-	if ((s->state == TS_TCP_SYN_RECV && !s->ino) || s->state == TS_TCP_CLOSE)
+	 * is traced); bound-only sockets never were one. A state this build
+	 * has no name for cannot be reported or recorded. */
+	if ((s->state == TS_TCP_SYN_RECV && !s->ino) || s->state == TS_TCP_CLOSE ||
+	    !s->state || s->state >= TS_TCP_MAX_STATES)
 		return 0;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 1024;
-		struct seed *v = realloc(c->v, cap * sizeof(*v));
+		struct snapshot_seed *v = realloc(c->v, cap * sizeof(*v));
 
 		if (!v) {
 			c->err = -ENOMEM;
@@ -71,12 +67,14 @@ static int on_sock(void *ctx, const struct sockdiag_sock *s)
 		age_ms = s->last_recv_ms;
 	}
 	sd->since_ns = c->now_ns > age_ms * 1000000ULL ? c->now_ns - age_ms * 1000000ULL : 0;
+	/* sock_diag gives no entry time: every age is a lower bound. */
+	sd->bounded = true;
 	return 0;
 }
 
 static int by_since(const void *a, const void *b)
 {
-	const struct seed *x = a, *y = b;
+	const struct snapshot_seed *x = a, *y = b;
 
 	return (x->since_ns > y->since_ns) - (x->since_ns < y->since_ns);
 }
@@ -120,7 +118,13 @@ static void dump_all(struct collect *c, struct snapshot *s)
 	closedir(d);
 }
 
-int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uint64_t now_ns)
+bool snapshot__seed(struct conn_table *t, const struct snapshot_seed *sd)
+{
+	return conn_table__seed(t, &sd->ident, sd->state, sd->since_ns, sd->bounded) != NULL;
+}
+
+int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uint64_t now_ns,
+		   struct snapshot_seed **seeds)
 {
 	struct collect c = { .now_ns = now_ns };
 	int err = 0;
@@ -138,14 +142,14 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 	/* Oldest first, so CLOSE_WAIT alerts come due in order. */
 	qsort(c.v, c.n, sizeof(*c.v), by_since);
 	for (size_t i = 0; i < c.n; i++) {
-		struct seed *sd = &c.v[i];
-
 		s->total++;
-		if (sd->state > 0 && sd->state < TS_TCP_MAX_STATES)
-			s->by_state[sd->state]++;
-		if (conn_table__seed(t, &sd->ident, sd->state, sd->since_ns, true))
+		s->by_state[c.v[i].state]++;
+		if (snapshot__seed(t, &c.v[i]))
 			s->seeded++;
 	}
-	free(c.v);
+	if (seeds)
+		*seeds = c.v;
+	else
+		free(c.v);
 	return c.err ? c.err : err;
 }

@@ -17,10 +17,25 @@ struct snapshot {
 	uint32_t netns_failed;	/* namespaces that could not be dumped */
 };
 
+/* One connection found, as it is seeded: what conn_table__seed() takes. */
+struct snapshot_seed {
+	struct ts_event ident;	/* type TS_EV_STATE: cookie, addresses, netns, ino */
+	int state;
+	uint64_t since_ns;	/* in state since (at the latest, if bounded) */
+	bool bounded;
+};
+
 /* Dump every TCP socket of this network namespace, or of all of them, and
- * seed t at now_ns. Request sockets and bound-only sockets are left out.
- * Ages are lower bounds: TIME_WAIT from the timer left, CLOSE_WAIT from the
- * last segment heard (tcp_info), others from now. 0 or -errno. */
-int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uint64_t now_ns);
+ * seed t at now_ns. Request sockets, bound-only sockets and states this
+ * build cannot name are left out. Ages are lower bounds: TIME_WAIT from
+ * the timer left, CLOSE_WAIT from the last segment heard (tcp_info),
+ * others from now. If seeds is not NULL, *seeds gets the s->total seeds in
+ * the order they were seeded (malloc'd, the caller frees; NULL if none), so
+ * a recording can plant the same ones later. 0 or -errno. */
+int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uint64_t now_ns,
+		   struct snapshot_seed **seeds);
+/* Seed one connection into t, as snapshot__take() does each: true if it
+ * was new to the table (counted as seeded). */
+bool snapshot__seed(struct conn_table *t, const struct snapshot_seed *sd);
 
 #endif /* SNAPSHOT_H */

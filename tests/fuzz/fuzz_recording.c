@@ -3,11 +3,12 @@
  *
  * Each input is read twice: as it is, and with its checksums recomputed as
  * the format prescribes, so that mutations reach the checks behind the
- * CRCs (lengths, kinds, record fields, the end frame) instead of all
- * stopping at the first checksum. Every record the reader accepts must be
- * one the engine may be given; errors must be final and explained; and what
- * was read must survive being written again and read back unchanged. Any
- * violation aborts, which libFuzzer reports as a crash. */
+ * CRCs (lengths, kinds, frame order, record and seed fields, the snapshot
+ * and end frames) instead of all stopping at the first checksum. Every
+ * record and seed the reader accepts must be one the engine may be given,
+ * in the order the format allows; errors must be final and explained; and
+ * what was read must survive being written again and read back unchanged.
+ * Any violation aborts, which libFuzzer reports as a crash. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #define MAX_RECORDS 4096
 
 static struct ts_event got[MAX_RECORDS], got2[MAX_RECORDS];
+static struct snapshot_seed seeds[MAX_RECORDS], seeds2[MAX_RECORDS];
 static struct recording_writer writer;
 
 #define CHECK(cond)                                                                   \
@@ -76,17 +78,20 @@ static void reseal(uint8_t *b, size_t n)
 
 struct result {
 	int open, last;
-	size_t records;
+	size_t records, nseeds;
+	bool snapshot;
+	struct recording_snapshot snap;
 	struct recording_meta meta;
 	struct recording_end end;
 };
 
-/* Read everything; the records go to out[]. */
-static struct result read_all(const uint8_t *data, size_t size, struct ts_event *out)
+/* Read everything; the records go to out[], the seeds to sds[]. */
+static struct result read_all(const uint8_t *data, size_t size, struct ts_event *out,
+			      struct snapshot_seed *sds)
 {
 	struct result res;
 	struct recording_reader r;
-	struct ts_event e;
+	struct recording_item it;
 	char err[256], again[256];
 	FILE *f = fmemopen((void *)data, size, "rb");
 
@@ -102,14 +107,34 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 	CHECK(memchr(res.meta.kernel, 0, sizeof(res.meta.kernel)));
 	CHECK(memchr(res.meta.host, 0, sizeof(res.meta.host)));
 	CHECK(memchr(res.meta.tool_version, 0, sizeof(res.meta.tool_version)));
-	while ((res.last = recording__next(&r, &e, err, sizeof(err))) == 1) {
-		CHECK(recording__event_ok(&e, NULL, 0));
-		CHECK(res.records < MAX_RECORDS);
-		out[res.records++] = e;
+	while ((res.last = recording__next(&r, &it, err, sizeof(err))) == 1) {
+		switch (it.kind) {
+		case RECORDING_KIND_SNAPSHOT:
+			/* One, first. */
+			CHECK(!res.snapshot && !res.nseeds && !res.records);
+			res.snapshot = true;
+			res.snap = it.snapshot;
+			break;
+		case RECORDING_KIND_SEED:
+			/* After the snapshot, before the records, no more than it counts. */
+			CHECK(res.snapshot && !res.records && res.nseeds < res.snap.counts.total);
+			CHECK(recording__seed_ok(&it.seed, NULL, 0));
+			CHECK(res.nseeds < MAX_RECORDS);
+			sds[res.nseeds++] = it.seed;
+			break;
+		case RECORDING_KIND_EVENT:
+			CHECK(!res.snapshot || res.nseeds == res.snap.counts.total);
+			CHECK(recording__event_ok(&it.event, NULL, 0));
+			CHECK(res.records < MAX_RECORDS);
+			out[res.records++] = it.event;
+			break;
+		default:
+			CHECK(!"a frame of an unknown kind was returned");
+		}
 	}
 	if (res.last < 0) {
 		CHECK(err[0]);
-		CHECK(recording__next(&r, &e, again, sizeof(again)) == res.last);
+		CHECK(recording__next(&r, &it, again, sizeof(again)) == res.last);
 		CHECK(strcmp(err, again) == 0);
 		CHECK(recording__end(&r) == NULL);
 	} else {
@@ -117,7 +142,8 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 
 		CHECK(res.last == 0 && end);
 		CHECK(end->events == res.records && end->nstats <= RECORDING_STATS_MAX);
-		CHECK(recording__next(&r, &e, err, sizeof(err)) == 0);
+		CHECK(!res.snapshot || res.nseeds == res.snap.counts.total);
+		CHECK(recording__next(&r, &it, err, sizeof(err)) == 0);
 		res.end = *end;
 	}
 	recording__close_reader(&r);
@@ -125,10 +151,18 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 	return res;
 }
 
-/* Write what was read and read it back: the same records and header. */
+static bool same_seed(const struct snapshot_seed *a, const struct snapshot_seed *b)
+{
+	return memcmp(&a->ident, &b->ident, sizeof(a->ident)) == 0 && a->state == b->state &&
+	       a->since_ns == b->since_ns && a->bounded == b->bounded;
+}
+
+/* Write what was read and read it back: the same header, snapshot, seeds
+ * and records. */
 static void round_trip(const struct result *first)
 {
 	static int fd = -1;
+	struct recording_snapshot snap = first->snap;
 	struct result again;
 	uint8_t *buf;
 	off_t size;
@@ -138,6 +172,12 @@ static void round_trip(const struct result *first)
 	CHECK(fd >= 0);
 	CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0);
 	CHECK(recording__create_fd(&writer, fd, &first->meta) == 0);
+	if (first->snapshot) {
+		/* A read stopped among the seeds: the snapshot of those read. */
+		snap.counts.total = (uint32_t)first->nseeds;
+		CHECK(recording__write_snapshot(&writer, &snap.counts, snap.now_ns, seeds,
+						first->nseeds) == 0);
+	}
 	for (size_t i = 0; i < first->records; i++)
 		CHECK(recording__write(&writer, &got[i]) == 0);
 	CHECK(recording__close(&writer, first->end.stats, first->end.nstats) == 0);
@@ -145,8 +185,13 @@ static void round_trip(const struct result *first)
 	CHECK(size >= RECORDING_HEADER_SIZE);
 	buf = malloc((size_t)size);
 	CHECK(buf && pread(fd, buf, (size_t)size, 0) == size);
-	again = read_all(buf, (size_t)size, got2);
+	again = read_all(buf, (size_t)size, got2, seeds2);
 	CHECK(again.open == 0 && again.last == 0);
+	CHECK(again.snapshot == first->snapshot && again.nseeds == first->nseeds);
+	CHECK(memcmp(&again.snap.counts, &snap.counts, sizeof(snap.counts)) == 0);
+	CHECK(again.snap.now_ns == snap.now_ns);
+	for (size_t i = 0; i < first->nseeds; i++)
+		CHECK(same_seed(&seeds2[i], &seeds[i]));
 	CHECK(again.records == first->records);
 	CHECK(memcmp(got2, got, first->records * sizeof(got[0])) == 0);
 	CHECK(memcmp(&again.meta, &first->meta, sizeof(again.meta)) == 0);
@@ -206,7 +251,50 @@ static struct ts_event seed_event(int i)
 	return e;
 }
 
-static void write_seed(const char *dir, const char *name, int n, bool end)
+/* A socket the start-up snapshot found: the connection of seed_event(i). */
+static struct snapshot_seed seed_socket(int i)
+{
+	static const int states[] = { 1, 8, 6 };	/* ESTABLISHED, CLOSE_WAIT, TIME_WAIT */
+	struct snapshot_seed sd;
+
+	memset(&sd, 0, sizeof(sd));
+	sd.ident = seed_event(i);
+	sd.ident.mono_ns = 0;
+	sd.ident.type = TS_EV_STATE;
+	sd.ident.oldstate = sd.ident.newstate = 0;
+	sd.ident.prev_state_ns = 0;
+	sd.ident.flags = 0;
+	sd.ident.fd = -1;
+	sd.state = states[i % 3];
+	sd.since_ns = 4000000000ULL - (uint64_t)i * 700000000ULL;
+	sd.bounded = true;
+	return sd;
+}
+
+/* The end frame holds the clocks at close: fixed instead, so the corpus
+ * comes out the same bytes every time it is written. */
+static void pin_end_time(const char *path)
+{
+	uint8_t buf[4096], *end;
+	FILE *f = fopen(path, "r+b");
+	size_t n;
+
+	CHECK(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	CHECK(n < sizeof(buf) && n >= RECORDING_HEADER_SIZE + RECORDING_END_SIZE);
+	end = buf + n - RECORDING_END_SIZE;
+	for (int i = 0; i < 8; i++) {
+		end[8 + i] = (uint8_t)(1795258526175990914ULL >> (8 * i));	/* realtime */
+		end[16 + i] = (uint8_t)(5000000000ULL >> (8 * i));		/* monotonic */
+	}
+	reseal(buf, n);
+	CHECK(fseek(f, 0, SEEK_SET) == 0 && fwrite(buf, 1, n, f) == n && fclose(f) == 0);
+}
+
+/* A recording of n records, after a snapshot of nsock sockets unless nsock
+ * is negative, ended or not, then cut to cut bytes if cut is not 0. */
+static void write_seed(const char *dir, const char *name, int nsock, int n, bool end,
+		       off_t cut)
 {
 	struct recording_meta m;
 	uint64_t stats[TS_STAT__MAX] = { (uint64_t)n, 0, 1 };
@@ -220,6 +308,17 @@ static void write_seed(const char *dir, const char *name, int n, bool end)
 	m.start_mono_ns = 4000000000ULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	CHECK(recording__create(&writer, path, &m) == 0);
+	if (nsock >= 0) {
+		struct snapshot snap = { .netns = 1 };
+
+		for (int i = 0; i < nsock; i++) {
+			seeds[i] = seed_socket(i);
+			snap.by_state[seeds[i].state]++;
+		}
+		snap.total = snap.seeded = (uint32_t)nsock;
+		CHECK(recording__write_snapshot(&writer, &snap, m.start_mono_ns, seeds,
+						(size_t)nsock) == 0);
+	}
 	for (int i = 0; i < n; i++) {
 		struct ts_event e = seed_event(i);
 
@@ -227,10 +326,12 @@ static void write_seed(const char *dir, const char *name, int n, bool end)
 	}
 	if (end) {
 		CHECK(recording__close(&writer, stats, TS_STAT__MAX) == 0);
+		pin_end_time(path);
 	} else {
 		CHECK(recording__flush(&writer) == 0);
 		close(writer.fd);
 	}
+	CHECK(!cut || truncate(path, cut) == 0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -239,9 +340,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	if (!dir)
 		return 0;
-	write_seed(dir, "six-records", 6, true);
-	write_seed(dir, "no-records", 0, true);
-	write_seed(dir, "cut-short", 2, false);
+	write_seed(dir, "six-records", -1, 6, true, 0);
+	write_seed(dir, "no-records", -1, 0, true, 0);
+	write_seed(dir, "cut-short", -1, 2, false, 0);
+	write_seed(dir, "snapshot-six-records", 3, 6, true, 0);
+	write_seed(dir, "snapshot-nothing", 0, 0, true, 0);
+	/* Cut inside the second seed: a tracer killed while it started. */
+	write_seed(dir, "snapshot-cut-in-seeds", 3, 0, false,
+		   RECORDING_HEADER_SIZE + RECORDING_FRAME_SIZE + RECORDING_SNAPSHOT_SIZE +
+		   RECORDING_FRAME_SIZE + RECORDING_SEED_SIZE + 60);
 	exit(0);
 }
 
@@ -250,13 +357,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct result res;
 	uint8_t *copy;
 
-	read_all(data, size, got);
+	read_all(data, size, got, seeds);
 
 	copy = malloc(size ? size : 1);
 	CHECK(copy);
 	memcpy(copy, data, size);
 	reseal(copy, size);
-	res = read_all(copy, size, got);
+	res = read_all(copy, size, got, seeds);
 	free(copy);
 	if (res.open == 0)
 		round_trip(&res);

@@ -248,14 +248,13 @@ void t_record_replay(void)
 		st = run_capture(argv, &out, &err);
 		EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "replay failed: %s", err);
 	}
-	/* Every live state record is in the replay, byte for byte but for the
-	 * snapshot's before_start mark (the snapshot is not recorded). */
+	/* Every live state record is in the replay, byte for byte, the
+	 * snapshot's before_start marks included (the snapshot is recorded). */
 	json_array_foreach(t.records, i, live_rec) {
 		char *line;
 
 		if (!jstr(live_rec, "type") || strcmp(jstr(live_rec, "type"), "state") != 0)
 			continue;
-		json_object_del(live_rec, "before_start");
 		line = json_dumps(live_rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		nlive++;
 		if (line && strstr(out, line))
@@ -282,6 +281,110 @@ void t_record_replay(void)
 	(void)r;
 out:
 	unlink(path);
+	free(out);
+	free(err);
+	tracer_free(&t);
+}
+
+/* The line of out that is this JSON record, printed as the tracer prints. */
+static bool has_line(const char *out, json_t *rec)
+{
+	char *line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	const char *at = line ? strstr(out, line) : NULL;
+	bool whole = at && (at == out || at[-1] == '\n') && at[strlen(line)] == '\n';
+
+	free(line);
+	return whole;
+}
+
+/* A connection opened before tracing, traced with --record: the replay
+ * prints the live run's snapshot record byte for byte, and the records of
+ * that connection carry before_start as the live ones do. */
+void t_snapshot_replay(void)
+{
+	char path[] = "/tmp/tcpstate-snapreplay-XXXXXX";
+	const char *wargs[] = { "-W", NULL };
+	struct tracer_run t = {};
+	struct scenario s;
+	struct pair_ports p;
+	char *out = NULL, *err = NULL, *snap_line = NULL;
+	json_t *ready, *rep = NULL, *snap, *r;
+	uint64_t sc;
+	int fd = mkstemp(path), st, nmarked = 0, nsame = 0, nserver = 0;
+	size_t i;
+
+	CHECK(fd >= 0, "mkstemp");
+	close(fd);
+	if (scenario_start(&s, "pair", wargs)) {
+		check_fail(__FILE__, __LINE__, "cannot start pair -W");
+		goto out;
+	}
+	ready = scenario_read(&s);	/* established: now start tracing */
+	p.port = (int)jint(ready, "port");
+	p.cport = (int)jint(ready, "client_port");
+	json_decref(ready);
+	{
+		const char *targs[] = { "-j", "--record", path, NULL };
+
+		if (scenario_go_traced(&s, &t, targs, &rep))
+			goto out;
+	}
+	EXPECT(rep, "pair -W failed");
+	EXPECT(tracer_wait(&t, netns_pair_done, &p), "the connection made before tracing "
+	       "never reached CLOSE");
+	EXPECT(exited_ok(tracer_stop(&t, SIGINT)), "tracer exit status %d: %s", t.status,
+	       t.errbuf ? t.errbuf : "");
+	{
+		const char *argv[] = { cfg.tracer, "--replay", path, "-j", NULL };
+
+		st = run_capture(argv, &out, &err);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "replay failed: %s", err);
+	}
+	/* The snapshot record first, as live, the same bytes. */
+	snap = first_of_type(&t, "snapshot");
+	EXPECT(snap && jint(json_object_get(snap, "states"), "ESTABLISHED") >= 2,
+	       "the live snapshot does not count the connection's two ends");
+	snap_line = snap ? json_dumps(snap, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	EXPECT(snap_line && strncmp(out, snap_line, strlen(snap_line)) == 0 &&
+	       out[strlen(snap_line)] == '\n',
+	       "the replay's first line is not the live snapshot record %s: %.300s",
+	       snap_line ? snap_line : "(none)", out);
+	/* The server end: every live record marked, and found in the replay,
+	 * mark included. So is every other record live marked. */
+	sc = cookie_by_ports(&t, p.port, p.cport, "CLOSE_WAIT");
+	EXPECT(sc, "no CLOSE_WAIT for the server end");
+	json_array_foreach(t.records, i, r) {
+		bool marked = json_is_true(json_object_get(r, "before_start"));
+
+		if ((uint64_t)jint(r, "cookie") == sc) {
+			nserver++;
+			EXPECT(marked, "live %s record of the server end not marked before_start",
+			       jstr(r, "type"));
+		}
+		if (!marked)
+			continue;
+		nmarked++;
+		if (has_line(out, r))
+			nsame++;
+	}
+	EXPECT(nserver >= 3, "%d live records of the server end, expected its 3 transitions",
+	       nserver);
+	EXPECT(nmarked >= nserver && nsame == nmarked,
+	       "%d of %d live records marked before_start are in the replay", nsame, nmarked);
+	{
+		/* ... and the replay marks no more than live did. */
+		const char *at = out;
+		int nreplay = 0;
+
+		while ((at = strstr(at, "\"before_start\":true")))
+			nreplay++, at++;
+		EXPECT(nreplay == nmarked, "the replay marks %d records before_start, live %d",
+		       nreplay, nmarked);
+	}
+out:
+	json_decref(rep);
+	unlink(path);
+	free(snap_line);
 	free(out);
 	free(err);
 	tracer_free(&t);

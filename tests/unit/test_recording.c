@@ -23,6 +23,9 @@
 
 #define EV_FRAME (RECORDING_FRAME_SIZE + sizeof(struct ts_event))
 #define END_FRAME (RECORDING_FRAME_SIZE + RECORDING_END_SIZE)
+#define SNAP_FRAME (RECORDING_FRAME_SIZE + RECORDING_SNAPSHOT_SIZE)
+#define SEED_FRAME (RECORDING_FRAME_SIZE + RECORDING_SEED_SIZE)
+#define SNAP_NS 123456000000ULL
 
 /* A record with every field set, different for each i, all valid. */
 static struct ts_event ev(uint64_t i)
@@ -61,6 +64,36 @@ static struct ts_event ev(uint64_t i)
 	return e;
 }
 
+/* A connection the snapshot found, different for each i, valid. */
+static struct snapshot_seed seed(uint64_t i)
+{
+	static const int states[] = { TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, TS_TCP_TIME_WAIT,
+				      TS_TCP_LISTEN, TS_TCP_FIN_WAIT2 };
+	struct snapshot_seed sd;
+
+	memset(&sd, 0, sizeof(sd));
+	sd.ident = ev(i + 500);
+	sd.ident.type = TS_EV_STATE;
+	sd.state = states[i % 5];
+	sd.since_ns = SNAP_NS - i * 1000000;
+	sd.bounded = i % 3 != 2;
+	return sd;
+}
+
+/* What snapshot__take would count for seeds 0..n-1. */
+static struct snapshot snap(uint64_t n)
+{
+	struct snapshot s;
+
+	memset(&s, 0, sizeof(s));
+	for (uint64_t i = 0; i < n; i++)
+		s.by_state[seed(i).state]++;
+	s.total = s.seeded = (uint32_t)n;
+	s.netns = 3;
+	s.netns_failed = 1;
+	return s;
+}
+
 static struct recording_meta meta(void)
 {
 	struct recording_meta m;
@@ -74,21 +107,44 @@ static struct recording_meta meta(void)
 	return m;
 }
 
-/* A recording of n records (with an end frame if ended) in memory. */
-static unsigned char *make(uint64_t n, bool ended, size_t *len)
+/* Everything written to a memfd, in a malloc'd buffer; closes fd. */
+static unsigned char *slurp(int fd, size_t *len)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	unsigned char *buf;
+
+	assert_true(size > 0);
+	buf = malloc((size_t)size);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	close(fd);
+	*len = (size_t)size;
+	return buf;
+}
+
+/* A recording in memory: a snapshot of nseeds connections unless nseeds is
+ * negative, n records, an end frame if ended. */
+static unsigned char *make_snap(int nseeds, uint64_t n, bool ended, size_t *len)
 {
 	struct recording_writer *w = malloc(sizeof(*w));
 	struct recording_meta m = meta();
 	uint64_t stats[TS_STAT__MAX];
-	unsigned char *buf;
 	int fd = memfd_create("rec", 0);
-	off_t size;
 
 	assert_non_null(w);
 	assert_true(fd >= 0);
 	for (int i = 0; i < TS_STAT__MAX; i++)
 		stats[i] = 1000 + (uint64_t)i;
 	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	if (nseeds >= 0) {
+		struct snapshot s = snap((uint64_t)nseeds);
+		struct snapshot_seed sds[16];
+
+		assert_true(nseeds <= 16);
+		for (int i = 0; i < nseeds; i++)
+			sds[i] = seed((uint64_t)i);
+		assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, (size_t)nseeds), 0);
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		struct ts_event e = ev(i);
 
@@ -98,15 +154,13 @@ static unsigned char *make(uint64_t n, bool ended, size_t *len)
 		assert_int_equal(recording__close(w, stats, TS_STAT__MAX), 0);
 	else
 		assert_int_equal(recording__flush(w), 0);
-	size = lseek(fd, 0, SEEK_END);
-	assert_true(size > 0);
-	buf = malloc((size_t)size);
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
-	close(fd);
 	free(w);
-	*len = (size_t)size;
-	return buf;
+	return slurp(fd, len);
+}
+
+static unsigned char *make(uint64_t n, bool ended, size_t *len)
+{
+	return make_snap(-1, n, ended, len);
 }
 
 static FILE *bytes(const unsigned char *buf, size_t len)
@@ -119,6 +173,8 @@ static FILE *bytes(const unsigned char *buf, size_t len)
 
 struct outcome {
 	int open;		/* recording__open_stream() */
+	int snapshots;		/* snapshot frames read, each checked against snap() */
+	uint64_t seeds;		/* seeds read, each checked against seed() */
 	uint64_t records;	/* records read, each checked against ev() */
 	int last;		/* recording__next()'s last return */
 	char err[256];
@@ -130,7 +186,7 @@ static struct outcome read_all(const unsigned char *buf, size_t len)
 	struct outcome o = { 0 };
 	struct recording_reader r;
 	struct recording_meta m;
-	struct ts_event e;
+	struct recording_item it;
 	FILE *f = bytes(buf, len);
 
 	o.open = recording__open_stream(&r, f, &m, o.err, sizeof(o.err));
@@ -139,22 +195,50 @@ static struct outcome read_all(const unsigned char *buf, size_t len)
 		assert_true(o.err[0]);
 		return o;
 	}
-	while ((o.last = recording__next(&r, &e, o.err, sizeof(o.err))) == 1) {
-		struct ts_event want = ev(o.records);
+	while ((o.last = recording__next(&r, &it, o.err, sizeof(o.err))) == 1) {
+		if (it.kind == RECORDING_KIND_SNAPSHOT) {
+			struct snapshot want = snap(it.snapshot.counts.total);
 
-		assert_memory_equal(&e, &want, sizeof(e));
-		o.records++;
+			assert_memory_equal(&it.snapshot.counts, &want, sizeof(want));
+			assert_int_equal(it.snapshot.now_ns, SNAP_NS);
+			o.snapshots++;
+		} else if (it.kind == RECORDING_KIND_SEED) {
+			struct snapshot_seed want = seed(o.seeds);
+
+			assert_memory_equal(&it.seed.ident, &want.ident, sizeof(want.ident));
+			assert_int_equal(it.seed.state, want.state);
+			assert_int_equal(it.seed.since_ns, want.since_ns);
+			assert_int_equal(it.seed.bounded, want.bounded);
+			o.seeds++;
+		} else {
+			struct ts_event want = ev(o.records);
+
+			assert_int_equal(it.kind, RECORDING_KIND_EVENT);
+			assert_memory_equal(&it.event, &want, sizeof(want));
+			o.records++;
+		}
 	}
 	if (o.last < 0) {
 		char again[256];
 
 		assert_true(o.err[0]);
 		/* Errors are final. */
-		assert_int_equal(recording__next(&r, &e, again, sizeof(again)), o.last);
+		assert_int_equal(recording__next(&r, &it, again, sizeof(again)), o.last);
 		assert_string_equal(again, o.err);
 	}
 	recording__close_reader(&r);
 	fclose(f);
+	return o;
+}
+
+/* Read back what was written to a memfd; closes fd. */
+static struct outcome read_fd(int fd)
+{
+	size_t len;
+	unsigned char *buf = slurp(fd, &len);
+	struct outcome o = read_all(buf, len);
+
+	free(buf);
 	return o;
 }
 
@@ -194,6 +278,7 @@ static void round_trip_many(void **state)
 	const struct recording_end *end;
 	char path[] = "/tmp/test_recording.XXXXXX", err[256];
 	uint64_t stats[TS_STAT__MAX], i = 0;
+	struct recording_item it;
 	struct ts_event e;
 	struct stat st;
 	int fd = mkstemp(path);
@@ -215,13 +300,14 @@ static void round_trip_many(void **state)
 	assert_int_equal(recording__open(&r, path, &got, err, sizeof(err)), 0);
 	assert_memory_equal(&got, &m, sizeof(m));
 	assert_null(recording__end(&r));
-	for (i = 0; recording__next(&r, &e, err, sizeof(err)) == 1; i++) {
+	for (i = 0; recording__next(&r, &it, err, sizeof(err)) == 1; i++) {
 		struct ts_event want = ev(i);
 
-		assert_memory_equal(&e, &want, sizeof(e));
+		assert_int_equal(it.kind, RECORDING_KIND_EVENT);
+		assert_memory_equal(&it.event, &want, sizeof(want));
 	}
 	assert_int_equal(i, n);
-	assert_int_equal(recording__next(&r, &e, err, sizeof(err)), 0);	/* stays ended */
+	assert_int_equal(recording__next(&r, &it, err, sizeof(err)), 0);	/* stays ended */
 	end = recording__end(&r);
 	assert_non_null(end);
 	assert_int_equal(end->events, n);
@@ -434,9 +520,7 @@ static void writer_refuses_invalid(void **state)
 	struct recording_meta m = meta();
 	struct ts_event e = ev(0), bad = ev(1);
 	struct outcome o;
-	unsigned char *buf;
 	int fd = memfd_create("rec", 0);
-	off_t size;
 
 	bad.family = 0;
 	assert_int_equal(recording__create_fd(w, fd, &m), 0);
@@ -445,14 +529,9 @@ static void writer_refuses_invalid(void **state)
 	e = ev(1);
 	assert_int_equal(recording__write(w, &e), 0);
 	assert_int_equal(recording__close(w, NULL, 0), 0);
-	size = lseek(fd, 0, SEEK_END);
-	buf = malloc((size_t)size);
-	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
-	o = read_all(buf, (size_t)size);
+	o = read_fd(fd);
 	assert_int_equal(o.last, 0);
 	assert_int_equal(o.records, 2);
-	close(fd);
-	free(buf);
 	free(w);
 }
 
@@ -484,11 +563,11 @@ static void header_refusals(void **state)
 	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
 
 	memcpy(buf, orig, len);
-	put32le(buf + 8, RECORDING_VERSION + 1);
+	put32le(buf + 8, 3);
 	reseal_header(buf);
 	o = read_all(buf, len);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 2 is newer"));
+	assert_non_null(strstr(o.err, "version 3 is newer"));
 
 	memcpy(buf, orig, len);
 	put32le(buf + 16, sizeof(struct ts_event) + 8);
@@ -539,6 +618,257 @@ static void open_errors(void **state)
 	o = read_all((const unsigned char *)text, strlen(text));
 	assert_int_equal(o.open, -EINVAL);
 	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
+}
+
+/* --- the start-up snapshot and its seeds --- */
+
+static void snapshot_round_trip(void **state)
+{
+	size_t len;
+	unsigned char *buf = make_snap(5, 4, true, &len);
+	struct outcome o = read_all(buf, len);
+
+	assert_int_equal(len, RECORDING_HEADER_SIZE + SNAP_FRAME + 5 * SEED_FRAME + 4 * EV_FRAME +
+			      END_FRAME);
+	assert_int_equal(o.last, 0);
+	assert_int_equal(o.snapshots, 1);
+	assert_int_equal(o.seeds, 5);
+	assert_int_equal(o.records, 4);
+	free(buf);
+
+	/* A snapshot that found nothing, a run that saw nothing. */
+	buf = make_snap(0, 0, true, &len);
+	o = read_all(buf, len);
+	assert_int_equal(o.last, 0);
+	assert_int_equal(o.snapshots, 1);
+	assert_int_equal(o.seeds + o.records, 0);
+	free(buf);
+}
+
+/* Cut anywhere in the snapshot or its seeds: what came whole before the
+ * cut, and the frame the cut is in named. */
+static void snapshot_truncated(void **state)
+{
+	const int nseeds = 3;
+	size_t len, seeds_at = RECORDING_HEADER_SIZE + SNAP_FRAME;
+	unsigned char *buf = make_snap(nseeds, 1, true, &len);
+
+	for (size_t cut = RECORDING_HEADER_SIZE; cut < seeds_at + nseeds * SEED_FRAME; cut++) {
+		struct outcome o = read_all(buf, cut);
+		uint64_t whole = cut < seeds_at ? 0 : (cut - seeds_at) / SEED_FRAME;
+
+		assert_int_equal(o.open, 0);
+		assert_int_equal(o.last, -ENODATA);
+		assert_non_null(strstr(o.err, "cut short"));
+		assert_int_equal(o.snapshots, cut >= seeds_at);
+		assert_int_equal(o.seeds, whole);
+		assert_int_equal(o.records, 0);
+		if (cut > seeds_at && (cut - seeds_at) % SEED_FRAME) {
+			/* Inside seed frame whole + 1: frame whole + 2 of the file. */
+			char where[64];
+
+			snprintf(where, sizeof(where), "record %llu at byte %zu",
+				 (unsigned long long)whole + 2, seeds_at + whole * SEED_FRAME);
+			assert_non_null(strstr(o.err, where));
+		}
+	}
+	free(buf);
+}
+
+/* Every byte of the snapshot and seed frames is under a checksum. */
+static void snapshot_flipped_byte(void **state)
+{
+	size_t len;
+	unsigned char *buf = make_snap(2, 1, true, &len);
+	size_t end = RECORDING_HEADER_SIZE + SNAP_FRAME + 2 * SEED_FRAME;
+
+	for (size_t at = RECORDING_HEADER_SIZE; at < end; at++) {
+		struct outcome o;
+
+		buf[at] ^= 0x40;
+		o = read_all(buf, len);
+		buf[at] ^= 0x40;
+		assert_int_equal(o.last, -EBADMSG);
+		assert_int_equal(o.records, 0);
+		assert_int_equal(o.seeds, at < RECORDING_HEADER_SIZE + SNAP_FRAME + SEED_FRAME ?
+					  0 : 1);
+	}
+	free(buf);
+}
+
+/* Copy frame src_idx of src (a recording of nseeds seeds) to dst at off as
+ * frame dst_idx, resealed; returns the offset after it. */
+static size_t put_frame_at(unsigned char *dst, size_t off, uint64_t dst_idx,
+			   const unsigned char *src, int nseeds, uint64_t src_idx)
+{
+	size_t from = RECORDING_HEADER_SIZE, flen;
+
+	for (uint64_t i = 0; i < src_idx; i++)
+		from += i == 0 ? SNAP_FRAME : i <= (uint64_t)nseeds ? SEED_FRAME : EV_FRAME;
+	flen = src_idx == 0 ? SNAP_FRAME : src_idx <= (uint64_t)nseeds ? SEED_FRAME : EV_FRAME;
+	memcpy(dst + off, src + from, flen);
+	reseal_frame(dst, off, dst_idx);
+	return off + flen;
+}
+
+/* The snapshot first, then its seeds, then records: any other order is an
+ * error at the frame out of place, after what came before it. */
+static void snapshot_frame_order(void **state)
+{
+	size_t len, off;
+	unsigned char *src = make_snap(2, 2, true, &len);	/* S s0 s1 e0 e1 end */
+	unsigned char *buf = calloc(1, 4096);
+	struct outcome o;
+
+	assert_non_null(buf);
+	memcpy(buf, src, RECORDING_HEADER_SIZE);
+
+	/* A seed after the first event: S s0 s1 e0 s1. */
+	off = put_frame_at(buf, RECORDING_HEADER_SIZE, 0, src, 2, 0);
+	off = put_frame_at(buf, off, 1, src, 2, 1);
+	off = put_frame_at(buf, off, 2, src, 2, 2);
+	off = put_frame_at(buf, off, 3, src, 2, 3);
+	off = put_frame_at(buf, off, 4, src, 2, 2);
+	o = read_all(buf, off);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_int_equal(o.seeds, 2);
+	assert_int_equal(o.records, 1);
+	assert_non_null(strstr(o.err, "record 5 at byte"));
+	assert_non_null(strstr(o.err, "a seed after the first event"));
+
+	/* Fewer seeds than the snapshot counts: S s0 e0. */
+	off = put_frame_at(buf, RECORDING_HEADER_SIZE, 0, src, 2, 0);
+	off = put_frame_at(buf, off, 1, src, 2, 1);
+	off = put_frame_at(buf, off, 2, src, 2, 3);
+	o = read_all(buf, off);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_int_equal(o.seeds, 1);
+	assert_int_equal(o.records, 0);
+	assert_non_null(strstr(o.err, "counts 2 connections but 1 seeds"));
+
+	/* More: S s0 s1 s1. */
+	off = put_frame_at(buf, RECORDING_HEADER_SIZE, 0, src, 2, 0);
+	off = put_frame_at(buf, off, 1, src, 2, 1);
+	off = put_frame_at(buf, off, 2, src, 2, 2);
+	off = put_frame_at(buf, off, 3, src, 2, 2);
+	o = read_all(buf, off);
+	assert_int_equal(o.seeds, 2);
+	assert_non_null(strstr(o.err, "a seed more than the snapshot counts"));
+
+	/* A seed with no snapshot: s0. */
+	off = put_frame_at(buf, RECORDING_HEADER_SIZE, 0, src, 2, 1);
+	o = read_all(buf, off);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_int_equal(o.seeds, 0);
+	assert_non_null(strstr(o.err, "a seed without a snapshot"));
+
+	/* A snapshot not first: S s0 s1 S. */
+	off = put_frame_at(buf, RECORDING_HEADER_SIZE, 0, src, 2, 0);
+	off = put_frame_at(buf, off, 1, src, 2, 1);
+	off = put_frame_at(buf, off, 2, src, 2, 2);
+	off = put_frame_at(buf, off, 3, src, 2, 0);
+	o = read_all(buf, off);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_int_equal(o.snapshots, 1);
+	assert_int_equal(o.seeds, 2);
+	assert_non_null(strstr(o.err, "a snapshot that is not the first frame"));
+	free(src);
+	free(buf);
+}
+
+/* Intact framing around a seed or snapshot the engine must not get. */
+static void snapshot_invalid_refused(void **state)
+{
+	size_t len, s0 = RECORDING_HEADER_SIZE + SNAP_FRAME;
+	unsigned char *buf = make_snap(2, 0, true, &len);
+	unsigned char *tail = buf + s0 + RECORDING_FRAME_SIZE + sizeof(struct ts_event);
+	unsigned char *counts;
+	struct outcome o;
+
+	put32le(tail, 99);			/* state */
+	reseal_frame(buf, s0, 1);
+	o = read_all(buf, len);
+	assert_int_equal(o.seeds, 0);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_non_null(strstr(o.err, "invalid seed: state 99"));
+
+	put32le(tail, TS_TCP_ESTABLISHED);
+	put32le(tail + 4, 2);			/* bounded */
+	reseal_frame(buf, s0, 1);
+	o = read_all(buf, len);
+	assert_non_null(strstr(o.err, "invalid seed: bounded flag 2"));
+
+	put32le(tail + 4, 1);
+	buf[s0 + RECORDING_FRAME_SIZE + offsetof(struct ts_event, family)] = 3;
+	reseal_frame(buf, s0, 1);
+	o = read_all(buf, len);
+	assert_non_null(strstr(o.err, "invalid seed: address family 3"));
+	free(buf);
+
+	/* A count for a state past the ones the writer kept. */
+	buf = make_snap(2, 0, true, &len);
+	counts = buf + RECORDING_HEADER_SIZE + RECORDING_FRAME_SIZE;
+	put32le(counts + 24, 5);
+	reseal_frame(buf, RECORDING_HEADER_SIZE, 0);
+	o = read_all(buf, len);
+	assert_int_equal(o.snapshots, 0);
+	assert_non_null(strstr(o.err, "snapshot frame at byte"));
+	assert_non_null(strstr(o.err, "malformed"));
+	free(buf);
+}
+
+/* The writer keeps the order the reader wants, and writes no seed the
+ * reader would refuse. */
+static void snapshot_writer_refuses(void **state)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	struct snapshot s = snap(2);
+	struct snapshot_seed sds[2] = { seed(0), seed(1) };
+	struct ts_event e = ev(0);
+	struct outcome o;
+	int fd = memfd_create("rec", 0);
+
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 1), -EINVAL);
+	sds[1].state = 0;
+	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 2), -EINVAL);
+	sds[1] = seed(1);
+	assert_int_equal(lseek(fd, 0, SEEK_END), RECORDING_HEADER_SIZE);	/* nothing yet */
+	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 2), 0);
+	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 2), -EINVAL);
+	assert_int_equal(recording__write(w, &e), 0);
+	assert_int_equal(recording__close(w, NULL, 0), 0);
+	o = read_fd(fd);
+	assert_int_equal(o.last, 0);
+	assert_int_equal(o.snapshots, 1);
+	assert_int_equal(o.seeds, 2);
+	assert_int_equal(o.records, 1);
+
+	/* After a record, too late. */
+	fd = memfd_create("rec", 0);
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	assert_int_equal(recording__write(w, &e), 0);
+	assert_int_equal(recording__write_snapshot(w, &s, SNAP_NS, sds, 2), -EINVAL);
+	assert_int_equal(recording__close(w, NULL, 0), 0);
+	close(fd);
+	free(w);
+}
+
+/* Version 1 files (no snapshot, older records) are refused by name. */
+static void version1_refused(void **state)
+{
+	size_t len;
+	unsigned char *buf = make(2, true, &len);
+	struct outcome o;
+
+	put32le(buf + 8, 1);
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, -EPROTONOSUPPORT);
+	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2"));
+	assert_non_null(strstr(o.err, "replay it with the version that made it"));
+	free(buf);
 }
 
 static void write_error_enospc(void **state)
@@ -600,6 +930,13 @@ int main(void)
 		cmocka_unit_test(cut_without_end),
 		cmocka_unit_test(header_refusals),
 		cmocka_unit_test(open_errors),
+		cmocka_unit_test(snapshot_round_trip),
+		cmocka_unit_test(snapshot_truncated),
+		cmocka_unit_test(snapshot_flipped_byte),
+		cmocka_unit_test(snapshot_frame_order),
+		cmocka_unit_test(snapshot_invalid_refused),
+		cmocka_unit_test(snapshot_writer_refuses),
+		cmocka_unit_test(version1_refused),
 		cmocka_unit_test(write_error_enospc),
 		cmocka_unit_test(write_error_epipe),
 	};
