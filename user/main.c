@@ -269,8 +269,13 @@ static int take_snapshot(struct app *a, const struct cli_opts *opts)
 {
 	struct snapshot snap;
 	struct snapshot_seed *seeds = NULL;
+	struct snapshot_filter filter = {
+		.family = opts->family, .pid = opts->pid,
+		.sports = opts->sports, .nsports = opts->nsports,
+		.dports = opts->dports, .ndports = opts->ndports,
+	};
 	uint64_t now = clock__mono_now();
-	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now,
+	int err = snapshot__take(&snap, &a->conns, opts->all_netns, now, &filter,
 				 a->recording ? &seeds : NULL);
 
 	if (err == -ENOENT)

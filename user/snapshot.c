@@ -19,7 +19,87 @@ struct collect {
 	size_t n, cap;
 	uint64_t now_ns;
 	int err;
+	const struct snapshot_filter *f;
+	uint64_t *inos;		/* -p: the socket inodes the process holds, sorted */
+	size_t ninos;
 };
+
+static bool port_in(uint16_t port, const uint16_t *ports, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The socket inodes in /proc/PID/fd, sorted. */
+static int pid_sockets(uint32_t pid, uint64_t **inos, size_t *n)
+{
+	char path[64], link[64];
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*inos = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char fdpath[330];
+		unsigned long long ino;
+		ssize_t len;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		len = readlink(fdpath, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = 0;
+		if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			continue;
+		if (*n == cap) {
+			uint64_t *v = realloc(*inos, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*inos = v;
+		}
+		(*inos)[(*n)++] = ino;
+	}
+	closedir(d);
+	qsort(*inos, *n, sizeof(**inos), cmp_u64);
+	return 0;
+}
+
+static bool wanted(const struct collect *c, const struct sockdiag_sock *s)
+{
+	const struct snapshot_filter *f = c->f;
+
+	if (!f)
+		return true;
+	if (f->family && s->family != f->family)
+		return false;
+	if (f->nsports && !port_in(s->sport, f->sports, f->nsports))
+		return false;
+	if (f->ndports && !port_in(s->dport, f->dports, f->ndports))
+		return false;
+	if (f->pid) {
+		uint64_t ino = s->ino;
+
+		return ino && bsearch(&ino, c->inos, c->ninos, sizeof(ino), cmp_u64);
+	}
+	return true;
+}
 
 static int on_sock(void *ctx, const struct sockdiag_sock *s)
 {
@@ -31,7 +111,7 @@ static int on_sock(void *ctx, const struct sockdiag_sock *s)
 	 * is traced); bound-only sockets never were one. A state this build
 	 * has no name for cannot be reported or recorded. */
 	if ((s->state == TS_TCP_SYN_RECV && !s->ino) || s->state == TS_TCP_CLOSE ||
-	    !s->state || s->state >= TS_TCP_MAX_STATES)
+	    !s->state || s->state >= TS_TCP_MAX_STATES || !wanted(c, s))
 		return 0;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 1024;
@@ -124,12 +204,17 @@ bool snapshot__seed(struct conn_table *t, const struct snapshot_seed *sd)
 }
 
 int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uint64_t now_ns,
-		   struct snapshot_seed **seeds)
+		   const struct snapshot_filter *filter, struct snapshot_seed **seeds)
 {
-	struct collect c = { .now_ns = now_ns };
+	struct collect c = { .now_ns = now_ns, .f = filter };
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
+	/* A process that is gone holds nothing: an empty picture. */
+	if (filter && filter->pid && (err = pid_sockets(filter->pid, &c.inos, &c.ninos)) &&
+	    err != -ENOENT)
+		return err;
+	err = 0;
 	if (all_netns) {
 		dump_all(&c, s);
 	} else {
@@ -151,5 +236,6 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 		*seeds = c.v;
 	else
 		free(c.v);
+	free(c.inos);
 	return c.err ? c.err : err;
 }

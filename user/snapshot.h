@@ -25,15 +25,26 @@ struct snapshot_seed {
 	bool bounded;
 };
 
+/* The tracer's own filters, for the sockets the snapshot keeps. */
+struct snapshot_filter {
+	int family;			/* 0: any */
+	const uint16_t *sports;		/* local ports; nsports 0: any */
+	int nsports;
+	const uint16_t *dports;		/* remote ports; ndports 0: any */
+	int ndports;
+	uint32_t pid;			/* 0: any; else the sockets this process holds */
+};
+
 /* Dump every TCP socket of this network namespace, or of all of them, and
  * seed t at now_ns. Request sockets, bound-only sockets and states this
  * build cannot name are left out. Ages are lower bounds: TIME_WAIT from
  * the timer left, CLOSE_WAIT from the last segment heard (tcp_info),
  * others from now. If seeds is not NULL, *seeds gets the s->total seeds in
  * the order they were seeded (malloc'd, the caller frees; NULL if none), so
- * a recording can plant the same ones later. 0 or -errno. */
+ * a recording can plant the same ones later. Only the sockets filter
+ * (NULL: all) lets through are counted and seeded. 0 or -errno. */
 int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uint64_t now_ns,
-		   struct snapshot_seed **seeds);
+		   const struct snapshot_filter *filter, struct snapshot_seed **seeds);
 /* Seed one connection into t, as snapshot__take() does each: true if it
  * was new to the table (counted as seeded). */
 bool snapshot__seed(struct conn_table *t, const struct snapshot_seed *sd);

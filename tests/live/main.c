@@ -48,6 +48,7 @@ static const struct test tests[] = {
 	{ "timeline_write_errors", t_timeline_write_errors, 0 },
 	{ "hist_by_comm", t_hist_by_comm, 0 },
 	{ "snapshot_replay", t_snapshot_replay, 0 },
+	{ "snapshot_filtered", t_snapshot_filtered, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -389,3 +389,56 @@ out:
 	free(err);
 	tracer_free(&t);
 }
+
+/* The snapshot keeps only what the filters let through, as tracing does:
+ * an established pair, seen through -L, -D, -6 and -p. */
+void t_snapshot_filtered(void)
+{
+	const char *wargs[] = { "-W", NULL };
+	struct scenario s;
+	json_t *rep;
+	char port[16], spid[16];
+	struct {
+		const char *args[3];
+		int want;
+		const char *state;	/* one state it must count, or NULL */
+	} cases[] = {
+		{ { "-L", port }, 2, "LISTEN" }, { { "-D", port }, 1, "ESTABLISHED" },
+		{ { "-6", "-L", port }, 0, NULL }, { { "-p", spid }, 2, "LISTEN" },
+	};
+
+	CHECK(scenario_start(&s, "pair", wargs) == 0, "cannot start pair");
+	rep = scenario_read(&s);
+	if (!rep || jint(rep, "port") <= 0) {
+		check_fail(__FILE__, __LINE__, "pair did not report its port");
+		goto out;
+	}
+	snprintf(port, sizeof(port), "%lld", (long long)jint(rep, "port"));
+	snprintf(spid, sizeof(spid), "%lld", (long long)jint(rep, "server_pid"));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[] = { cfg.tracer, "--snapshot", "-j", cases[i].args[0],
+				       cases[i].args[1], cases[i].args[2], NULL };
+		char *out = NULL, *err = NULL;
+		json_t *snap;
+		int st;
+
+		st = run_capture(argv, &out, &err);
+		snap = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+		EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0 && snap, "--snapshot %s: status %d: %s",
+		       cases[i].args[0], WEXITSTATUS(st), err);
+		EXPECT(jint(snap, "connections") == cases[i].want,
+		       "--snapshot %s %s: %lld connections, want %d", cases[i].args[0],
+		       cases[i].args[1], (long long)jint(snap, "connections"), cases[i].want);
+		if (cases[i].state)
+			EXPECT(jint(json_object_get(snap, "states"), cases[i].state) == 1,
+			       "--snapshot %s: no %s socket", cases[i].args[0], cases[i].state);
+		json_decref(snap);
+		free(out);
+		free(err);
+	}
+	scenario_send(&s, "go\n");
+	json_decref(scenario_read(&s));
+out:
+	json_decref(rep);
+	EXPECT(scenario_finish(&s), "pair failed");
+}

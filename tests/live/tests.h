@@ -44,6 +44,7 @@ void t_snapshot_start(void);
 void t_snapshot_netns(void);
 void t_record_replay(void);
 void t_snapshot_replay(void);
+void t_snapshot_filtered(void);
 
 /* test_timeline.c */
 void t_timeline_live_replay(void);
