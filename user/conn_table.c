@@ -256,7 +256,6 @@ static void take_state(struct conn_table *t, struct conn *c, const struct ts_eve
 		cw_append(t, c);
 	if (e->newstate == TS_TCP_CLOSE) {
 		c->closed = true;
-		c->closed_round = t->round;
 		lru_unlink(c);
 		list_append(&t->done, c);
 	}
@@ -326,11 +325,11 @@ struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 	return c;
 }
 
-void conn_table__end_round(struct conn_table *t)
+void conn_table__expire(struct conn_table *t, uint64_t before_ns)
 {
-	while (t->done.lru_next != &t->done && t->done.lru_next->closed_round < t->round)
+	/* In the order they closed (give or take the reordering). */
+	while (t->done.lru_next != &t->done && t->done.lru_next->state_since_ns < before_ns)
 		remove_conn(t, t->done.lru_next, CONN_EXIT_CLOSED);
-	t->round++;
 }
 
 void conn_table__drain(struct conn_table *t)

@@ -70,7 +70,6 @@ struct conn {
 	uint8_t seed_state;		/* the state the snapshot found, 0 if not seeded */
 	bool closed;			/* reached CLOSE; in the done list */
 	bool unhashed;			/* a reconnect took its cookie */
-	uint64_t closed_round;
 
 	struct conn *hnext;		/* hash chain, or free list */
 	struct conn *lru_prev, *lru_next;	/* least recently updated first; or
@@ -91,7 +90,6 @@ struct conn_table {
 	struct conn cw;
 	uint64_t evictions;	/* connections dropped to stay within cap */
 	uint64_t seen;		/* connections ever inserted */
-	uint64_t round;
 	conn_sink_fn sink;
 	void *sink_ctx;
 };
@@ -100,9 +98,15 @@ int conn_table__init(struct conn_table *t, size_t cap);
 /* Frees every connection without telling the sink (see conn_table__drain). */
 void conn_table__free(struct conn_table *t);
 void conn_table__set_sink(struct conn_table *t, conn_sink_fn fn, void *ctx);
-/* End of a poll round: the connections closed before this round have had
- * a whole round for late records; the sink gets them and they go. */
-void conn_table__end_round(struct conn_table *t);
+/* How late a record may come and still join its closed connection: records
+ * reserved on other CPUs trail by microseconds. */
+#define CONN_LATE_NS 100000000ULL
+
+/* The connections that reached CLOSE before before_ns go to the sink. Called
+ * with each record's time less CONN_LATE_NS before the record is looked up,
+ * so what a record joins depends on the records alone, live or replayed;
+ * and now and then with the clock, for a quiet host. */
+void conn_table__expire(struct conn_table *t, uint64_t before_ns);
 /* End of the run: every connection to the sink, closed ones first, then
  * the open ones (CONN_EXIT_OPEN), oldest first; the table is left empty. */
 void conn_table__drain(struct conn_table *t);
@@ -110,7 +114,7 @@ struct conn *conn_table__find(struct conn_table *t, uint64_t cookie);
 /* Fold one kernel record in. Returns its connection, or NULL when the
  * record never starts one (a final close, a reset or a CLOSE for a
  * connection not in the table). A connection that reaches CLOSE stays
- * findable, closed, until conn_table__end_round() hands it to the sink. */
+ * findable, closed, until conn_table__expire() hands it to the sink. */
 struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e);
 /* A connection found by the start-up snapshot, in state since (at the
  * latest) since_ns: inserted unless live records already made it. NULL if

@@ -31,6 +31,9 @@ static void on_signal(int sig)
 
 #define ALERT_BATCH 64
 #define RECORDS_PER_ROUND 65536
+/* Closed connections leave after this long without a later record: far
+ * longer than records trail, so live and replayed timelines agree. */
+#define QUIET_EXPIRE_NS 2000000000ULL
 
 struct app {
 	struct output out;
@@ -103,6 +106,7 @@ static int conns_finish(struct app *a, struct conn_summary *cs)
 {
 	int err;
 
+	conn_table__expire(&a->conns, UINT64_MAX);	/* the closed ones count as ended */
 	conn_summary__build(cs, &a->conns, &a->ended);
 	conn_table__drain(&a->conns);
 	if (!a->timeline_path)
@@ -120,9 +124,14 @@ static int conns_finish(struct app *a, struct conn_summary *cs)
 /* A record, into the connection table and out. */
 static int report(struct app *a, const struct ts_event *e)
 {
-	struct conn *c = conn_table__find(&a->conns, e->cookie);
-	bool before_start = c && c->before_start;
+	struct conn *c;
+	bool before_start;
 	int err;
+
+	if (e->mono_ns > CONN_LATE_NS)
+		conn_table__expire(&a->conns, e->mono_ns - CONN_LATE_NS);
+	c = conn_table__find(&a->conns, e->cookie);
+	before_start = c && c->before_start;
 
 	if (e->type == TS_EV_STATE)
 		a->sum.transitions++;
@@ -372,7 +381,6 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 			round_end += 100000000ULL;
 			if ((err = flush_tw(a, a->round)))
 				goto out;
-			conn_table__end_round(&a->conns);
 			if ((err = timeline_flush(a)))
 				goto out;
 		}
@@ -538,7 +546,8 @@ int main(int argc, char **argv)
 		if (err < 0 && err != -EINTR && err != -EAGAIN)
 			break;
 		err = a.write_err ? a.write_err : flush_tw(&a, a.round);
-		conn_table__end_round(&a.conns);
+		/* A quiet host: no record comes to expire them. */
+		conn_table__expire(&a.conns, clock__mono_now() - QUIET_EXPIRE_NS);
 		if (!err)
 			err = timeline_flush(&a);
 		if (!err && a.recording)

@@ -70,11 +70,11 @@ static void lifecycle_and_removal(void **state_)
 	e = state(1, 3 * SEC, TS_TCP_ESTABLISHED, TS_TCP_CLOSE);
 	assert_ptr_equal(conn_table__apply(&t, &e), c);
 	assert_true(c->closed);
-	/* Kept a whole round for late records, then handed over. */
-	conn_table__end_round(&t);
+	/* Kept for late records, then handed over. */
+	conn_table__expire(&t, 3 * SEC);
 	assert_ptr_equal(conn_table__find(&t, 1), c);
 	conn_table__set_sink(&t, count_exits, &exits);
-	conn_table__end_round(&t);
+	conn_table__expire(&t, 3 * SEC + 1);
 	assert_int_equal(exits[CONN_EXIT_CLOSED], 1);
 	assert_int_equal(t.count, 0);
 	assert_null(conn_table__find(&t, 1));

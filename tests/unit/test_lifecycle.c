@@ -122,8 +122,7 @@ static void run(struct stream *s, const int *idx, size_t cap, struct sink *k)
 	conn_table__set_sink(&t, on_end, k);
 	for (int i = 0; i < s->n; i++)
 		conn_table__apply(&t, &s->ev[idx ? idx[i] : i]);
-	conn_table__end_round(&t);
-	conn_table__end_round(&t);
+	conn_table__expire(&t, UINT64_MAX);
 	conn_table__drain(&t);
 	conn_table__free(&t);
 }
