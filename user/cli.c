@@ -21,15 +21,15 @@ static const char doc[] =
 "    tcpstate-trace -L 80,443      # only local ports 80 and 443\n"
 "    tcpstate-trace -D 5432        # only remote port 5432\n"
 "    tcpstate-trace -4             # IPv4 only\n"
-"    tcpstate-trace --close-wait-alert 30  # explain sockets stuck 30 s in CLOSE_WAIT\n"
-"    tcpstate-trace --timewait-report -i 10  # TIME_WAIT by destination, every 10 s\n"
-"    tcpstate-trace --snapshot     # the sockets now: why CLOSE_WAIT, where TIME_WAIT\n"
+"    tcpstate-trace --close-wait-alert 30 # explain CLOSE_WAIT over 30 s\n"
+"    tcpstate-trace --timewait-report -i 10 # TIME_WAIT by destination\n"
+"    tcpstate-trace --snapshot     # the sockets now, CLOSE_WAIT explained\n"
 "    tcpstate-trace --hist -i 60   # close-path latency histograms every minute\n"
 "    tcpstate-trace --hist-by comm # the same, one set per process name\n"
-"    tcpstate-trace --record t.rec # keep the raw records; later: --replay t.rec -j\n"
-"    tcpstate-trace --timeline conns.ndjson  # one line per connection as it ends\n"
-"    tcpstate-trace --replay t.rec --timeline t.json --timeline-format perfetto\n"
-"                                  # open t.json in ui.perfetto.dev\n"
+"    tcpstate-trace --record t.rec # keep the records; later: --replay t.rec -j\n"
+"    tcpstate-trace --timeline c.json # a line per connection, as it ends\n"
+"    tcpstate-trace --replay t.rec --timeline-format perfetto --timeline t.json\n"
+"                                  # then open t.json in ui.perfetto.dev\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
