@@ -102,17 +102,6 @@ static int json_state(struct output *o, const struct ts_event *e)
 	return json__write_line(j, o->f);
 }
 
-static void endpoint(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
-{
-	char a[INET_ADDR_STRLEN];
-
-	inet_addr__format(family, addr, a, sizeof(a));
-	if (family == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", a, port);
-	else
-		snprintf(buf, len, "%s:%u", a, port);
-}
-
 static void human_header(struct output *o)
 {
 	if (o->timestamps)
@@ -194,8 +183,8 @@ static void human_prefix(struct output *o, const struct ts_event *e)
 		strcpy(pid, "-");
 		strcpy(comm, "-");
 	}
-	endpoint(loc, sizeof(loc), e->family, e->saddr, e->sport);
-	endpoint(rem, sizeof(rem), e->family, e->daddr, e->dport);
+	inet_endpoint__format(e->family, e->saddr, e->sport, loc, sizeof(loc));
+	inet_endpoint__format(e->family, e->daddr, e->dport, rem, sizeof(rem));
 	fprintf(o->f, "%-7s %-16s %-27s %-27s ", pid, comm, loc, rem);
 }
 
@@ -294,8 +283,8 @@ int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_
 		for (size_t i = 0; i < r->nremote && i < TW_REPORT_TOP; i++) {
 			char ep[64];
 
-			endpoint(ep, sizeof(ep), r->by_remote[i].family, r->by_remote[i].addr,
-				 r->by_remote[i].port);
+			inet_endpoint__format(r->by_remote[i].family, r->by_remote[i].addr,
+					      r->by_remote[i].port, ep, sizeof(ep));
 			fprintf(o->f, "  remote %-38s %8u  %5.1f%% of ephemeral ports %u-%u\n", ep,
 				r->by_remote[i].count,
 				range ? 100.0 * r->by_remote[i].ephemeral / range : 0.0, r->range_lo,

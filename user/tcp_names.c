@@ -82,3 +82,13 @@ const char *inet_addr__format(int family, const uint8_t *addr, char *buf, size_t
 		snprintf(buf, len, "?");
 	return buf;
 }
+
+const char *inet_endpoint__format(int family, const uint8_t *addr, uint16_t port, char *buf,
+				  size_t len)
+{
+	char a[INET_ADDR_STRLEN];
+
+	inet_addr__format(family, addr, a, sizeof(a));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+	return buf;
+}

@@ -318,7 +318,7 @@ static void write_perfetto(struct timeline *tl, const struct lifecycle *l)
 	bool owned = id->owner_src != TS_OWNER_NONE && id->pid;
 	uint32_t pid = owned ? id->pid : 0;
 	uint64_t tid = ++tl->tracks;
-	char sa[INET_ADDR_STRLEN], da[INET_ADDR_STRLEN], name[160], b[16];
+	char sa[INET_ADDR_STRLEN + 8], da[INET_ADDR_STRLEN + 8], name[160], b[16];
 	struct json *j = &tl->j;
 
 	ev_begin(tl, "M", "process_name", pid, 0);
@@ -332,12 +332,9 @@ static void write_perfetto(struct timeline *tl, const struct lifecycle *l)
 	json__end_object(j);
 	ev_end(tl);
 
-	snprintf(name, sizeof(name), "%s %s%s%s:%u -> %s%s%s:%u", conn_role__name(l->role),
-		 id->family == AF_INET6 ? "[" : "", inet_addr__format(id->family, id->saddr, sa,
-								       sizeof(sa)),
-		 id->family == AF_INET6 ? "]" : "", id->sport, id->family == AF_INET6 ? "[" : "",
-		 inet_addr__format(id->family, id->daddr, da, sizeof(da)),
-		 id->family == AF_INET6 ? "]" : "", id->dport);
+	snprintf(name, sizeof(name), "%s %s -> %s", conn_role__name(l->role),
+		 inet_endpoint__format(id->family, id->saddr, id->sport, sa, sizeof(sa)),
+		 inet_endpoint__format(id->family, id->daddr, id->dport, da, sizeof(da)));
 	ev_begin(tl, "M", "thread_name", pid, tid);
 	json__key(j, "args");
 	json__begin_object(j);
