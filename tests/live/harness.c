@@ -392,6 +392,39 @@ json_t *scenario_run(const char *name, const char *const args[])
 	return report;
 }
 
+bool server_end_closed(struct tracer_run *t, void *arg)
+{
+	struct scenario_ports *p = arg;
+
+	return cookie_by_ports(t, p->port, p->cport, "CLOSE") != 0;
+}
+
+bool both_ends_closed(struct tracer_run *t, void *arg)
+{
+	struct scenario_ports *p = arg;
+
+	return server_end_closed(t, arg) && cookie_by_ports(t, p->cport, p->port, "CLOSE") != 0;
+}
+
+bool scenario_run_until(struct tracer_run *t, const char *name, const char *const args[],
+			bool (*pred)(struct tracer_run *, void *), struct scenario_ports *p)
+{
+	json_t *rep = scenario_run(name, args);
+
+	p->port = (int)jint(rep, "port");
+	p->cport = (int)jint(rep, "client_port");
+	json_decref(rep);
+	if (!rep || p->port <= 0) {
+		check_fail(__FILE__, __LINE__, "scenario %s failed", name);
+		return false;
+	}
+	if (!tracer_wait(t, pred, p)) {
+		check_fail(__FILE__, __LINE__, "scenario %s: the tracer did not see it end", name);
+		return false;
+	}
+	return true;
+}
+
 int64_t jint(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);

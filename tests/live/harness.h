@@ -95,6 +95,19 @@ int scenario_go_traced(struct scenario *s, struct tracer_run *t, const char *con
 /* Start, read its one report line, and reap: the whole run. */
 json_t *scenario_run(const char *name, const char *const args[]);
 
+/* The ports a scenario reported: "port" (the server's) and "client_port". */
+struct scenario_ports {
+	int port, cport;
+};
+/* tracer_wait() predicates on a struct scenario_ports: the server's end of
+ * the connection reached CLOSE; both ends did. */
+bool server_end_closed(struct tracer_run *t, void *arg);
+bool both_ends_closed(struct tracer_run *t, void *arg);
+/* Run a scenario to its end, take its ports into *p and wait until
+ * pred(t, p) holds. false (the failure recorded) if either does not. */
+bool scenario_run_until(struct tracer_run *t, const char *name, const char *const args[],
+			bool (*pred)(struct tracer_run *, void *), struct scenario_ports *p);
+
 /* --- records ---------------------------------------------------------- */
 int64_t jint(json_t *o, const char *key);	/* -1 if absent or not an integer */
 const char *jstr(json_t *o, const char *key);	/* NULL if absent or not a string */

@@ -162,26 +162,15 @@ out:
 	tracer_free(&t);
 }
 
-struct pair_ports {
-	int port, cport;
-};
-
-static bool netns_pair_done(struct tracer_run *t, void *arg)
-{
-	struct pair_ports *p = arg;
-
-	return cookie_by_ports(t, p->port, p->cport, "CLOSE") != 0;
-}
-
 /* A connection in another network namespace: only --all-netns sees it. */
 void t_snapshot_netns(void)
 {
 	const char *own_args[] = { "-j", NULL }, *all_args[] = { "-j", "--all-netns", NULL };
 	const char *sargs[] = { "-n", NULL };
 	struct tracer_run own = {}, all = {};
-	struct pair_ports p;
+	struct scenario_ports p;
 	struct stat st;
-	json_t *rep, *r;
+	json_t *r;
 
 	if (tracer_start(&own, own_args))
 		return;
@@ -189,15 +178,8 @@ void t_snapshot_netns(void)
 		tracer_free(&own);
 		return;
 	}
-	rep = scenario_run("pair", sargs);
-	if (!rep) {
-		check_fail(__FILE__, __LINE__, "pair -n failed");
+	if (!scenario_run_until(&all, "pair", sargs, server_end_closed, &p))
 		goto out;
-	}
-	p.port = (int)jint(rep, "port");
-	p.cport = (int)jint(rep, "client_port");
-	json_decref(rep);
-	EXPECT(tracer_wait(&all, netns_pair_done, &p), "--all-netns did not see the connection");
 	tracer_stop(&all, SIGINT);
 	tracer_stop(&own, SIGINT);
 	EXPECT(count_ports(&own, p.port, -1) + count_ports(&own, -1, p.port) == 0,
@@ -221,7 +203,7 @@ void t_record_replay(void)
 	const char *sargs[] = { NULL };
 	struct tracer_run t = {};
 	char *out = NULL, *err = NULL;
-	json_t *rep, *live_rec, *r;
+	json_t *live_rec, *r;
 	int fd = mkstemp(path), st, nlive = 0, nsame = 0;
 	size_t i;
 
@@ -233,14 +215,11 @@ void t_record_replay(void)
 		if (tracer_start(&t, targs))
 			goto out;
 	}
-	rep = scenario_run("pair", sargs);
-	EXPECT(rep, "pair failed");
-	if (rep) {
-		struct pair_ports p = { (int)jint(rep, "port"), (int)jint(rep, "client_port") };
+	{
+		struct scenario_ports p;
 
-		EXPECT(tracer_wait(&t, netns_pair_done, &p), "pair not seen");
+		scenario_run_until(&t, "pair", sargs, server_end_closed, &p);
 	}
-	json_decref(rep);
 	tracer_stop(&t, SIGINT);
 	{
 		const char *argv[] = { cfg.tracer, "--replay", path, "-j", NULL };
@@ -306,7 +285,7 @@ void t_snapshot_replay(void)
 	const char *wargs[] = { "-W", NULL };
 	struct tracer_run t = {};
 	struct scenario s;
-	struct pair_ports p;
+	struct scenario_ports p;
 	char *out = NULL, *err = NULL, *snap_line = NULL;
 	json_t *ready, *rep = NULL, *snap, *r;
 	uint64_t sc;
@@ -330,7 +309,7 @@ void t_snapshot_replay(void)
 			goto out;
 	}
 	EXPECT(rep, "pair -W failed");
-	EXPECT(tracer_wait(&t, netns_pair_done, &p), "the connection made before tracing "
+	EXPECT(tracer_wait(&t, server_end_closed, &p), "the connection made before tracing "
 	       "never reached CLOSE");
 	EXPECT(exited_ok(tracer_stop(&t, SIGINT)), "tracer exit status %d: %s", t.status,
 	       t.errbuf ? t.errbuf : "");

@@ -14,25 +14,6 @@
 #include "harness.h"
 #include "tests.h"
 
-struct ports {
-	int port, cport;
-};
-
-static bool server_closed(struct tracer_run *t, void *arg)
-{
-	struct ports *p = arg;
-
-	return cookie_by_ports(t, p->port, p->cport, "CLOSE") != 0;
-}
-
-static bool both_closed(struct tracer_run *t, void *arg)
-{
-	struct ports *p = arg;
-
-	return cookie_by_ports(t, p->port, p->cport, "CLOSE") != 0 &&
-	       cookie_by_ports(t, p->cport, p->port, "CLOSE") != 0;
-}
-
 /* The file's lines, each parsed; NULL if it cannot be read. */
 static json_t *read_lines(const char *path, json_t **raw)
 {
@@ -173,8 +154,8 @@ void t_timeline_live_replay(void)
 {
 	char tl[64], tl2[64], rec[64], csv[64], pf[64];
 	struct tracer_run t = {};
-	struct ports pp = { 0 }, lp = { 0 };
-	json_t *rep, *live = NULL, *live_raw = NULL, *again = NULL, *again_raw = NULL, *o;
+	struct scenario_ports pp = { 0 }, lp = { 0 };
+	json_t *live = NULL, *live_raw = NULL, *again = NULL, *again_raw = NULL, *o;
 	char *out = NULL, *err = NULL, *a = NULL, *b = NULL;
 	int st;
 
@@ -189,22 +170,12 @@ void t_timeline_live_replay(void)
 		if (tracer_start(&t, targs))
 			goto out;
 	}
-	rep = scenario_run("pair", NULL);
-	EXPECT(rep, "pair failed");
-	pp.port = (int)jint(rep, "port");
-	pp.cport = (int)jint(rep, "client_port");
-	json_decref(rep);
-	EXPECT(tracer_wait(&t, server_closed, &pp), "pair: the server never reached CLOSE");
 	{
 		const char *sargs[] = { "linger", NULL };
 
-		rep = scenario_run("closepath", sargs);
-		EXPECT(rep, "closepath linger failed");
-		lp.port = (int)jint(rep, "port");
-		lp.cport = (int)jint(rep, "client_port");
-		json_decref(rep);
+		scenario_run_until(&t, "pair", NULL, server_end_closed, &pp);
+		scenario_run_until(&t, "closepath", sargs, both_ends_closed, &lp);
 	}
-	EXPECT(tracer_wait(&t, both_closed, &lp), "linger: both ends did not reach CLOSE");
 	tracer_stop(&t, SIGINT);
 	CHECK(exited_ok(t.status), "tracer exit status %d: %s", WEXITSTATUS(t.status), t.errbuf);
 
@@ -349,16 +320,11 @@ void t_timeline_write_errors(void)
 	tmpname(rec, sizeof(rec), "rec");
 	{
 		const char *targs[] = { "-j", "--record", rec, NULL };
-		struct ports pp;
+		struct scenario_ports pp;
 
 		if (tracer_start(&t, targs))
 			goto out;
-		rep = scenario_run("pair", NULL);
-		EXPECT(rep, "pair failed");
-		pp.port = (int)jint(rep, "port");
-		pp.cport = (int)jint(rep, "client_port");
-		json_decref(rep);
-		EXPECT(tracer_wait(&t, server_closed, &pp), "pair: the server never reached CLOSE");
+		scenario_run_until(&t, "pair", NULL, server_end_closed, &pp);
 		tracer_stop(&t, SIGINT);
 		tracer_free(&t);
 	}
