@@ -86,6 +86,13 @@ static void reset(struct stream *s, uint64_t t, int dir, int cur)
 	e->newstate = (uint8_t)cur;
 }
 
+/* The record at i never arrives. */
+static void lose(struct stream *s, int i)
+{
+	memmove(&s->ev[i], &s->ev[i + 1], (size_t)(s->n - i - 1) * sizeof(s->ev[0]));
+	s->n--;
+}
+
 /* ---- running them -------------------------------------------------------- */
 
 struct ended {
@@ -402,8 +409,7 @@ static void missing_transition(void **state_)
 	struct sink k;
 
 	client_stream(&s);
-	memmove(&s.ev[4], &s.ev[5], (size_t)(s.n - 5) * sizeof(s.ev[0]));
-	s.n--;
+	lose(&s, 4);
 	run(&s, NULL, 16, &k);
 	expect_visits(&k.out[0].l, states, durs, 5);
 	assert_false(k.out[0].l.visits[3].enter_ns != 10 * MS + 40 * US);
@@ -413,8 +419,7 @@ static void missing_transition(void **state_)
 
 	/* Without the kernel's measure, FIN_WAIT2 has no known stay either. */
 	client_stream(&s);
-	memmove(&s.ev[4], &s.ev[5], (size_t)(s.n - 5) * sizeof(s.ev[0]));
-	s.n--;
+	lose(&s, 4);
 	s.ev[4].flags &= (uint8_t)~TS_EVF_PREV_KNOWN;
 	run(&s, NULL, 16, &k);
 	assert_false(k.out[0].l.visits[3].dur_known);
@@ -427,8 +432,7 @@ static void missing_birth(void **state_)
 	struct sink k;
 
 	client_stream(&s);
-	memmove(&s.ev[0], &s.ev[1], (size_t)(s.n - 1) * sizeof(s.ev[0]));
-	s.n--;
+	lose(&s, 0);
 	run(&s, NULL, 16, &k);
 	assert_true(k.out[0].l.missing & LC_MISS_BIRTH);
 	assert_false(k.out[0].l.start_known);
