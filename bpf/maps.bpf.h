@@ -70,7 +70,8 @@ struct sock_info {
 	__u64 ino;		/* socket inode; 0 until seen */
 	__u8 synth_cookie;
 	__u8 birth_pending;	/* a listener's child whose SYN_RECV is not reported yet */
-	__u8 pad[6];
+	__u8 state;		/* the kernel's state after the last transition (last_ns set) */
+	__u8 pad[5];
 	struct owner owner;
 };
 

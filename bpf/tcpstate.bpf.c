@@ -54,7 +54,7 @@ static __always_inline void inherit_listener(const struct sock *sk, struct sock_
 
 static __always_inline void emit_state(const struct sock *sk, const struct sock_id *id,
 				       const struct sock_info *si, __u64 ts, int oldstate,
-				       int newstate, __u64 last_ns, __u8 tw_substate)
+				       int newstate, __u64 last_ns, __u8 tw_substate, bool gap)
 {
 	struct ts_event *e = event_new(TS_EV_STATE, ts);
 
@@ -67,6 +67,8 @@ static __always_inline void emit_state(const struct sock *sk, const struct sock_
 	}
 	e->oldstate = oldstate;
 	e->newstate = newstate;
+	if (gap)
+		e->flags |= TS_EVF_GAP;
 	if (tw_substate) {
 		e->newstate = TCP_TIME_WAIT;
 		e->tw_substate = tw_substate;
@@ -91,6 +93,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	struct owner cur;
 	__u64 last_ns, birth_ns = 0;
 	__u8 tw_substate = 0;
+	bool gap = false;
 
 	/* tcp_close() sets FIN_WAIT2 again on a socket already there (5.10):
 	 * not a transition. */
@@ -109,6 +112,12 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 		/* Only a socket being born has no earlier transitions the
 		 * tracer could have missed. */
 		stat_inc(TS_STAT_UNTRACKED);
+	} else if (!born && si->state != oldstate) {
+		/* The kernel skipped a run of this program (classic
+		 * tracepoints nest badly, and before 6.7 uncounted): what
+		 * the socket went through since is unknown. */
+		stat_inc(TS_STAT_GAPS);
+		gap = true;
 	}
 	if (child_birth(oldstate, newstate)) {
 		/* inet_csk_clone_lock() sets the child's state before its
@@ -118,6 +127,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 		if (si) {
 			inherit_listener(sk, si);
 			si->last_ns = now;
+			si->state = newstate;
 			si->birth_pending = 1;
 		}
 		return 0;
@@ -141,6 +151,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 
 	last_ns = si->last_ns;
 	si->last_ns = now;
+	si->state = newstate;
 	if (si != &copy)
 		copy = *si;
 
@@ -153,8 +164,8 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	if (!wanted(&id, copy.owner.pid, 0))
 		return 0;
 	if (birth_ns)
-		emit_state(sk, &id, &copy, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0);
-	emit_state(sk, &id, &copy, now, oldstate, newstate, last_ns, tw_substate);
+		emit_state(sk, &id, &copy, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0, false);
+	emit_state(sk, &id, &copy, now, oldstate, newstate, last_ns, tw_substate, gap);
 	return 0;
 }
 
@@ -496,6 +507,11 @@ struct receive_reset_ctx {	/* the tcp_event_sk class */
 static __always_inline int on_destroy(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+
+	/* Destroyed sockets are CLOSE: the run that said so was skipped. */
+	if (si && si->last_ns && si->state != TCP_CLOSE)
+		stat_inc(TS_STAT_GAPS);
 
 	bpf_map_delete_elem(&socks, &key);
 	bpf_map_delete_elem(&closes_seen, &key);

@@ -59,6 +59,7 @@ enum ts_event_flags {
 	TS_EVF_SYNTH_COOKIE = 1 << 1,	/* cookie assigned by the tracer, not the kernel */
 	TS_EVF_TIMEWAIT = 1 << 2,	/* derived from the timewait socket, not the tracepoint */
 	TS_EVF_TENTATIVE = 1 << 3,	/* a TIME_WAIT end a TW_REARM record may still cancel */
+	TS_EVF_GAP = 1 << 4,		/* transitions of this socket before this one were not seen */
 };
 
 /* Per-CPU counters; summed by user space. */
@@ -69,6 +70,7 @@ enum ts_stat {
 	TS_STAT_SOCK_FULL,	/* socket table full: owner/timing not kept */
 	TS_STAT_TW_HANDOFFS,	/* full sockets replaced by a timewait socket */
 	TS_STAT_TW_FULL,	/* timewait sockets not followed: table full */
+	TS_STAT_GAPS,		/* transitions not seen: a later one started elsewhere */
 	TS_STAT__MAX,
 };
 

@@ -517,6 +517,7 @@ int main(int argc, char **argv)
 	a.sum.close_hook = close_hook__name(tracer__choices(t)->close_hook);
 	a.sum.exit_scan = tracer__choices(t)->exit_scan;
 	a.sum.timewait = tracer__choices(t)->timewait;
+	a.sum.missed_counted = tracer__choices(t)->misses_counted;
 	a.sum.start_mono_ns = clock__mono_now();
 	/* Attached first, then the snapshot: no socket falls in between. */
 	err = take_snapshot(&a, &opts);

@@ -92,6 +92,8 @@ static int json_state(struct output *o, const struct ts_event *e)
 		json__kv_uint(j, "prev_state_ns", e->prev_state_ns);
 	else
 		json__kv_null(j, "prev_state_ns");
+	if (e->flags & TS_EVF_GAP)
+		json__kv_bool(j, "gap", true);
 	if (e->flags & TS_EVF_TIMEWAIT) {
 		json__kv_bool(j, "timewait", true);
 		json__kv_string(j, "tw_substate", tcp_state__str(e->tw_substate, b1, sizeof(b1)));
@@ -128,6 +130,8 @@ static int human_state(struct output *o, const struct ts_event *e)
 		fprintf(o->f, " %s", ts_tw_reason__name(e->tw_reason));
 	else if ((e->flags & TS_EVF_TIMEWAIT) && e->tw_substate == TS_TCP_FIN_WAIT2)
 		fprintf(o->f, " (timewait socket in FIN_WAIT2)");
+	if (e->flags & TS_EVF_GAP)
+		fprintf(o->f, " (gap: earlier transitions not reported)");
 	fputc('\n', o->f);
 	return write_err(o->f);
 }
@@ -593,6 +597,8 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "transitions", s->transitions);
 	json__kv_uint(j, "lost", s->stats[TS_STAT_DROPPED]);
 	json__kv_uint(j, "missed", s->missed);
+	json__kv_bool(j, "missed_counted", s->missed_counted);
+	json__kv_uint(j, "gaps", s->stats[TS_STAT_GAPS]);
 	json__kv_uint(j, "kernel_events", s->stats[TS_STAT_EVENTS]);
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
@@ -628,6 +634,11 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 			"(one classic tracepoint firing inside another on a CPU); their records "
 			"are missing. tp_btf (the default state hook) does not lose these\n",
 			s->missed);
+	if (s->stats[TS_STAT_GAPS])
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " times a socket's transition "
+			"started in another state than its last seen one ended in: transitions "
+			"the kernel did not report are missing (marked \"gap\")\n",
+			s->stats[TS_STAT_GAPS]);
 }
 
 int output__flush(struct output *o)

@@ -33,6 +33,7 @@ struct run_summary {
 	uint64_t internal;	/* records consumed by the tracer itself (re-arms) */
 	uint64_t stats[TS_STAT__MAX];	/* kernel counters */
 	uint64_t missed;	/* program runs the kernel skipped (recursion) */
+	bool missed_counted;	/* missed counts every skipped run (see tracer.h) */
 	uint64_t start_mono_ns, end_mono_ns;
 	const char *state_hook;
 	const char *cookie_mode;

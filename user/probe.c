@@ -176,6 +176,42 @@ bool probe__bpf_loop(void)
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
 }
 
+/* A member called name in type id, or in the structs and unions it nests,
+ * depth levels deep at most. */
+static bool btf_has_member(const struct btf *btf, int id, const char *name, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+	const struct btf_member *m;
+
+	if (!t || !(btf_is_struct(t) || btf_is_union(t)) || depth < 0)
+		return false;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mn = btf__name_by_offset(btf, m->name_off);
+
+		if (mn && strcmp(mn, name) == 0)
+			return true;
+		if (btf_has_member(btf, (int)m->type, name, depth - 1))
+			return true;
+	}
+	return false;
+}
+
+bool probe__classic_misses_counted(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool yes = false;
+	int id;
+
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, "bpf_link_info", BTF_KIND_STRUCT);
+	if (id > 0)
+		yes = btf_has_member(vmlinux, id, "missed", 4);
+	btf__free(vmlinux);
+	return yes;
+}
+
 uint32_t probe__own_netns(void)
 {
 	struct stat st;

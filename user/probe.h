@@ -26,6 +26,12 @@ bool probe__fentry(const char *fn, char *why, size_t len);
 bool probe__kprobe(const char *fn, char *why, size_t len);
 /* The bpf_loop() helper (Linux 5.17). */
 bool probe__bpf_loop(void);
+/* The kernel counts the runs it skips of classic tracepoint and kprobe
+ * programs (bpf_prog_info.recursion_misses; Linux 6.7). Before, a classic
+ * tracepoint firing while another BPF program runs on its CPU is skipped
+ * without a trace. Told from kernel BTF: the same change gave
+ * struct bpf_link_info its "missed" members. */
+bool probe__classic_misses_counted(void);
 /* Inode of this process's network namespace (what BPF sees as
  * sk->__sk_common.skc_net.net->ns.inum); 0 if unknown. */
 uint32_t probe__own_netns(void);

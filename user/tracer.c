@@ -87,6 +87,16 @@ static int choose(struct tracer *t, const struct cli_opts *o, char *err, size_t 
 		note("state hook: tracepoint sock/" STATE_TP "%s",
 		     o->state_hook == STATE_HOOK_TRACEPOINT ? " (forced)" : " (tp_btf unavailable)");
 	}
+	/* The classic hooks run in softirq too, where they can interrupt
+	 * another BPF program: then the kernel skips them. */
+	t->choices.misses_counted = tp_btf || probe__classic_misses_counted();
+	if (!t->choices.misses_counted)
+		fprintf(stderr, "tcpstate-trace: WARNING: this kernel does not count the classic "
+			"tracepoint runs it skips (Linux 6.7 does): a transition missed so shows "
+			"only as a gap in its socket's history%s\n",
+			o->state_hook == STATE_HOOK_TRACEPOINT ? "; drop --state-hook tracepoint"
+							       : "");
+
 	if (tp_btf && probe__tp_btf_cookie(STATE_TP)) {
 		t->choices.cookie_mode = TS_COOKIE_HELPER;
 		note("socket cookie: bpf_get_socket_cookie()");

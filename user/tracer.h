@@ -22,6 +22,7 @@ struct tracer_choices {
 	enum ts_close_hook close_hook;	/* what sees tcp_close/tcp_shutdown */
 	bool exit_scan;			/* process exit walks its descriptors */
 	bool timewait;			/* timewait sockets followed (timer tracepoints) */
+	bool misses_counted;		/* tracer__missed() counts every skipped run */
 };
 
 /* Open, load and attach. On failure returns -errno and writes one sentence
@@ -34,8 +35,9 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Runs the kernel skipped because a BPF program was already running on
  * that CPU: a classic tracepoint (bpf_prog_active) that fires in a softirq
- * interrupting another one. Their records never existed. (Counted by the
- * kernel since 5.12; 0 before.) */
+ * interrupting another one. Their records never existed. Counted by
+ * kernels since 6.7 (choices.misses_counted); tp_btf programs are not
+ * skipped before 6.2, and counted since. */
 uint64_t tracer__missed(struct tracer *t);
 /* Stop every program; records already in the ring stay to be read. */
 void tracer__detach(struct tracer *t);

@@ -572,6 +572,12 @@ void check_summary(struct tracer_run *t)
 	       (long long)unprinted);
 	EXPECT(jint(t->summary, "lost") == 0, "%lld events lost", (long long)jint(t->summary, "lost"));
 	EXPECT(jint(t->summary, "missed") >= 0, "summary has no \"missed\" count");
+	/* A gap is a transition whose run the kernel skipped: with skips
+	 * counted and none counted, there is none. */
+	EXPECT(jint(t->summary, "gaps") == 0 || jint(t->summary, "missed") > 0 ||
+		       !json_is_true(json_object_get(t->summary, "missed_counted")),
+	       "%lld gaps, but the kernel skipped no program run",
+	       (long long)jint(t->summary, "gaps"));
 	EXPECT(jint(t->summary, "kernel_events") == jint(t->summary, "events"),
 	       "kernel submitted %lld, user space received %lld",
 	       (long long)jint(t->summary, "kernel_events"), (long long)jint(t->summary, "events"));
@@ -583,13 +589,20 @@ bool exited_ok(int status)
 }
 
 
+int64_t tracer_runs_lost(struct tracer_run *t)
+{
+	if (!t->summary)
+		return 0;
+	return jint(t->summary, "missed") + jint(t->summary, "gaps");
+}
+
 bool transitions_match(struct tracer_run *t, const char *got, const char *want)
 {
 	const char *g = got, *w = want;
 
 	if (strcmp(got, want) == 0)
 		return true;
-	if (!t->summary || jint(t->summary, "missed") <= 0)
+	if (!tracer_runs_lost(t))
 		return false;
 	/* Subsequence of whole words. */
 	while (*g) {
@@ -609,7 +622,8 @@ bool transitions_match(struct tracer_run *t, const char *got, const char *want)
 		g += gl + (g[gl] == ' ');
 	}
 	printf("#   note: '%s' lacks transitions of '%s'; the summary reports %lld skipped "
-	       "program runs\n", got, want, (long long)jint(t->summary, "missed"));
+	       "program runs, %lld gaps\n", got, want, (long long)jint(t->summary, "missed"),
+	       (long long)jint(t->summary, "gaps"));
 	return true;
 }
 

@@ -132,10 +132,16 @@ bool exited_ok(int status);
  * its index in *idx. NULL if none. */
 json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int from, int *idx);
 
+/* Program runs the kernel skipped, as the summary owns up to them: those
+ * it counted ("missed") and the transitions found missing ("gaps": kernels
+ * before 6.7 skip classic tracepoints without counting). */
+int64_t tracer_runs_lost(struct tracer_run *t);
+
 /* got equals want ("A>B C>D ..."), or, when the tracer's summary reports
  * program runs the kernel skipped ("missed": classic tracepoints nesting
- * on a CPU), got is want with some transitions left out. Missing records
- * are acceptable only when they are not missing silently. */
+ * on a CPU) or transitions it found missing ("gaps": kernels before 6.7
+ * skip without counting), got is want with some transitions left out.
+ * Missing records are acceptable only when they are not missing silently. */
 bool transitions_match(struct tracer_run *t, const char *got, const char *want);
 
 /* A free TCP port on loopback (bound and released). */

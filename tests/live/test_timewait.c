@@ -259,7 +259,7 @@ void t_timewait_count(void)
 				ours = jint(g, "count");
 		EXPECT(ss_count == want[1], "ss counts %d TIME_WAIT sockets to port %d, expected %d",
 		       ss_count, want[0], want[1]);
-		int64_t missed = t.summary ? jint(t.summary, "missed") : 0;
+		int64_t missed = tracer_runs_lost(&t);
 
 		/* A run the kernel skipped (classic tracepoints nest badly) is
 		 * missing from the count, but never silently. */
@@ -349,7 +349,7 @@ void t_timewait_simultaneous(void)
 		crossed += both_closing(&t, (int)json_integer_value(v), port);
 	EXPECT(crossed > 0, "in %zu simultaneous shutdowns no connection showed both ends "
 	       "FIN_WAIT1>CLOSING>TIME_WAIT (the kernel skipped %lld program runs)",
-	       json_array_size(ports), (long long)jint(t.summary, "missed"));
+	       json_array_size(ports), (long long)tracer_runs_lost(&t));
 	json_decref(rep);
 	check_summary(&t);
 out:

@@ -259,6 +259,11 @@ for k in "${klist[@]}"; do
 		*) continue ;;
 		esac
 		echo "$k $m: $(word "${verdict[$k.$m]:-infra}"): ${reason[$k.$m]:-} (log: ${row_log[$k]:-$logdir/$k.$m.log})"
+		# What the command said about its failure (TAP), so a CI log
+		# that keeps only this output still tells what failed.
+		if [[ -f $logdir/$k.$m.out ]]; then
+			grep -E '^(not ok|#)' "$logdir/$k.$m.out" | head -n 30 | sed 's/^/    | /' || true
+		fi
 	done
 done
 ((nfail + ninfra)) && echo
