@@ -13,6 +13,7 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -542,6 +543,16 @@ int free_port(int family)
 
 
 /* The summary agrees with the records that came before it. */
+bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 void check_summary(struct tracer_run *t)
 {
 	json_t *r;
@@ -572,6 +583,43 @@ void check_summary(struct tracer_run *t)
 	       (long long)unprinted);
 	EXPECT(jint(t->summary, "lost") == 0, "%lld events lost", (long long)jint(t->summary, "lost"));
 	EXPECT(jint(t->summary, "missed") >= 0, "summary has no \"missed\" count");
+	/* Kernels count skipped classic tracepoint runs since 6.7; tp_btf
+	 * runs are never skipped uncounted. On a kernel that does not count,
+	 * the tracer says so at start. */
+	bool counted = json_is_true(json_object_get(t->summary, "missed_counted"));
+	bool tp_btf = jstr(t->summary, "state_hook") && !strcmp(jstr(t->summary, "state_hook"),
+								  "tp_btf");
+
+	EXPECT(counted == (tp_btf || kernel_at_least(6, 7)),
+	       "missed_counted %s with state hook %s", counted ? "true" : "false",
+	       jstr(t->summary, "state_hook"));
+	EXPECT(counted || (t->errbuf && strstr(t->errbuf, "does not count the classic tracepoint")),
+	       "no warning that skipped runs are not counted; stderr: %s",
+	       t->errbuf ? t->errbuf : "");
+	/* Each record marked as following a gap does: its connection's
+	 * record before it ended in another state. */
+	int64_t flagged = 0;
+
+	json_array_foreach(t->records, i, r) {
+		json_t *prev = NULL, *q;
+		size_t k;
+
+		if (!json_is_true(json_object_get(r, "gap")))
+			continue;
+		flagged++;
+		json_array_foreach(t->records, k, q) {
+			if (k >= i)
+				break;
+			if (jstr(q, "type") && !strcmp(jstr(q, "type"), "state") &&
+			    jint(q, "cookie") == jint(r, "cookie"))
+				prev = q;
+		}
+		EXPECT(!prev || strcmp(jstr(prev, "new"), jstr(r, "old")) != 0,
+		       "record %zu is marked \"gap\" but follows %s>%s", i, jstr(prev, "old"),
+		       jstr(prev, "new"));
+	}
+	EXPECT(flagged <= jint(t->summary, "gaps"), "%lld records marked \"gap\", summary %lld",
+	       (long long)flagged, (long long)jint(t->summary, "gaps"));
 	/* A gap is a transition whose run the kernel skipped: with skips
 	 * counted and none counted, there is none. */
 	EXPECT(jint(t->summary, "gaps") == 0 || jint(t->summary, "missed") > 0 ||
@@ -621,9 +669,16 @@ bool transitions_match(struct tracer_run *t, const char *got, const char *want)
 		}
 		g += gl + (g[gl] == ' ');
 	}
+	json_t *r;
+	size_t i;
+	int flagged = 0;
+
+	json_array_foreach(t->records, i, r)
+		flagged += json_is_true(json_object_get(r, "gap"));
 	printf("#   note: '%s' lacks transitions of '%s'; the summary reports %lld skipped "
-	       "program runs, %lld gaps\n", got, want, (long long)jint(t->summary, "missed"),
-	       (long long)jint(t->summary, "gaps"));
+	       "program runs, %lld gaps (%d records marked)\n", got, want,
+	       (long long)jint(t->summary, "missed"), (long long)jint(t->summary, "gaps"),
+	       flagged);
 	return true;
 }
 

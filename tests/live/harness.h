@@ -124,6 +124,9 @@ int count_ports(struct tracer_run *t, int sport, int dport);
 /* "CLOSE>SYN_SENT ESTABLISHED>..." of a record list, for messages. */
 const char *transitions_str(json_t *list, char *buf, size_t len);
 
+/* The running kernel's release is major.minor or later. */
+bool kernel_at_least(int major, int minor);
+
 /* The summary record agrees with the records before it, and nothing was lost. */
 void check_summary(struct tracer_run *t);
 bool exited_ok(int status);

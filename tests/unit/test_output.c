@@ -119,6 +119,63 @@ static void human_unknown_owner(void **state)
 	free(s);
 }
 
+/* A transition after ones the kernel skipped says so in both forms. */
+static void gap_marked(void **state)
+{
+	struct ts_event e = v4_event();
+	char *s;
+
+	e.flags |= TS_EVF_GAP;
+	s = render(&e, true, false);
+	assert_non_null(strstr(s, "\"prev_state_ns\":1500000,\"gap\":true}\n"));
+	free(s);
+	s = render(&e, false, false);
+	assert_non_null(strstr(s, " 1.500 (gap: earlier transitions not reported)\n"));
+	free(s);
+	e.flags &= ~TS_EVF_GAP;
+	s = render(&e, true, false);
+	assert_null(strstr(s, "gap"));
+	free(s);
+}
+
+static char *summary_text(const struct run_summary *sum)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	output__summary_text(f, sum);
+	fclose(f);
+	return buf;
+}
+
+/* The summary counts gaps and says whether skipped runs are counted. */
+static void summary_gaps(void **state)
+{
+	struct run_summary sum = { .state_hook = "tracepoint", .cookie_mode = "read",
+				   .close_hook = "tracepoint" };
+	char *buf = NULL, *s;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct output o;
+
+	sum.stats[TS_STAT_GAPS] = 3;
+	output__init(&o, f, true, false);
+	assert_int_equal(output__summary_record(&o, &sum), 0);
+	output__free(&o);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"missed\":0,\"missed_counted\":false,\"gaps\":3,"));
+	free(buf);
+	s = summary_text(&sum);
+	assert_non_null(strstr(s, "WARNING: 3 times a socket's transition started in another "
+				  "state"));
+	free(s);
+	sum.stats[TS_STAT_GAPS] = 0;
+	s = summary_text(&sum);
+	assert_null(strstr(s, "WARNING"));
+	free(s);
+}
+
 static void state_names(void **state)
 {
 	assert_string_equal(tcp_state__name(TS_TCP_FIN_WAIT1), "FIN_WAIT1");
@@ -163,6 +220,8 @@ int main(void)
 		cmocka_unit_test(comm_with_quote_is_escaped),
 		cmocka_unit_test(human_line),
 		cmocka_unit_test(human_unknown_owner),
+		cmocka_unit_test(gap_marked),
+		cmocka_unit_test(summary_gaps),
 		cmocka_unit_test(state_names),
 		cmocka_unit_test(rfc3339),
 		cmocka_unit_test(clock_tracks_realtime),
