@@ -507,11 +507,6 @@ struct receive_reset_ctx {	/* the tcp_event_sk class */
 static __always_inline int on_destroy(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
-
-	/* Destroyed sockets are CLOSE: the run that said so was skipped. */
-	if (si && si->last_ns && si->state != TCP_CLOSE)
-		stat_inc(TS_STAT_GAPS);
 
 	bpf_map_delete_elem(&socks, &key);
 	bpf_map_delete_elem(&closes_seen, &key);

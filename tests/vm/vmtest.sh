@@ -262,7 +262,7 @@ for k in "${klist[@]}"; do
 		# What the command said about its failure (TAP), so a CI log
 		# that keeps only this output still tells what failed.
 		if [[ -f $logdir/$k.$m.out ]]; then
-			grep -E '^(not ok|#)' "$logdir/$k.$m.out" | head -n 30 | sed 's/^/    | /' || true
+			grep -E '^(not ok|#)' "$logdir/$k.$m.out" | head -n 60 | sed 's/^/    | /' || true
 		fi
 	done
 done
