@@ -542,7 +542,6 @@ int free_port(int family)
 }
 
 
-/* The summary agrees with the records that came before it. */
 bool kernel_at_least(int major, int minor)
 {
 	struct utsname u;
@@ -553,6 +552,47 @@ bool kernel_at_least(int major, int minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
+static bool is_gap(json_t *r)
+{
+	return json_is_true(json_object_get(r, "gap"));
+}
+
+static int gap_records(struct tracer_run *t)
+{
+	json_t *r;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(t->records, i, r)
+		n += is_state(r) && is_gap(r);
+	return n;
+}
+
+/* Each record marked as following a gap does: its connection's record
+ * before it ended in another state. */
+static void check_gap_marks(struct tracer_run *t)
+{
+	json_t *r, *q;
+	size_t i, k;
+
+	json_array_foreach(t->records, i, r) {
+		json_t *prev = NULL;
+
+		if (!is_state(r) || !is_gap(r))
+			continue;
+		json_array_foreach(t->records, k, q) {
+			if (k >= i)
+				break;
+			if (is_state(q) && jint(q, "cookie") == jint(r, "cookie"))
+				prev = q;
+		}
+		EXPECT(!prev || strcmp(jstr(prev, "new"), jstr(r, "old")) != 0,
+		       "record %zu is marked \"gap\" but follows %s>%s", i, jstr(prev, "old"),
+		       jstr(prev, "new"));
+	}
+}
+
+/* The summary agrees with the records that came before it. */
 void check_summary(struct tracer_run *t)
 {
 	json_t *r;
@@ -596,31 +636,9 @@ void check_summary(struct tracer_run *t)
 	EXPECT(counted || (t->errbuf && strstr(t->errbuf, "does not count the classic tracepoint")),
 	       "no warning that skipped runs are not counted; stderr: %s",
 	       t->errbuf ? t->errbuf : "");
-	/* Each record marked as following a gap does: its connection's
-	 * record before it ended in another state. */
-	int64_t flagged = 0;
+	int64_t flagged = gap_records(t);
 
-	json_array_foreach(t->records, i, r) {
-		json_t *prev = NULL, *q;
-		size_t k;
-
-		if (!json_is_true(json_object_get(r, "gap")))
-			continue;
-		flagged++;
-		printf("#   gap before %s>%s of %lld (ports %lld, %lld)\n", jstr(r, "old"),
-		       jstr(r, "new"), (long long)jint(r, "cookie"), (long long)jint(r, "sport"),
-		       (long long)jint(r, "dport"));
-		json_array_foreach(t->records, k, q) {
-			if (k >= i)
-				break;
-			if (jstr(q, "type") && !strcmp(jstr(q, "type"), "state") &&
-			    jint(q, "cookie") == jint(r, "cookie"))
-				prev = q;
-		}
-		EXPECT(!prev || strcmp(jstr(prev, "new"), jstr(r, "old")) != 0,
-		       "record %zu is marked \"gap\" but follows %s>%s", i, jstr(prev, "old"),
-		       jstr(prev, "new"));
-	}
+	check_gap_marks(t);
 	EXPECT(flagged <= jint(t->summary, "gaps"), "%lld records marked \"gap\", summary %lld",
 	       (long long)flagged, (long long)jint(t->summary, "gaps"));
 	/* A gap is a transition whose run the kernel skipped: with skips
@@ -630,12 +648,11 @@ void check_summary(struct tracer_run *t)
 			   "skipped no program run; the state records:",
 			   (long long)jint(t->summary, "gaps"), (long long)flagged);
 		json_array_foreach(t->records, i, r)
-			if (jstr(r, "type") && !strcmp(jstr(r, "type"), "state"))
+			if (is_state(r))
 				printf("#     %llu %lld>%lld %s>%s%s\n",
 				       (unsigned long long)jint(r, "cookie"),
 				       (long long)jint(r, "sport"), (long long)jint(r, "dport"),
-				       jstr(r, "old"), jstr(r, "new"),
-				       json_is_true(json_object_get(r, "gap")) ? " gap" : "");
+				       jstr(r, "old"), jstr(r, "new"), is_gap(r) ? " gap" : "");
 	}
 	EXPECT(jint(t->summary, "kernel_events") == jint(t->summary, "events"),
 	       "kernel submitted %lld, user space received %lld",
@@ -680,16 +697,10 @@ bool transitions_match(struct tracer_run *t, const char *got, const char *want)
 		}
 		g += gl + (g[gl] == ' ');
 	}
-	json_t *r;
-	size_t i;
-	int flagged = 0;
-
-	json_array_foreach(t->records, i, r)
-		flagged += json_is_true(json_object_get(r, "gap"));
 	printf("#   note: '%s' lacks transitions of '%s'; the summary reports %lld skipped "
 	       "program runs, %lld gaps (%d records marked)\n", got, want,
 	       (long long)jint(t->summary, "missed"), (long long)jint(t->summary, "gaps"),
-	       flagged);
+	       gap_records(t));
 	return true;
 }
 
