@@ -276,6 +276,7 @@ def tool_argv(cfg, args):
         'trace-j': ['-j'],
         'trace-j-noalert': ['-j', '--close-wait-alert', '0'],
         'trace-text': [],
+        'trace-timeline': ['--timeline', os.path.join(args.tmpdir, 'timeline.ndjson')],
     }[cfg]
     return 'tracer', [args.tracer] + extra
 
@@ -315,8 +316,9 @@ def wait_quiet(args, busy_max=25.0):
         time.sleep(0.5)
 
 
-def run_block(args, cfg, churn_opts, duration, tag, prefix=None):
-    """One block: start the tool (if any), churn for duration, measure, stop."""
+def run_block(args, cfg, churn_opts, duration, tag, prefix=None, work=None):
+    """One block: start the tool (if any), run the load for duration (churn
+    with churn_opts, or work(duration)), measure, stop."""
     rec = {'config': cfg, 'tag': tag, 'churn_opts': churn_opts}
     pre, busy, waited = wait_quiet(args)
     rec['waited_for_quiet_s'] = round(waited, 1)
@@ -335,7 +337,7 @@ def run_block(args, cfg, churn_opts, duration, tag, prefix=None):
     if tool:
         c0 = proc_cpu(tool.proc.pid)
     t0 = time.monotonic()
-    churn = run_churn(args, churn_opts, duration)
+    churn = work(duration) if work else run_churn(args, churn_opts, duration)
     rec['churn'] = churn
     # Let the consumer drain: tcpstate-trace polls at least every 100 ms.
     time.sleep(0.5 if tool else 0)
@@ -522,6 +524,140 @@ def phase_overhead(args, res):
                          fmt(e['runs_per_conn'], '{:.2f}'), fmt(e['ns_per_conn'])])
     if rows:
         print_table('BPF programs (bpf_stats over the overhead blocks)',
+                    ['config', 'program', 'runs', 'ns/run', 'runs/conn', 'ns/conn'], rows)
+
+
+NGINX_CONF = """worker_processes 2;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s; proxy_temp_path %(dir)s; fastcgi_temp_path %(dir)s;
+    uwsgi_temp_path %(dir)s; scgi_temp_path %(dir)s;
+    server { listen 127.0.0.1:%(port)d; location / { return 200 "ok\\n"; } }
+}
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(args):
+    """nginx with 2 workers answering `return 200` on a loopback port."""
+    import socket
+    d = os.path.join(args.tmpdir, 'nginx')
+    os.makedirs(d, exist_ok=True)
+    port = free_port()
+    conf = os.path.join(d, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write(NGINX_CONF % {'dir': d, 'port': port})
+    p = subprocess.Popen([args.nginx, '-p', d, '-c', conf, '-g', 'daemon off;'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children.append(p)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+            return p, port
+        except OSError:
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('nginx did not start: %s' % p.stderr.read().decode()[-300:])
+            time.sleep(0.05)
+
+
+def run_wrk(args, port, duration):
+    """wrk, one connection per request: requests/s are connections/s."""
+    cmd = [args.wrk, '-t2', '-c16', '-d%ds' % max(1, round(duration)), '-H', 'Connection: close',
+           'http://127.0.0.1:%d/' % port]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    if p.returncode != 0:
+        raise RuntimeError('wrk failed (%d): %s' % (p.returncode, p.stderr.strip()))
+    reqs = re.search(r'(\d+) requests in ([\d.]+)(m?s)', p.stdout)
+    errs = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)',
+                     p.stdout)
+    n, secs = int(reqs.group(1)), float(reqs.group(2)) / (1000 if reqs.group(3) == 'ms' else 1)
+    return {'conns_per_s': n / secs, 'connections': n, 'duration_s': secs,
+            'socket_errors': sum(int(x) for x in errs.groups()) if errs else 0}
+
+
+def phase_load(args, res):
+    """Real load, interleaved: nginx with wrk (one connection per request),
+    and churn with 2 connecting + 2 accepting threads; both keep the 2 CPUs
+    busy, so the tracer's consumer competes for CPU as on a busy host."""
+    cfgs = ['none', 'trace-j', 'trace-text', 'trace-timeline'] + \
+        (['tcpstates'] if args.tcpstates else [])
+    nginx, port = start_nginx(args)
+    churn22 = ['--mode', 'graceful', '--clients', '2', '--servers', '2']
+    loads = [('nginx', None, lambda d: run_wrk(args, port, d)),
+             ('churn-2+2', churn22, None)]
+    res['load'] = {}
+    try:
+        for name, copts, work in loads:
+            blocks = []
+            for r in range(args.rounds):
+                k = r % len(cfgs)
+                for cfg in cfgs[k:] + cfgs[:k]:
+                    b = run_block(args, cfg, copts, args.block_secs, '%s round %d' % (name, r + 1),
+                                  work=work)
+                    b['round'] = r + 1
+                    blocks.append(b)
+                    e = b.get('end', {})
+                    log('load %-9s round %d %-15s %8.0f conn/s  events %-9s lost %s' % (
+                        name, r + 1, cfg, b['churn']['conns_per_s'], e.get('events', '-'),
+                        e.get('lost', '-')))
+            none_med = med([b['churn']['conns_per_s'] for b in pick(blocks, 'none')[0]])
+            by_round = {b['round']: b for b in blocks if b['config'] == 'none'}
+            for b in blocks:
+                nb = by_round.get(b['round'])
+                b['ratio_paired'] = b['churn']['conns_per_s'] / nb['churn']['conns_per_s'] \
+                    if nb else None
+                b['paired_noisy'] = bool(b['noisy'] or (nb and nb['noisy']))
+            summ = {c: summarize(blocks, c, none_med) for c in cfgs}
+            for c in cfgs[1:]:
+                summ[c]['lost_per_block'] = [b['end'].get('lost') for b in blocks
+                                             if b['config'] == c]
+            res['load'][name] = {'none_conns_per_s_median': none_med, 'summary': summ,
+                                 'blocks': blocks}
+            print_load(name, cfgs, summ, none_med, args)
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        try:
+            nginx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+        children.remove(nginx)
+
+
+def print_load(name, cfgs, summ, none_med, args):
+    rows = []
+    for c in cfgs:
+        s = summ[c]
+        cpu = None
+        if s.get('user_ns_per_event') is not None:
+            cpu = s['user_ns_per_event'] + s['sys_ns_per_event']
+        rows.append([c, fmt(s['conns_per_s_median']), fmt(s.get('ratio_median'), '{:.3f}'),
+                     fmt(s.get('ratio_paired_median'), '{:.3f}'),
+                     ' '.join(str(x) for x in s.get('lost_per_block', [])) or '-',
+                     fmt(s.get('state_prog_avg_ns')), fmt(s.get('bpf_ns_per_conn')),
+                     fmt(cpu), fmt(s.get('cpu_pct_median'), '{:.0f}%'),
+                     fmt(s['max_rss_bytes'] / 2**20 if s.get('max_rss_bytes') else None,
+                         '{:.1f}')])
+    print_table('Load %s: %d rounds x %d s, interleaved (no tracer median %.0f conn/s)' % (
+        name, args.rounds, args.block_secs, none_med or 0),
+        ['config', 'conn/s', 'ratio', 'paired', 'lost per block', 'state ns/run',
+         'BPF ns/conn', 'CPU ns/ev', 'CPU', 'maxRSS MiB'], rows)
+    rows = []
+    for c in cfgs:
+        for pn, e in sorted(summ[c].get('bpf', {}).items(), key=lambda kv: -kv[1]['run_time_ns']):
+            rows.append([c, pn, e['run_cnt'], fmt(e['avg_ns']),
+                         fmt(e['runs_per_conn'], '{:.2f}'), fmt(e['ns_per_conn'])])
+    if rows:
+        print_table('BPF programs under %s (bpf_stats)' % name,
                     ['config', 'program', 'runs', 'ns/run', 'runs/conn', 'ns/conn'], rows)
 
 
@@ -860,8 +996,8 @@ def main():
     ap.add_argument('--memory-rate', type=int, default=20000,
                     help='connections/s at which the memory run opens and closes them, slow '
                          'enough for the tracer to lose nothing (default %(default)s)')
-    ap.add_argument('--skip', default='', help='comma-separated phases to skip: overhead, '
-                    'saturation, memory')
+    ap.add_argument('--skip', default='', help='comma-separated phases to skip: load, '
+                    'overhead, saturation, memory')
     ap.add_argument('--wait-quiet', type=float, default=None,
                     help='before each block wait up to SECS for other BPF programs to go and '
                          'the machine to idle (another tracer traces the churn too; default 20, '
@@ -879,8 +1015,12 @@ def main():
     args.sat_fractions = [0.5, 1.0] if q else [0.25, 0.5, 0.75, 1.0]
     args.sat_clients = [8] if q else [4, 8, 16]
     skip = set(x for x in args.skip.split(',') if x)
-    if skip - {'overhead', 'saturation', 'memory'}:
-        die('--skip takes overhead, saturation, memory', 2)
+    if skip - {'load', 'overhead', 'saturation', 'memory'}:
+        die('--skip takes load, overhead, saturation, memory', 2)
+    args.nginx = shutil.which('nginx') or '/usr/sbin/nginx'
+    args.wrk = shutil.which('wrk') or '/usr/bin/wrk'
+    if 'load' not in skip and not (os.access(args.nginx, os.X_OK) and os.access(args.wrk, os.X_OK)):
+        die('the load phase needs nginx and wrk (run-bench installs them; or --skip load)')
 
     if os.geteuid() != 0:
         die('needs root (BPF programs, kernel.bpf_stats_enabled)')
@@ -930,6 +1070,8 @@ def main():
             # Warm-up: page cache, listeners, CPU frequency; not recorded.
             run_churn(args, ['--mode', args.mode, '--clients', str(args.clients),
                              '--servers', str(args.servers)], 1.5)
+            if 'load' not in skip:
+                phase_load(args, res)
             if 'overhead' not in skip:
                 phase_overhead(args, res)
             if 'saturation' not in skip:
