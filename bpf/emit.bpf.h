@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Filtering, filling and submitting records. */
+/* Filtering, building and submitting records (struct ts_wire and the parts
+ * that may follow it; see tcpstate.h). */
 #ifndef EMIT_BPF_H
 #define EMIT_BPF_H
 
 #include "sock_table.bpf.h"
 
+/* What the filters look at. sport is read only when a port filter needs it. */
 struct sock_id {
 	__u32 netns;
 	__u16 family;
@@ -12,12 +14,12 @@ struct sock_id {
 	__u16 dport;
 };
 
-static __always_inline void sock_id(const struct sock *sk, struct sock_id *id)
+static __always_inline void sock_id(const struct sock *sk, bool trusted, struct sock_id *id)
 {
-	id->netns = sk_netns(sk);
-	id->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	id->sport = sk_sport(sk);
-	id->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	id->netns = sk_netns(sk, trusted);
+	id->family = sk_family(sk, trusted);
+	id->sport = filter_sport ? sk_sport(sk) : 0;
+	id->dport = sk_dport(sk, trusted);
 }
 
 static __always_inline bool port_wanted(void *map, __u16 port)
@@ -42,102 +44,125 @@ static __always_inline bool wanted(const struct sock_id *id, __u32 owner_pid, __
 	return true;
 }
 
-static __always_inline struct ts_event *event_new(__u32 type, __u64 now)
+/* A record's head, before it is sent: on the stack, so that one copy moves
+ * it into whichever size of record the parts need. */
+static __always_inline void wire_head(struct ts_wire *w, __u32 type, __u64 now, __u64 cookie)
 {
+	__builtin_memset(w, 0, sizeof(*w));
 	/* Read before reserving: a drop after this read shows in a later
 	 * record, never in none. */
-	__u32 gen = *(volatile __u32 *)&drop_gen;
-	struct ts_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		stat_inc(TS_STAT_DROPPED);
-		__sync_fetch_and_add(&drop_gen, 1);
-		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = type;
-	e->drop_gen = gen;
-	e->mono_ns = now;
-	e->fd = -1;
-	return e;
+	w->drop_gen = *(volatile __u32 *)&drop_gen;
+	w->type = type;
+	w->mono_ns = now;
+	w->cookie = cookie;
+	w->fd = -1;
 }
 
-/* Socket identity and owner. si may be a copy of an entry already deleted. */
-static __always_inline void event_sock(struct ts_event *e, const struct sock *sk,
-				       const struct sock_id *id, const struct sock_info *si)
+/* The parts a socket's record carries: its identity when user space may not
+ * have it (never sent, or records were dropped since), its owner when that
+ * changed. ident_gen and dirty are the socket's, from sock_info or tw_live. */
+static __always_inline __u8 wire_parts(const struct ts_wire *w, __u32 ident_gen, bool dirty)
 {
-	e->skaddr = (__u64)sk;
-	e->family = id->family;
-	e->sport = id->sport;
-	e->dport = id->dport;
-	e->netns = id->netns;
-	if (id->family == TS_AF_INET) {
-		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-	if (!si)
-		return;
-	e->cookie = si->cookie;
-	e->ino = si->ino;
-	if (si->synth_cookie)
-		e->flags |= TS_EVF_SYNTH_COOKIE;
-	if (si->owner.pid) {
-		e->pid = si->owner.pid;
-		e->owner_src = si->owner.src;
-		__builtin_memcpy(e->comm, si->owner.comm, sizeof(e->comm));
-	}
+	if (ident_gen != w->drop_gen + 1)
+		return TS_WF_IDENT | TS_WF_OWNER;
+	return dirty ? TS_WF_OWNER : 0;
 }
 
-static __always_inline void event_caller(struct ts_event *e, const struct owner *caller)
+static __always_inline void wire_owner(struct ts_wire_owner *wo, const struct owner *o)
 {
-	e->pid = caller->pid;
-	e->owner_src = TS_OWNER_SYSCALL;
-	__builtin_memcpy(e->comm, caller->comm, sizeof(e->comm));
+	wo->pid = o->pid;
+	wo->owner_src = o->pid ? o->src : TS_OWNER_NONE;
+	__builtin_memcpy(wo->comm, o->comm, sizeof(wo->comm));
 }
 
-/* A record about one socket, past the filters: its entry (created if
- * missing), identity and owner filled in, and the calling process as
- * pid/comm when there is one. NULL when filtered out or the ring is full. */
-static __always_inline struct ts_event *sock_event(__u32 type, const struct sock *sk,
-						   __u64 trusted_cookie, const struct owner *caller)
+static __always_inline void wire_ident(struct ts_wire_ident *id, const struct sock_common *skc,
+				       bool trusted, __u16 family, __u16 sport, __u64 ino)
 {
-	struct sock_info *si, none = {};
-	struct ts_event *e;
-	struct sock_id id;
-
-	sock_id(sk, &id);
-	si = sock_entry(sk, trusted_cookie);
-	if (!si)
-		si = &none;
-	if (!wanted(&id, si->owner.pid, caller ? caller->pid : 0))
-		return NULL;
-	e = event_new(type, bpf_ktime_get_ns());
-	if (!e)
-		return NULL;
-	event_sock(e, sk, &id, si);
-	e->newstate = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (caller && caller->pid)
-		event_caller(e, caller);
-	return e;
+	__builtin_memset(id, 0, sizeof(*id));
+	id->skaddr = (__u64)skc;
+	id->ino = ino;
+	id->family = family;
+	id->sport = sport;
+	id->dport = sk_dport((const struct sock *)skc, trusted);
+	id->netns = sk_netns((const struct sock *)skc, trusted);
+	sk_addrs(skc, trusted, family, id->saddr, id->daddr);
 }
 
-static __always_inline void event_submit(struct ts_event *e)
+static __always_inline void record_dropped(void)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	stat_inc(TS_STAT_DROPPED);
+	__sync_fetch_and_add(&drop_gen, 1);
+}
+
+static __always_inline void wire_commit(void *rec)
+{
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	stat_inc(TS_STAT_EVENTS);
-	/* Wake once, as the backlog crosses a quarter of the ring: a consumer
-	 * that is awake drains it, and a wakeup per record costs more than
-	 * the rest of the program and starves the consumer. Past half, the
-	 * consumer is behind: wake it with every record. */
-	if ((avail >= wakeup_bytes && avail < wakeup_bytes + 2 * (sizeof(*e) + 8)) ||
-	    avail >= 2 * wakeup_bytes)
+	/* Wake the consumer once per wait, as the backlog passes a quarter
+	 * of the ring; it polls on a timer otherwise. A wakeup per record
+	 * costs more than the rest of the program and starves the consumer. */
+	if (*(volatile __u32 *)&wake_armed &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		wake_armed = 0;
 		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	}
+	bpf_ringbuf_submit(rec, flags);
+}
+
+/* Send the head with the parts its wflags name: the owner o, the identity
+ * id. Each size reserves and fills on its own path, so the verifier sees
+ * every write within its record. Returns false when the ring is full. */
+static __always_inline bool wire_send(const struct ts_wire *w, const struct owner *o,
+				      const struct ts_wire_ident *id)
+{
+	if (w->wflags & TS_WF_IDENT) {
+		struct ts_wire_full *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+
+		if (!f)
+			goto full;
+		f->w = *w;
+		wire_owner(&f->o, o);
+		f->id = *id;
+		wire_commit(f);
+	} else if (w->wflags & TS_WF_OWNER) {
+		struct ts_wire_owned *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+
+		if (!f)
+			goto full;
+		f->w = *w;
+		wire_owner(&f->o, o);
+		wire_commit(f);
+	} else {
+		struct ts_wire *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+
+		if (!f)
+			goto full;
+		*f = *w;
+		wire_commit(f);
+	}
+	return true;
+full:
+	record_dropped();
+	return false;
+}
+
+/* A record about a call on a socket (close, shutdown, accept) or a reset,
+ * past the filters: always whole, since it may come when user space has
+ * forgotten the connection. o: the caller, or the socket's owner. */
+static __always_inline bool sock_call_send(struct ts_wire *w, const struct sock *sk, bool trusted,
+					   const struct owner *o, __u32 caller_pid, __u64 ino)
+{
+	struct ts_wire_ident id;
+	struct sock_id sid;
+
+	sock_id(sk, trusted, &sid);
+	if (!wanted(&sid, o->pid, caller_pid))
+		return false;
+	w->newstate = sk_state(sk, trusted);
+	w->wflags = TS_WF_IDENT | TS_WF_OWNER;
+	wire_ident(&id, &sk->__sk_common, trusted, sid.family, sk_sport(sk), ino);
+	return wire_send(w, o, &id);
 }
 
 #endif /* EMIT_BPF_H */

@@ -18,9 +18,15 @@ const volatile __u16 filter_family;
 const volatile __u32 filter_netns;
 const volatile bool filter_sport;
 const volatile bool filter_dport;
+/* Per-socket state in socket-local storage (tp_btf with trusted socket
+ * pointers, 5.11+) rather than the socks hash keyed by address. */
+const volatile bool use_sk_storage;
 /* Wake the consumer only when this much is waiting; it polls on a timer
  * otherwise. A wakeup per event costs ten times the rest of the program. */
 const volatile __u64 wakeup_bytes = 1;
+/* Set by the consumer before it waits, cleared by the record that wakes
+ * it: one wakeup per wait, however far the backlog jumps between records. */
+__u32 wake_armed;
 /* Records dropped so far, stamped in every record (ts_event.drop_gen):
  * user space tells which connections may have lost records. Written only
  * on a drop, so sharing it across CPUs costs nothing in the common case. */
@@ -71,7 +77,8 @@ struct sock_info {
 	__u8 synth_cookie;
 	__u8 birth_pending;	/* a listener's child whose SYN_RECV is not reported yet */
 	__u8 state;		/* the kernel's state after the last transition (last_ns set) */
-	__u8 pad[5];
+	__u8 owner_dirty;	/* the owner changed since it last went out */
+	__u32 ident_gen;	/* drop_gen + 1 when the identity last went out; 0: never */
 	struct owner owner;
 };
 
@@ -81,6 +88,29 @@ struct {
 	__type(key, __u64);
 	__type(value, struct sock_info);
 } socks SEC(".maps");
+
+/* The same, where the kernel allows it: freed with the socket, found
+ * through the socket itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sock_info);
+} sk_stor SEC(".maps");
+
+/* accept() knows the socket only by an untrusted pointer, which socket
+ * storage refuses: it leaves the owner here for the state program. */
+struct accepted {
+	__u64 cookie;		/* the socket's: the address repeats */
+	struct owner owner;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct accepted);
+} accepted SEC(".maps");
 
 struct listen_key {
 	__u32 netns;
@@ -123,36 +153,33 @@ struct {
 	__type(value, __u8);
 } closes_seen SEC(".maps");
 
-/* A connection's 4-tuple in its namespace: what a full socket and the
- * timewait socket that replaces it have in common, in every cookie mode. */
-struct tuple_key {
-	__u32 netns;
-	__u16 family;
-	__u16 sport;
-	__u16 dport;
-	__u16 pad;
-	__u8 saddr[16];
-	__u8 daddr[16];
-};
+/* Timewait sockets just created on this CPU, not yet matched to the full
+ * socket's X -> CLOSE: tcp_time_wait() starts the timer, then closes the
+ * full socket, in one call on one CPU. A few slots: a softirq may do the
+ * same for another socket in between. */
+#define TW_BORN_SLOTS 4
 
-/* Timewait sockets just created, not yet matched to the full socket's
- * CLOSE transition (the timer starts first, in tcp_time_wait()). */
-struct tw_new {
+struct tw_born_slot {
 	__u64 tw;
+	__u64 ns;		/* when its timer started */
+	__u32 daddr;		/* the remote address, folded to 32 bits */
+	__u16 sport, dport;
 	__u8 substate;
 	__u8 pad[7];
 };
 
-/* Entries live microseconds. A plain hash: an LRU map may drop a fresh
- * entry to refill a CPU's free list. Entries left by re-arms of timewait
- * sockets the tracer does not follow go when their timer is cancelled. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct tuple_key);
-	__type(value, struct tw_new);
-} tw_new SEC(".maps");
+struct tw_born {
+	struct tw_born_slot slot[TW_BORN_SLOTS];
+	__u32 next;
+	__u32 pad;
+};
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_born);
+} tw_born SEC(".maps");
 
 /* Timewait sockets the tracer follows, by address. */
 struct tw_live {
@@ -164,7 +191,7 @@ struct tw_live {
 	__u8 pad[5];
 	__u64 cancel_ns;	/* when, and on which CPU */
 	__u32 cancel_cpu;
-	__u32 pad2;
+	__u32 ident_gen;	/* as sock_info's */
 	struct owner owner;
 };
 
@@ -175,12 +202,17 @@ struct {
 	__type(value, struct tw_live);
 } tw_live SEC(".maps");
 
-/* Threads inside connect(): a timewait socket killed there was reused. */
+/* Threads inside connect(): a timewait socket killed there was reused.
+ * A slot per thread id modulo the size, holding the id: an array costs a
+ * fraction of a hash, and two threads sharing a slot inside connect() at
+ * once only lose the "reused" label. */
+#define CONNECTING_SLOTS 65536
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CONNECTING_SLOTS);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32);
 } connecting SEC(".maps");
 
 #endif /* MAPS_BPF_H */

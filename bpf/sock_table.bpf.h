@@ -67,9 +67,9 @@ static __always_inline void sock_set_cookie(struct sock_info *si, const struct s
 	}
 }
 
-/* The socket's entry, created if missing, with no cookie yet. NULL only if
- * the table is full. */
-static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *sk)
+/* The socket's entry in the socks hash, created if missing, with no cookie
+ * yet. NULL only if the table is full. */
+static __always_inline struct sock_info *sock_hash_entry(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
@@ -79,16 +79,31 @@ static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *s
 
 		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
 		si = bpf_map_lookup_elem(&socks, &key);
-		if (!si)
-			stat_inc(TS_STAT_SOCK_FULL);
 	}
 	return si;
 }
 
-/* The socket's entry, created if missing. NULL only if the table is full. */
-static __always_inline struct sock_info *sock_entry(const struct sock *sk, __u64 trusted_cookie)
+/* The socket's entry, created if missing: in its own storage where the
+ * pointer is trusted and the kernel allows it, else in the hash. NULL only
+ * if there is no room. */
+static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *sk, bool trusted)
 {
-	struct sock_info *si = sock_entry_unnamed(sk);
+	struct sock_info *si;
+
+	if (trusted && use_sk_storage)
+		si = bpf_sk_storage_get(&sk_stor, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	else
+		si = sock_hash_entry(sk);
+	if (!si)
+		stat_inc(TS_STAT_SOCK_FULL);
+	return si;
+}
+
+/* The socket's entry, created if missing, named. NULL only if there is no room. */
+static __always_inline struct sock_info *sock_entry(const struct sock *sk, bool trusted,
+						    __u64 trusted_cookie)
+{
+	struct sock_info *si = sock_entry_unnamed(sk, trusted);
 
 	if (!si)
 		return NULL;
@@ -96,6 +111,32 @@ static __always_inline struct sock_info *sock_entry(const struct sock *sk, __u64
 	if (!si->ino)
 		si->ino = sk_ino(sk);
 	return si;
+}
+
+/* A socket's cookie from a path with an untrusted pointer (system calls).
+ * With socket storage the state program has asked the kernel for every
+ * socket it saw, so the socket holds it; else the hash entry has it. */
+static __always_inline __u64 sock_cookie_untrusted(const struct sock *sk, __u8 *synth)
+{
+	struct sock_info *si;
+
+	if (use_sk_storage)
+		return read_cookie(sk, synth);
+	si = sock_entry(sk, false, 0);
+	if (!si)
+		return read_cookie(sk, synth);
+	*synth = si->synth_cookie;
+	return si->cookie;
+}
+
+/* Whether the tracer knows the socket: it made a transition the tracer saw. */
+static __always_inline bool sock_known_untrusted(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	if (use_sk_storage)
+		return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != 0;
+	return bpf_map_lookup_elem(&socks, &key) != NULL;
 }
 
 #endif /* SOCK_TABLE_BPF_H */

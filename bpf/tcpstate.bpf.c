@@ -29,10 +29,10 @@ static __always_inline bool syscall_transition(int oldstate, int newstate)
 	       (oldstate == TCP_LISTEN && newstate == TCP_CLOSE);
 }
 
-static __always_inline void listener_update(const struct sock *sk, int newstate,
+static __always_inline void listener_update(const struct sock *sk, bool trusted, int newstate,
 					    const struct owner *o)
 {
-	struct listen_key lk = { .netns = sk_netns(sk), .port = sk_sport(sk) };
+	struct listen_key lk = { .netns = sk_netns(sk, trusted), .port = sk_sport(sk) };
 
 	if (newstate == TCP_LISTEN)
 		bpf_map_update_elem(&listeners, &lk, o, BPF_ANY);
@@ -41,40 +41,83 @@ static __always_inline void listener_update(const struct sock *sk, int newstate,
 }
 
 /* A listener's child before accept(): owned, for now, by the listener's owner. */
-static __always_inline void inherit_listener(const struct sock *sk, struct sock_info *si)
+static __always_inline void inherit_listener(const struct sock *sk, bool trusted,
+					     struct sock_info *si)
 {
-	struct listen_key lk = { .netns = sk_netns(sk), .port = sk_sport(sk) };
+	struct listen_key lk = { .netns = sk_netns(sk, trusted), .port = sk_sport(sk) };
 	struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
 
 	if (lo) {
 		si->owner = *lo;
 		si->owner.src = TS_OWNER_LISTENER;
+		si->owner_dirty = 1;
 	}
 }
 
-static __always_inline void emit_state(const struct sock *sk, const struct sock_id *id,
-				       const struct sock_info *si, __u64 ts, int oldstate,
+static __always_inline bool owner_same(const struct owner *a, const struct owner *b)
+{
+	const __u64 *x = (const __u64 *)a->comm, *y = (const __u64 *)b->comm;
+
+	return a->pid == b->pid && a->src == b->src && x[0] == y[0] && x[1] == y[1];
+}
+
+static __always_inline void owner_set(struct sock_info *si, const struct owner *o)
+{
+	if (owner_same(&si->owner, o))
+		return;
+	si->owner = *o;
+	si->owner_dirty = 1;
+}
+
+/* With socket storage, accept() left the owner of an accepted child in the
+ * accepted hash: take it at the child's first transition after. */
+static __always_inline void take_accepted(const struct sock *sk, struct sock_info *si)
+{
+	__u64 key = (__u64)sk;
+	struct accepted *a;
+
+	if (!use_sk_storage || si->owner.src == TS_OWNER_SYSCALL)
+		return;
+	a = bpf_map_lookup_elem(&accepted, &key);
+	if (a && a->cookie == si->cookie)
+		owner_set(si, &a->owner);
+}
+
+/* One transition out. si is the socket's entry (or a stand-in when there is
+ * no room): what user space lacks of its identity and owner goes along,
+ * and si remembers what went. */
+static __always_inline void emit_state(const struct sock *sk, bool trusted, __u16 family,
+				       struct sock_info *si, __u64 ts, int oldstate,
 				       int newstate, __u64 last_ns, __u8 tw_substate, bool gap)
 {
-	struct ts_event *e = event_new(TS_EV_STATE, ts);
+	struct ts_wire_ident ident = {};
+	struct ts_wire w;
 
-	if (!e)
-		return;
-	event_sock(e, sk, id, si);
+	wire_head(&w, TS_EV_STATE, ts, si->cookie);
+	if (si->synth_cookie)
+		w.flags |= TS_EVF_SYNTH_COOKIE;
 	if (last_ns) {
-		e->prev_state_ns = ts - last_ns;
-		e->flags |= TS_EVF_PREV_KNOWN;
+		w.prev_state_ns = ts - last_ns;
+		w.flags |= TS_EVF_PREV_KNOWN;
 	}
-	e->oldstate = oldstate;
-	e->newstate = newstate;
+	w.oldstate = oldstate;
+	w.newstate = newstate;
 	if (gap)
-		e->flags |= TS_EVF_GAP;
+		w.flags |= TS_EVF_GAP;
 	if (tw_substate) {
-		e->newstate = TCP_TIME_WAIT;
-		e->tw_substate = tw_substate;
-		e->flags |= TS_EVF_TIMEWAIT;
+		w.newstate = TCP_TIME_WAIT;
+		w.tw_substate = tw_substate;
+		w.flags |= TS_EVF_TIMEWAIT;
 	}
-	event_submit(e);
+	/* connect() assigns the local address and port after SYN_SENT. */
+	w.wflags = wire_parts(&w, oldstate == TCP_SYN_SENT ? 0 : si->ident_gen, si->owner_dirty);
+	if (w.wflags & TS_WF_IDENT)
+		wire_ident(&ident, &sk->__sk_common, trusted, family, sk_sport(sk), si->ino);
+	if (!wire_send(&w, &si->owner, &ident))
+		return;
+	if (w.wflags & TS_WF_IDENT)
+		si->ident_gen = w.drop_gen + 1;
+	si->owner_dirty = 0;
 }
 
 static __always_inline bool child_birth(int oldstate, int newstate)
@@ -82,106 +125,108 @@ static __always_inline bool child_birth(int oldstate, int newstate)
 	return oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV;
 }
 
-static __always_inline int handle_state(const struct sock *sk, int oldstate, int newstate,
-					__u64 trusted_cookie)
+/* What the socket's history says of this transition: a birth starts it
+ * afresh; a transition that does not start where the last one ended means
+ * the kernel skipped some (classic tracepoints nest badly, and before 6.7
+ * uncounted). Returns whether it is a gap. */
+static __always_inline bool check_history(struct sock_info *si, bool born, int oldstate)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 key = (__u64)sk;
-	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate);
-	struct sock_info *si, copy = {};
-	struct sock_id id;
+	if (born) {
+		/* An earlier socket at this address, or a reconnect: what was
+		 * kept belongs to the past. */
+		__builtin_memset(si, 0, sizeof(*si));
+		return false;
+	}
+	if (!si->last_ns) {
+		/* Only a socket being born has no earlier transitions the
+		 * tracer could have missed. */
+		stat_inc(TS_STAT_UNTRACKED);
+		return false;
+	}
+	if (si->state != oldstate) {
+		stat_inc(TS_STAT_GAPS);
+		return true;
+	}
+	return false;
+}
+
+/* trusted: sk is the tp_btf argument (plain loads, the cookie helper and
+ * socket storage work), not the classic tracepoint's address. */
+static __always_inline int handle_state(const struct sock *sk, int oldstate, int newstate,
+					bool trusted)
+{
+	__u64 now = bpf_ktime_get_ns(), cookie = 0, last_ns, birth_ns = 0;
+	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate), gap;
+	struct sock_info *si, spare = {};
 	struct owner cur;
-	__u64 last_ns, birth_ns = 0;
+	struct sock_id id;
 	__u8 tw_substate = 0;
-	bool gap = false;
 
 	/* tcp_close() sets FIN_WAIT2 again on a socket already there (5.10):
 	 * not a transition. */
 	if (oldstate == newstate)
 		return 0;
-	sock_id(sk, &id);
+	sock_id(sk, trusted, &id);
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
-
-	si = bpf_map_lookup_elem(&socks, &key);
-	if (born && si) {
-		/* An earlier socket at this address, or a reconnect: what was
-		 * kept belongs to the past. */
-		__builtin_memset(si, 0, sizeof(*si));
-	} else if (!born && (!si || !si->last_ns)) {
-		/* Only a socket being born has no earlier transitions the
-		 * tracer could have missed. */
-		stat_inc(TS_STAT_UNTRACKED);
-	} else if (!born && si->state != oldstate) {
-		/* The kernel skipped a run of this program (classic
-		 * tracepoints nest badly, and before 6.7 uncounted): what
-		 * the socket went through since is unknown. */
-		stat_inc(TS_STAT_GAPS);
-		gap = true;
-	}
+	si = sock_entry_unnamed(sk, trusted);
+	if (!si)
+		si = &spare;
+	gap = check_history(si, born, oldstate);
 	if (child_birth(oldstate, newstate)) {
 		/* inet_csk_clone_lock() sets the child's state before its
 		 * cookie and remote address: the birth is reported with the
 		 * next transition, when both are final. */
-		si = sock_entry_unnamed(sk);
-		if (si) {
-			inherit_listener(sk, si);
-			si->last_ns = now;
-			si->state = newstate;
-			si->birth_pending = 1;
-		}
+		inherit_listener(sk, trusted, si);
+		si->last_ns = now;
+		si->state = newstate;
+		si->birth_pending = 1;
 		return 0;
 	}
-	si = sock_entry(sk, trusted_cookie);
-	if (!si) {
-		si = &copy;
-		sock_set_cookie(si, sk, trusted_cookie);
+	/* A child being born has no cookie of its own yet (see above). With
+	 * TS_COOKIE_READ this branch is dead and the verifier never sees the
+	 * helper, which kernels before 5.12 refuse in tracing programs. */
+	if (trusted && cookie_mode == TS_COOKIE_HELPER)
+		cookie = bpf_get_socket_cookie((void *)sk);
+	sock_set_cookie(si, sk, cookie);
+	if (!si->ino)
 		si->ino = sk_ino(sk);
-	}
 	if (si->birth_pending) {
 		si->birth_pending = 0;
 		birth_ns = si->last_ns;
 	}
-
 	if (syscall_transition(oldstate, newstate) && current_owner(&cur)) {
-		si->owner = cur;
+		owner_set(si, &cur);
 		if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
-			listener_update(sk, newstate, &cur);
+			listener_update(sk, trusted, newstate, &cur);
+	} else {
+		take_accepted(sk, si);
 	}
-
 	last_ns = si->last_ns;
 	si->last_ns = now;
 	si->state = newstate;
-	if (si != &copy)
-		copy = *si;
 
 	/* FIN_WAIT1/FIN_WAIT2/CLOSING -> CLOSE may be the hand-over to a
 	 * timewait socket: then the connection enters TIME_WAIT instead. */
 	if (newstate == TCP_CLOSE && tw_timer_fn &&
 	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING))
-		tw_substate = tw_handoff(sk, &id, &copy, now);
+		tw_substate = tw_handoff(sk, trusted, id.family, si, now);
 
-	if (!wanted(&id, copy.owner.pid, 0))
+	if (!wanted(&id, si->owner.pid, 0))
 		return 0;
 	if (birth_ns)
-		emit_state(sk, &id, &copy, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0, false);
-	emit_state(sk, &id, &copy, now, oldstate, newstate, last_ns, tw_substate, gap);
+		emit_state(sk, trusted, id.family, si, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0,
+			   false);
+	emit_state(sk, trusted, id.family, si, now, oldstate, newstate, last_ns, tw_substate, gap);
 	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 cookie = 0;
-
 	if (sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
-	/* With TS_COOKIE_READ this branch is dead and the verifier never sees
-	 * the helper, which kernels before 5.12 refuse in tracing programs.
-	 * A child being born has no cookie of its own yet (see handle_state). */
-	if (cookie_mode == TS_COOKIE_HELPER && !child_birth(oldstate, newstate))
-		cookie = bpf_get_socket_cookie(sk);
-	return handle_state(sk, oldstate, newstate, cookie);
+	return handle_state(sk, oldstate, newstate, true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -189,7 +234,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return handle_state((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, 0);
+	return handle_state((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 }
 
 /* ---- accept: the caller owns the new socket ---------------------------- */
@@ -198,26 +243,32 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * first moment the socket has an inode and a descriptor. */
 static __always_inline int record_accept(long ret)
 {
-	struct sock_info *si;
-	struct ts_event *e;
+	struct ts_wire w;
 	struct owner o;
 	struct sock *sk;
+	__u8 synth = 0;
 
 	if (ret < 0)
 		return 0;
 	sk = file_tcp_sock(fd_file((int)ret));
 	if (!sk || !current_owner(&o))
 		return 0;
-	si = sock_entry(sk, 0);
-	if (si)
-		si->owner = o;
-	e = sock_event(TS_EV_ACCEPT, sk, 0, &o);
-	if (!e)
-		return 0;
-	if (!e->ino)
-		e->ino = sk_ino(sk);
-	e->fd = (int)ret;
-	event_submit(e);
+	wire_head(&w, TS_EV_ACCEPT, bpf_ktime_get_ns(), sock_cookie_untrusted(sk, &synth));
+	if (synth)
+		w.flags |= TS_EVF_SYNTH_COOKIE;
+	w.fd = (int)ret;
+	if (use_sk_storage) {
+		struct accepted a = { .cookie = w.cookie, .owner = o };
+		__u64 key = (__u64)sk;
+
+		bpf_map_update_elem(&accepted, &key, &a, BPF_ANY);
+	} else {
+		struct sock_info *si = sock_entry(sk, false, 0);
+
+		if (si)
+			si->owner = o;
+	}
+	sock_call_send(&w, sk, false, &o, o.pid, sk_ino(sk));
 	return 0;
 }
 
@@ -241,29 +292,26 @@ int exit_accept(struct trace_event_raw_sys_exit *ctx)
 static __always_inline void record_close(struct sock *sk, struct file *file, int fd, __u8 via)
 {
 	__u32 refs = file_refs(file);
-	struct ts_event *e;
+	struct ts_wire w;
 	struct owner cur;
 	__u64 key = (__u64)sk;
-	__u8 one = 1;
+	__u8 one = 1, synth = 0;
 
 	if (!current_owner(&cur))
 		return;
 	/* A socket never connected nor listening has no story to tell. */
-	if (!bpf_map_lookup_elem(&socks, &key) &&
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+	if (!sock_known_untrusted(sk) && sk_state(sk, false) == TCP_CLOSE)
 		return;
 	if (refs == 1 && close_hook != TS_CLOSE_HOOK_TRACEPOINT)
 		bpf_map_update_elem(&closes_seen, &key, &one, BPF_ANY);
-	e = sock_event(TS_EV_CLOSE, sk, 0, &cur);
-	if (!e)
-		return;
-	if (!e->ino)
-		e->ino = BPF_CORE_READ(file, f_inode, i_ino);
-	e->fd = fd;
-	e->refs = refs;
-	e->final = refs == 1;
-	e->via = via;
-	event_submit(e);
+	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), sock_cookie_untrusted(sk, &synth));
+	if (synth)
+		w.flags |= TS_EVF_SYNTH_COOKIE;
+	w.fd = fd;
+	w.refs = refs;
+	w.final = refs == 1;
+	w.arg = via;
+	sock_call_send(&w, sk, false, &cur, cur.pid, BPF_CORE_READ(file, f_inode, i_ino));
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -320,13 +368,41 @@ int sched_exit(void *ctx)
 	return 0;
 }
 
+/* The socket's owner as the state program keeps it, where a trusted
+ * pointer reaches the entry; none otherwise (user space has it). */
+static __always_inline void sock_owner(const struct sock *sk, bool trusted, struct owner *o)
+{
+	struct sock_info *si = NULL;
+	__u64 key = (__u64)sk;
+
+	if (trusted && use_sk_storage)
+		si = bpf_sk_storage_get(&sk_stor, (void *)sk, 0, 0);
+	else if (!use_sk_storage)
+		si = bpf_map_lookup_elem(&socks, &key);
+	if (si)
+		*o = si->owner;
+}
+
+/* A record about a socket from a hook with a trusted pointer (fentry,
+ * tp_btf), with the cookie the helper gave or 0. */
+static __always_inline void wire_head_trusted(struct ts_wire *w, __u32 type, const struct sock *sk,
+					      __u64 trusted_cookie)
+{
+	__u8 synth = 0;
+
+	wire_head(w, type, bpf_ktime_get_ns(),
+		  trusted_cookie ? trusted_cookie : sock_cookie_untrusted(sk, &synth));
+	if (synth)
+		w->flags |= TS_EVF_SYNTH_COOKIE;
+}
+
 /* tcp_close with no close(2) or exit before it: the last reference went
  * some other way (dup2 over it, close_range, a kernel user). */
 static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 key = (__u64)sk;
-	struct ts_event *e;
+	struct ts_wire w;
 	struct owner cur = {};
 
 	if (bpf_map_lookup_elem(&closes_seen, &key)) {
@@ -334,13 +410,11 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 		return 0;
 	}
 	current_owner(&cur);
-	e = sock_event(TS_EV_CLOSE, sk, trusted_cookie, &cur);
-	if (!e)
-		return 0;
-	e->refs = 1;
-	e->final = 1;
-	e->via = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
-	event_submit(e);
+	wire_head_trusted(&w, TS_EV_CLOSE, sk, trusted_cookie);
+	w.refs = 1;
+	w.final = 1;
+	w.arg = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
+	sock_call_send(&w, sk, false, &cur, cur.pid, sk_ino(sk));
 	return 0;
 }
 
@@ -349,19 +423,17 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 static __always_inline void emit_shutdown(struct sock *sk, const struct pending_shutdown *p,
 					  __u8 how, __u64 trusted_cookie)
 {
-	struct ts_event *e;
+	struct ts_wire w;
 	struct owner cur = {};
 
 	current_owner(&cur);
-	e = sock_event(TS_EV_SHUTDOWN, sk, trusted_cookie, &cur);
-	if (!e)
-		return;
+	wire_head_trusted(&w, TS_EV_SHUTDOWN, sk, trusted_cookie);
 	if (p) {
-		e->fd = p->fd;
-		e->refs = p->refs;
+		w.fd = p->fd;
+		w.refs = p->refs;
 	}
-	e->how = how;
-	event_submit(e);
+	w.arg = how;
+	sock_call_send(&w, sk, false, &cur, cur.pid, sk_ino(sk));
 }
 
 SEC("tracepoint/syscalls/sys_enter_shutdown")
@@ -438,54 +510,85 @@ int BPF_KPROBE(kprobe_tcp_shutdown, struct sock *sk, int how)
 
 /* ---- TIME_WAIT --------------------------------------------------------- */
 
+static __always_inline bool tw_timer(__u64 function)
+{
+	return tw_timer_fn && function == tw_timer_fn;
+}
+
+/* The wheel detaches a timer at expiry only once it is due. */
+static __always_inline bool timer_due(unsigned long expires)
+{
+	return (long)(bpf_jiffies64() - expires) >= 0;
+}
+
+/* Plain loads of the trusted timer: most runs are other timers, rejected
+ * in a few instructions. */
 SEC("tp_btf/timer_start")
 int BPF_PROG(timer_start_btf, struct timer_list *timer)
 {
+	if (!tw_timer((__u64)timer->function))
+		return 0;
 	return on_timer_start(timer);
 }
 
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(timer_cancel_btf, struct timer_list *timer)
 {
-	return on_timer_cancel(timer);
+	if (!tw_timer((__u64)timer->function))
+		return 0;
+	return on_timer_cancel(timer, timer_due(timer->expires));
 }
 
-/* Classic timer tracepoints: the timer pointer leads every layout. */
+/* Classic timer tracepoints: the timer pointer leads every layout, and
+ * timer_start's record has the function after it. */
 struct timer_tp_ctx {
 	__u64 common;
 	struct timer_list *timer;
+	void *function;
 };
 
 SEC("tracepoint/timer/timer_start")
 int timer_start_tp(struct timer_tp_ctx *ctx)
 {
+	if (!tw_timer((__u64)ctx->function))
+		return 0;
 	return on_timer_start(ctx->timer);
 }
 
 SEC("tracepoint/timer/timer_cancel")
 int timer_cancel_tp(struct timer_tp_ctx *ctx)
 {
-	return on_timer_cancel(ctx->timer);
+	struct timer_list *timer = ctx->timer;
+
+	if (!tw_timer((__u64)BPF_CORE_READ(timer, function)))
+		return 0;
+	return on_timer_cancel(timer, timer_due(BPF_CORE_READ(timer, expires)));
+}
+
+static __always_inline __u32 *connecting_slot(void)
+{
+	__u32 slot = (__u32)bpf_get_current_pid_tgid() & (CONNECTING_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&connecting, &slot);
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(void *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 one = 1;
+	__u32 *in = connecting_slot();
 
-	if (tw_timer_fn)
-		bpf_map_update_elem(&connecting, &tid, &one, BPF_ANY);
+	if (in)
+		*in = (__u32)bpf_get_current_pid_tgid();
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(void *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *in = connecting_slot();
 
-	if (tw_timer_fn)
-		bpf_map_delete_elem(&connecting, &tid);
+	if (in)
+		*in = 0;
 	return 0;
 }
 
@@ -508,7 +611,8 @@ static __always_inline int on_destroy(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	bpf_map_delete_elem(&socks, &key);
+	if (!use_sk_storage)
+		bpf_map_delete_elem(&socks, &key);
 	bpf_map_delete_elem(&closes_seen, &key);
 	return 0;
 }
@@ -527,22 +631,23 @@ int destroy_tp(struct receive_reset_ctx *ctx)
 
 /* ---- resets ------------------------------------------------------------ */
 
-static __always_inline int handle_reset(const struct sock *sk, __u8 dir, __u64 trusted_cookie)
+static __always_inline int handle_reset(const struct sock *sk, bool trusted, __u8 dir,
+					__u64 trusted_cookie)
 {
-	struct ts_event *e;
+	struct owner o = {};
+	struct ts_wire w;
 	__u16 family;
 
 	/* A reset answering a packet for no socket has nothing to attach to. */
 	if (!sk)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk_family(sk, trusted);
 	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return 0;
-	e = sock_event(TS_EV_RESET, sk, trusted_cookie, NULL);
-	if (!e)
-		return 0;
-	e->reset_dir = dir;
-	event_submit(e);
+	sock_owner(sk, trusted, &o);
+	wire_head_trusted(&w, TS_EV_RESET, sk, trusted_cookie);
+	w.arg = dir;
+	sock_call_send(&w, sk, trusted, &o, 0, sk_ino(sk));
 	return 0;
 }
 
@@ -551,27 +656,27 @@ int BPF_PROG(reset_send_btf, const struct sock *sk)
 {
 	if (!sk)
 		return 0;
-	return handle_reset(sk, TS_RESET_SENT,
+	return handle_reset(sk, true, TS_RESET_SENT,
 			    cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie((void *)sk) : 0);
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(reset_recv_btf, struct sock *sk)
 {
-	return handle_reset(sk, TS_RESET_RECEIVED,
+	return handle_reset(sk, true, TS_RESET_RECEIVED,
 			    cookie_mode == TS_COOKIE_HELPER ? bpf_get_socket_cookie(sk) : 0);
 }
 
 SEC("tracepoint/tcp/tcp_send_reset")
 int reset_send_tp(struct send_reset_ctx *ctx)
 {
-	return handle_reset(ctx->skaddr, TS_RESET_SENT, 0);
+	return handle_reset(ctx->skaddr, false, TS_RESET_SENT, 0);
 }
 
 SEC("tracepoint/tcp/tcp_receive_reset")
 int reset_recv_tp(struct receive_reset_ctx *ctx)
 {
-	return handle_reset(ctx->skaddr, TS_RESET_RECEIVED, 0);
+	return handle_reset(ctx->skaddr, false, TS_RESET_RECEIVED, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

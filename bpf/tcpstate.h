@@ -85,9 +85,75 @@ enum ts_cookie_mode {
  * and everything stays below 2^53, exact in a JSON reader's doubles. */
 #define TS_SYNTH_COOKIE_BIT (1ULL << 52)
 
-/* One record type for every kind: a fixed size keeps the consumer simple
- * and the unused fields of a kind are zero. pid/comm: the socket's owner for
- * state and reset records, the calling process for close and shutdown. */
+/* What the BPF programs put in the ring: a 40-byte head every record has,
+ * then, where wflags say so, the owner and the socket's identity. A socket's
+ * identity goes out with its first record and again whenever it may have
+ * changed or records were dropped since; its owner whenever it changes.
+ * User space (user/wire.c) keeps both per cookie and rebuilds a whole
+ * struct ts_event from every record. */
+enum ts_wire_flags {
+	TS_WF_OWNER = 1 << 0,	/* struct ts_wire_owner follows the head */
+	TS_WF_IDENT = 1 << 1,	/* and struct ts_wire_ident after it (implies OWNER) */
+};
+
+struct ts_wire {
+	__u64 mono_ns;
+	__u64 cookie;
+	union {
+		__u64 prev_state_ns;	/* state: if TS_EVF_PREV_KNOWN */
+		struct {
+			__s32 fd;	/* close, shutdown, accept: -1 if not known */
+			__u32 refs;	/* close: before; shutdown: at the call */
+		};
+	};
+	__u32 drop_gen;		/* as ts_event.drop_gen */
+	__u8 type;		/* enum ts_event_type */
+	__u8 flags;		/* enum ts_event_flags */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 wflags;		/* enum ts_wire_flags */
+	__u8 tw_substate;
+	__u8 tw_reason;
+	__u8 arg;		/* close: via; shutdown: how; reset: direction */
+	__u8 final;		/* close: the last reference */
+	__u8 pad[3];
+};
+
+/* The socket's owner, or for close and shutdown the caller. */
+struct ts_wire_owner {
+	__u32 pid;
+	__u8 owner_src;		/* enum ts_owner_src */
+	__u8 pad[3];
+	char comm[TS_COMM_LEN];
+};
+
+struct ts_wire_ident {
+	__u64 skaddr;
+	__u64 ino;		/* 0: not known yet */
+	__u32 netns;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 pad2;
+};
+
+struct ts_wire_owned {
+	struct ts_wire w;
+	struct ts_wire_owner o;
+};
+
+struct ts_wire_full {
+	struct ts_wire w;
+	struct ts_wire_owner o;
+	struct ts_wire_ident id;
+};
+
+/* User space's decoded record, one type for every kind: what the engine,
+ * the outputs and recordings take. pid/comm: the socket's owner for state
+ * and reset records, the calling process for close and shutdown. */
 struct ts_event {
 	__u64 mono_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cookie;

@@ -4,39 +4,21 @@
  * inet_timewait_sock. Its timer (function tw_timer_handler) starts as it is
  * born; timer_cancel fires when the wheel detaches it at expiry, when it is
  * killed early, and when it is moved (re-armed: a FIN arriving in the
- * FIN_WAIT2 substate, a retransmitted FIN) - then timer_start follows. */
+ * FIN_WAIT2 substate, a retransmitted FIN) - then timer_start follows.
+ * The timer tracepoints fire for every timer in the kernel: the programs
+ * reject the others first, with the fewest instructions. */
 #ifndef TIMEWAIT_BPF_H
 #define TIMEWAIT_BPF_H
 
 #include "emit.bpf.h"
 
+/* A timewait socket's timer starts and the full socket's X -> CLOSE follow
+ * each other closely; anything older in a slot is left over. */
+#define TW_BORN_WINDOW_NS 10000000
+
 static __always_inline struct inet_timewait_sock *timer_tw(struct timer_list *timer)
 {
 	return (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
-}
-
-static __always_inline bool is_tw_timer(struct timer_list *timer)
-{
-	return tw_timer_fn && (__u64)BPF_CORE_READ(timer, function) == tw_timer_fn;
-}
-
-/* The same key from either kind of socket; sport is passed in because the
- * full socket's skc_num is already zero at its CLOSE transition. */
-static __always_inline void tuple_of(struct tuple_key *k, const struct sock_common *skc,
-				     __u16 family, __u16 sport)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
-	k->family = family;
-	k->sport = sport;
-	k->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	if (family == TS_AF_INET) {
-		bpf_core_read(k->saddr, 4, &skc->skc_rcv_saddr);
-		bpf_core_read(k->daddr, 4, &skc->skc_daddr);
-	} else {
-		bpf_core_read(k->saddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(k->daddr, 16, &skc->skc_v6_daddr);
-	}
 }
 
 static __always_inline __u16 tw_sport(const struct inet_timewait_sock *tw)
@@ -44,63 +26,96 @@ static __always_inline __u16 tw_sport(const struct inet_timewait_sock *tw)
 	return bpf_ntohs(BPF_CORE_READ(tw, tw_sport));
 }
 
+/* The remote address folded to 32 bits: with both ports, enough to tell
+ * apart the few timewait sockets born on one CPU at once. */
+static __always_inline __u32 addr_fold(const __u8 a[16], __u16 family)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return family == TS_AF_INET ? w[0] : w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+static __always_inline __u32 skc_daddr_fold(const struct sock_common *skc, bool trusted,
+					    __u16 family)
+{
+	__u8 s[16] = {}, d[16] = {};
+
+	sk_addrs(skc, trusted, family, s, d);
+	return addr_fold(d, family);
+}
+
+/* A new timewait socket: into this CPU's slots, for the handoff. */
+static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
+{
+	const struct sock_common *skc = &tw->__tw_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+	struct tw_born_slot *s;
+	struct tw_born *b;
+	__u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&tw_born, &zero);
+	if (!b)
+		return;
+	s = &b->slot[b->next & (TW_BORN_SLOTS - 1)];
+	b->next++;
+	s->tw = (__u64)tw;
+	s->ns = bpf_ktime_get_ns();
+	s->sport = tw_sport(tw);
+	s->dport = sk_dport((const struct sock *)skc, false);
+	s->daddr = skc_daddr_fold(skc, false, family);
+	s->substate = BPF_CORE_READ(tw, tw_substate);
+}
+
 /* From handle_state(): is this X -> CLOSE the full socket handing over to
- * a timewait socket? If so the connection lives on: record the timewait
- * socket as followed and return its substate, else 0. */
-static __always_inline __u8 tw_handoff(const struct sock *sk, const struct sock_id *id,
+ * a timewait socket born just now on this CPU? If so the connection lives
+ * on: follow the timewait socket and return its substate, else 0. */
+static __always_inline __u8 tw_handoff(const struct sock *sk, bool trusted, __u16 family,
 				       const struct sock_info *si, __u64 now)
 {
-	struct tuple_key k;
-	struct tw_new *n;
 	struct tw_live live = {};
-	__u64 tw;
+	struct tw_born *b;
+	__u32 zero = 0, daddr;
+	__u16 sport, dport;
+	__u64 tw = 0;
 
-	tuple_of(&k, &sk->__sk_common, id->family, id->sport);
-	n = bpf_map_lookup_elem(&tw_new, &k);
-	if (!n)
+	b = bpf_map_lookup_elem(&tw_born, &zero);
+	if (!b)
 		return 0;
-	tw = n->tw;
-	live.substate = n->substate;
-	bpf_map_delete_elem(&tw_new, &k);
+	sport = sk_sport(sk);
+	dport = sk_dport(sk, trusted);
+	daddr = skc_daddr_fold(&sk->__sk_common, trusted, family);
+	for (int i = 0; i < TW_BORN_SLOTS; i++) {
+		struct tw_born_slot *s = &b->slot[i];
+
+		if (s->tw && s->sport == sport && s->dport == dport && s->daddr == daddr &&
+		    now - s->ns < TW_BORN_WINDOW_NS) {
+			tw = s->tw;
+			live.substate = s->substate;
+			s->tw = 0;
+			break;
+		}
+	}
+	if (!tw)
+		return 0;
 	live.cookie = si->cookie;
 	live.synth_cookie = si->synth_cookie;
 	live.enter_ns = now;
 	live.owner = si->owner;
-	bpf_map_update_elem(&tw_live, &tw, &live, BPF_ANY);
+	live.ident_gen = si->ident_gen;
+	if (bpf_map_update_elem(&tw_live, &tw, &live, BPF_ANY))
+		stat_inc(TS_STAT_TW_FULL);
 	stat_inc(TS_STAT_TW_HANDOFFS);
 	return live.substate;
 }
 
-static __always_inline void tw_event_sock(struct ts_event *e, struct inet_timewait_sock *tw)
+static __always_inline void tw_sock_id(const struct inet_timewait_sock *tw, struct sock_id *id)
 {
-	const struct sock_common *skc = &tw->__tw_common;
+	const struct sock *sk = (const struct sock *)&tw->__tw_common;
 
-	e->skaddr = (__u64)tw;
-	e->family = BPF_CORE_READ(skc, skc_family);
-	e->sport = tw_sport(tw);
-	e->dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	e->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
-	if (e->family == TS_AF_INET) {
-		bpf_core_read(e->saddr, 4, &skc->skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &skc->skc_daddr);
-	} else {
-		bpf_core_read(e->saddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &skc->skc_v6_daddr);
-	}
-	e->tw_substate = BPF_CORE_READ(tw, tw_substate);
-	e->flags |= TS_EVF_TIMEWAIT;
-}
-
-static __always_inline bool tw_wanted(struct inet_timewait_sock *tw, __u32 owner_pid)
-{
-	struct sock_id id = {
-		.netns = BPF_CORE_READ(tw, __tw_common.skc_net.net, ns.inum),
-		.family = BPF_CORE_READ(tw, __tw_common.skc_family),
-		.sport = tw_sport(tw),
-		.dport = bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport)),
-	};
-
-	return wanted(&id, owner_pid, 0);
+	id->netns = sk_netns(sk, false);
+	id->family = sk_family(sk, false);
+	id->sport = filter_sport ? tw_sport(tw) : 0;
+	id->dport = sk_dport(sk, false);
 }
 
 /* mod_timer() moving a pending timer detaches it (timer_cancel) and queues
@@ -121,64 +136,96 @@ static __always_inline bool is_rearm(const struct tw_live *live,
 	return bpf_ktime_get_ns() - live->cancel_ns < TW_REARM_WINDOW_NS;
 }
 
+/* A followed timewait socket's timer set again: tell user space, which
+ * holds the cancel it saw as a possible early end. */
+static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_live *live)
+{
+	struct ts_wire w;
+	struct sock_id id;
+
+	live->cancelled = 0;
+	live->substate = BPF_CORE_READ(tw, tw_substate);
+	/* User space forgot it at the cancel it holds: the end says all. */
+	live->ident_gen = 0;
+	tw_sock_id(tw, &id);
+	if (!wanted(&id, live->owner.pid, 0))
+		return;
+	wire_head(&w, TS_EV_TW_REARM, bpf_ktime_get_ns(), live->cookie);
+	w.flags = TS_EVF_TIMEWAIT;
+	w.tw_substate = live->substate;
+	wire_send(&w, &live->owner, NULL);
+}
+
 static __always_inline int on_timer_start(struct timer_list *timer)
 {
-	struct inet_timewait_sock *tw;
+	struct inet_timewait_sock *tw = timer_tw(timer);
 	struct tw_live *live;
-	struct ts_event *e;
-	struct tuple_key k;
-	struct tw_new n = {};
-	__u64 key;
+	__u64 key = (__u64)tw;
 
-	if (!is_tw_timer(timer))
-		return 0;
-	tw = timer_tw(timer);
-	key = (__u64)tw;
 	live = bpf_map_lookup_elem(&tw_live, &key);
 	if (live && !is_rearm(live, tw)) {
 		/* A new timewait socket in the memory of one that died. */
 		bpf_map_delete_elem(&tw_live, &key);
 		live = NULL;
 	}
-	if (live) {
-		/* Moved, not killed: undo the cancel user space holds. */
-		live->cancelled = 0;
-		live->substate = BPF_CORE_READ(tw, tw_substate);
-		if (!tw_wanted(tw, live->owner.pid))
-			return 0;
-		e = event_new(TS_EV_TW_REARM, bpf_ktime_get_ns());
-		if (!e)
-			return 0;
-		tw_event_sock(e, tw);
-		e->cookie = live->cookie;
-		event_submit(e);
-		return 0;
-	}
-	n.tw = key;
-	n.substate = BPF_CORE_READ(tw, tw_substate);
-	tuple_of(&k, &tw->__tw_common, BPF_CORE_READ(tw, __tw_common.skc_family), tw_sport(tw));
-	if (bpf_map_update_elem(&tw_new, &k, &n, BPF_ANY))
-		stat_inc(TS_STAT_TW_FULL);
+	if (live)
+		tw_rearmed(tw, live);	/* moved, not killed */
+	else
+		tw_born_add(tw);
 	return 0;
 }
 
-static __always_inline int on_timer_cancel(struct timer_list *timer)
+/* Why a timewait socket that was not due went away: inside connect(), the
+ * 4-tuple was reused; anything else killed it. */
+static __always_inline __u8 tw_kill_reason(void)
 {
-	struct inet_timewait_sock *tw;
-	struct tw_live *found, copy = {};
-	struct ts_event *e;
-	struct tw_live *live = &copy;
-	__u32 tid;
-	__u64 key, now;
-	bool expired;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 slot = tid & (CONNECTING_SLOTS - 1);
+	__u32 *in = bpf_map_lookup_elem(&connecting, &slot);
 
-	if (!is_tw_timer(timer))
-		return 0;
-	tw = timer_tw(timer);
-	key = (__u64)tw;
-	now = bpf_ktime_get_ns();
-	/* The wheel detaches a timer at expiry only once it is due. */
-	expired = (long)(bpf_jiffies64() - BPF_CORE_READ(timer, expires)) >= 0;
+	return in && *in == tid ? TS_TW_REUSED : TS_TW_KILLED;
+}
+
+/* The TIME_WAIT -> CLOSE record. live: what the tracer kept of it (a copy),
+ * or only its cookie when it was born before tracing. */
+static __always_inline void tw_end_send(struct inet_timewait_sock *tw, const struct tw_live *live,
+					bool found, bool expired, __u64 now)
+{
+	const struct sock_common *skc = &tw->__tw_common;
+	struct ts_wire_ident ident = {};
+	struct ts_wire w;
+	struct sock_id id;
+
+	tw_sock_id(tw, &id);
+	if (!wanted(&id, live->owner.pid, 0))
+		return;
+	wire_head(&w, TS_EV_STATE, now, live->cookie);
+	w.flags = TS_EVF_TIMEWAIT | (live->synth_cookie ? TS_EVF_SYNTH_COOKIE : 0);
+	w.oldstate = TCP_TIME_WAIT;
+	w.newstate = TCP_CLOSE;
+	w.tw_substate = BPF_CORE_READ(tw, tw_substate);
+	if (live->enter_ns) {
+		w.prev_state_ns = now - live->enter_ns;
+		w.flags |= TS_EVF_PREV_KNOWN;
+	}
+	if (expired) {
+		w.tw_reason = TS_TW_EXPIRED;
+	} else {
+		w.tw_reason = tw_kill_reason();
+		w.flags |= TS_EVF_TENTATIVE;
+	}
+	w.wflags = found ? wire_parts(&w, live->ident_gen, false) : TS_WF_IDENT | TS_WF_OWNER;
+	if (w.wflags & TS_WF_IDENT)
+		wire_ident(&ident, skc, false, id.family, tw_sport(tw), 0);
+	wire_send(&w, &live->owner, &ident);
+}
+
+static __always_inline int on_timer_cancel(struct timer_list *timer, bool expired)
+{
+	struct inet_timewait_sock *tw = timer_tw(timer);
+	struct tw_live *found, copy = {};
+	__u64 key = (__u64)tw, now = bpf_ktime_get_ns();
+
 	found = bpf_map_lookup_elem(&tw_live, &key);
 	if (found) {
 		copy = *found;
@@ -191,42 +238,10 @@ static __always_inline int on_timer_cancel(struct timer_list *timer)
 			found->cancel_cpu = bpf_get_smp_processor_id();
 		}
 	} else {
-		/* Born before tracing, or its handoff never came: forget it. */
-		struct tuple_key k;
-
-		tuple_of(&k, &tw->__tw_common, BPF_CORE_READ(tw, __tw_common.skc_family),
-			 tw_sport(tw));
-		bpf_map_delete_elem(&tw_new, &k);
+		/* Born before tracing, or its handoff never came. */
 		copy.cookie = read_cookie((const struct sock *)tw, &copy.synth_cookie);
 	}
-	if (!tw_wanted(tw, live->owner.pid))
-		return 0;
-	e = event_new(TS_EV_STATE, now);
-	if (!e)
-		return 0;
-	tw_event_sock(e, tw);
-	e->cookie = live->cookie;
-	if (live->synth_cookie)
-		e->flags |= TS_EVF_SYNTH_COOKIE;
-	if (live->owner.pid) {
-		e->pid = live->owner.pid;
-		e->owner_src = live->owner.src;
-		__builtin_memcpy(e->comm, live->owner.comm, sizeof(e->comm));
-	}
-	e->oldstate = TCP_TIME_WAIT;
-	e->newstate = TCP_CLOSE;
-	if (live->enter_ns) {
-		e->prev_state_ns = now - live->enter_ns;
-		e->flags |= TS_EVF_PREV_KNOWN;
-	}
-	if (expired) {
-		e->tw_reason = TS_TW_EXPIRED;
-	} else {
-		tid = (__u32)bpf_get_current_pid_tgid();
-		e->tw_reason = bpf_map_lookup_elem(&connecting, &tid) ? TS_TW_REUSED : TS_TW_KILLED;
-		e->flags |= TS_EVF_TENTATIVE;
-	}
-	event_submit(e);
+	tw_end_send(tw, &copy, found != NULL, expired, now);
 	return 0;
 }
 

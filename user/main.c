@@ -146,16 +146,15 @@ static int report(struct app *a, const struct ts_event *e)
 	return err;
 }
 
-static int take_record(struct app *a, const struct ts_event *e, size_t len);
+static int take_record(struct app *a, const struct ts_event *e);
 
-static int on_record(void *ctx, const void *data, size_t len)
+static int on_record(void *ctx, const struct ts_event *e)
 {
 	struct app *a = ctx;
-	const struct ts_event *e = data;
 	int err;
 
 	a->sum.records++;
-	err = take_record(a, e, len);
+	err = take_record(a, e);
 	/* Under a flood the ring refills as fast as it drains: stop now and
 	 * then so alerts, flushes and signals still get their turn. */
 	if (!err && a->budget && --a->budget == 0)
@@ -163,9 +162,9 @@ static int on_record(void *ctx, const void *data, size_t len)
 	return err;
 }
 
-static int take_record(struct app *a, const struct ts_event *e, size_t len)
+static int take_record(struct app *a, const struct ts_event *e)
 {
-	if (len < sizeof(*e) || e->type < TS_EV_STATE || e->type > TS_EV__MAX) {
+	if (e->type < TS_EV_STATE || e->type > TS_EV__MAX) {
 		a->sum.malformed++;
 		return 0;
 	}
@@ -387,7 +386,7 @@ static int run_replay(struct app *a, const struct cli_opts *opts)
 		a->sum.records++;
 		if (e->drop_gen > a->lost)
 			a->lost = e->drop_gen;
-		if ((err = take_record(a, e, sizeof(*e))))
+		if ((err = take_record(a, e)))
 			goto out;
 		if (a->alert_after_ns && (err = check_alerts(a, now, a->alert_after_ns, NULL)))
 			goto out;
@@ -518,6 +517,7 @@ int main(int argc, char **argv)
 	a.sum.exit_scan = tracer__choices(t)->exit_scan;
 	a.sum.timewait = tracer__choices(t)->timewait;
 	a.sum.missed_counted = tracer__choices(t)->misses_counted;
+	a.sum.sk_storage = tracer__choices(t)->sk_storage;
 	a.sum.start_mono_ns = clock__mono_now();
 	/* Attached first, then the snapshot: no socket falls in between. */
 	err = take_snapshot(&a, &opts);
@@ -590,6 +590,14 @@ int main(int argc, char **argv)
 	a.sum.tw_rearms = a.tw.undone;
 	tracer__stats(t, a.sum.stats);
 	a.sum.missed = tracer__missed(t);
+	{
+		struct tracer_decode_stats ds;
+
+		tracer__decode_stats(t, &ds);
+		a.sum.records += ds.malformed;
+		a.sum.malformed += ds.malformed;
+		a.sum.unidentified = ds.unidentified;
+	}
 	if (conns_finish(&a, &a.sum.conns) && !err)
 		err = a.timeline_err;
 	if (a.recording) {

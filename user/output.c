@@ -604,12 +604,14 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
 	json__kv_uint(j, "malformed", s->malformed);
 	json__kv_uint(j, "internal", s->internal);
+	json__kv_uint(j, "unidentified", s->unidentified);
 	json__kv_uint(j, "timewait_rearms", s->tw_rearms);
 	json__kv_string(j, "state_hook", s->state_hook);
 	json__kv_string(j, "cookie_mode", s->cookie_mode);
 	json__kv_string(j, "close_hook", s->close_hook);
 	json__kv_bool(j, "exit_scan", s->exit_scan);
 	json__kv_bool(j, "timewait", s->timewait);
+	json__kv_bool(j, "socket_storage", s->sk_storage);
 	json__kv_uint(j, "timewait_handoffs", s->stats[TS_STAT_TW_HANDOFFS]);
 	json_connections(j, &s->conns);
 	json__end_object(j);
@@ -629,6 +631,10 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 	if (s->malformed)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " malformed records ignored\n",
 			s->malformed);
+	if (s->unidentified)
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " records of sockets whose "
+			"addresses were not known (forgotten after lost records): shown without "
+			"them\n", s->unidentified);
 	if (s->missed)
 		fprintf(f, "tcpstate-trace: WARNING: the kernel skipped %" PRIu64 " program runs "
 			"(one classic tracepoint firing inside another on a CPU); their records "

@@ -31,6 +31,7 @@ struct run_summary {
 	uint64_t transitions;	/* of which state transitions */
 	uint64_t malformed;	/* records too short or of an unknown type */
 	uint64_t internal;	/* records consumed by the tracer itself (re-arms) */
+	uint64_t unidentified;	/* records whose socket's identity was not known */
 	uint64_t stats[TS_STAT__MAX];	/* kernel counters */
 	uint64_t missed;	/* program runs the kernel skipped (recursion) */
 	bool missed_counted;	/* missed counts every skipped run (see tracer.h) */
@@ -40,6 +41,7 @@ struct run_summary {
 	const char *close_hook;
 	bool exit_scan;
 	bool timewait;
+	bool sk_storage;	/* per-socket kernel state in socket-local storage */
 	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
 	struct conn_summary conns;
 };

@@ -13,6 +13,7 @@
 
 #include "probe.h"
 #include "tcpstate.skel.h"
+#include "wire.h"
 
 #define STATE_TP "inet_sock_set_state"
 
@@ -23,6 +24,7 @@ struct tracer {
 	tracer_record_fn fn;
 	void *ctx;
 	int ncpus;
+	struct wire_decoder wire;
 };
 
 const char *cookie_mode__name(enum ts_cookie_mode m)
@@ -64,8 +66,11 @@ static void note(const char *fmt, ...)
 static int on_sample(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
+	struct ts_event e;
 
-	return t->fn(t->ctx, data, len);
+	if (!wire_decoder__decode(&t->wire, data, len, &e))
+		return 0;
+	return t->fn(t->ctx, &e);
 }
 
 /* Decide how to reach inet_sock_set_state and how to name sockets. */
@@ -225,6 +230,12 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 		return -ENOMEM;
 	t->fn = fn;
 	t->ctx = ctx;
+	/* Every socket the kernel may still tell about, the timewait ones too. */
+	if (wire_decoder__init(&t->wire, (size_t)o->max_sockets * 5)) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		e = t->ncpus ? t->ncpus : -EINVAL;
@@ -255,10 +266,20 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(s->maps.socks, o->max_sockets);
+	bpf_map__set_max_entries(s->maps.accepted, o->max_sockets);
 	bpf_map__set_max_entries(s->maps.tw_live, o->max_sockets * 4);
 
 	bool btf = t->choices.state_hook == STATE_HOOK_TP_BTF;
 	enum ts_close_hook ch = t->choices.close_hook;
+
+	/* Socket storage needs trusted socket pointers (tp_btf) and 5.11;
+	 * the cookie helper in tracing programs came with 5.12. */
+	t->choices.sk_storage = btf && t->choices.cookie_mode == TS_COOKIE_HELPER;
+	s->rodata->use_sk_storage = t->choices.sk_storage;
+	note("socket state: %s", t->choices.sk_storage ? "socket-local storage"
+			: "hash keyed by socket address");
+	if (t->choices.sk_storage)
+		bpf_map__set_max_entries(s->maps.socks, 1);
 
 	bpf_program__set_autoload(s->progs.state_btf, btf);
 	bpf_program__set_autoload(s->progs.reset_send_btf, btf);
@@ -266,8 +287,12 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	bpf_program__set_autoload(s->progs.state_tp, !btf);
 	bpf_program__set_autoload(s->progs.reset_send_tp, !btf);
 	bpf_program__set_autoload(s->progs.reset_recv_tp, !btf);
-	bpf_program__set_autoload(s->progs.destroy_btf, btf);
-	bpf_program__set_autoload(s->progs.destroy_tp, !btf);
+	/* Entries keyed by address go when their socket does; socket
+	 * storage goes by itself. */
+	bool destroy = !t->choices.sk_storage || ch != TS_CLOSE_HOOK_TRACEPOINT;
+
+	bpf_program__set_autoload(s->progs.destroy_btf, btf && destroy);
+	bpf_program__set_autoload(s->progs.destroy_tp, !btf && destroy);
 	bpf_program__set_autoload(s->progs.fentry_tcp_close, ch == TS_CLOSE_HOOK_FENTRY);
 	bpf_program__set_autoload(s->progs.fentry_tcp_shutdown, ch == TS_CLOSE_HOOK_FENTRY);
 	bpf_program__set_autoload(s->progs.kprobe_tcp_close, ch == TS_CLOSE_HOOK_KPROBE);
@@ -351,7 +376,11 @@ fail:
 
 int tracer__poll(struct tracer *t, int timeout_ms)
 {
-	int n = ring_buffer__poll(t->rb, timeout_ms);
+	int n;
+
+	/* Before waiting: the next record past the threshold wakes us. */
+	__atomic_store_n(&t->skel->bss->wake_armed, 1, __ATOMIC_SEQ_CST);
+	n = ring_buffer__poll(t->rb, timeout_ms);
 
 	if (n < 0)
 		return n;	/* the callback's -EAGAIN included: more is waiting */
@@ -408,11 +437,19 @@ const struct tracer_choices *tracer__choices(const struct tracer *t)
 	return &t->choices;
 }
 
+void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s)
+{
+	s->malformed = t->wire.malformed;
+	s->unidentified = t->wire.unidentified;
+	s->pruned = t->wire.pruned;
+}
+
 void tracer__close(struct tracer *t)
 {
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
 	tcpstate_bpf__destroy(t->skel);
+	wire_decoder__free(&t->wire);
 	free(t);
 }

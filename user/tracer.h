@@ -11,9 +11,9 @@
 
 struct tracer;
 
-/* Called for each record in the ring buffer. data is len bytes; return < 0
- * to stop consuming (the record counts as consumed). */
-typedef int (*tracer_record_fn)(void *ctx, const void *data, size_t len);
+/* Called for each record in the ring buffer, decoded; return < 0 to stop
+ * consuming (the record counts as consumed). */
+typedef int (*tracer_record_fn)(void *ctx, const struct ts_event *e);
 
 struct tracer_choices {
 	enum state_hook state_hook;	/* TP_BTF or TRACEPOINT: what is attached */
@@ -23,6 +23,14 @@ struct tracer_choices {
 	bool exit_scan;			/* process exit walks its descriptors */
 	bool timewait;			/* timewait sockets followed (timer tracepoints) */
 	bool misses_counted;		/* tracer__missed() counts every skipped run */
+	bool sk_storage;		/* per-socket state in socket-local storage */
+};
+
+/* What decoding the ring's records found wrong (see wire.h). */
+struct tracer_decode_stats {
+	uint64_t malformed;
+	uint64_t unidentified;
+	uint64_t pruned;
 };
 
 /* Open, load and attach. On failure returns -errno and writes one sentence
@@ -44,6 +52,7 @@ void tracer__detach(struct tracer *t);
 /* Sum the per-CPU counters (enum ts_stat). */
 int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX]);
 const struct tracer_choices *tracer__choices(const struct tracer *t);
+void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s);
 void tracer__close(struct tracer *t);
 
 const char *cookie_mode__name(enum ts_cookie_mode m);
