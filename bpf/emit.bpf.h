@@ -148,21 +148,33 @@ full:
 }
 
 /* A record about a call on a socket (close, shutdown, accept) or a reset,
- * past the filters: always whole, since it may come when user space has
- * forgotten the connection. o: the caller, or the socket's owner. */
+ * past the filters. o: the caller, or the socket's owner. si: the socket's
+ * entry, or NULL. The identity goes along unless user space has it and
+ * still keeps it: after CLOSE it forgets the connection, and a close() may
+ * come long after a reset. */
 static __always_inline bool sock_call_send(struct ts_wire *w, const struct sock *sk, bool trusted,
-					   const struct owner *o, __u32 caller_pid, __u64 ino)
+					   const struct owner *o, __u32 caller_pid,
+					   struct sock_info *si, __u64 ino)
 {
-	struct ts_wire_ident id;
+	struct ts_wire_ident id = {};
 	struct sock_id sid;
 
 	sock_id(sk, trusted, &sid);
 	if (!wanted(&sid, o->pid, caller_pid))
 		return false;
 	w->newstate = sk_state(sk, trusted);
-	w->wflags = TS_WF_IDENT | TS_WF_OWNER;
-	wire_ident(&id, &sk->__sk_common, trusted, sid.family, sk_sport(sk), ino);
-	return wire_send(w, o, &id);
+	w->wflags = TS_WF_OWNER;
+	if (!si || w->newstate == TCP_CLOSE || w->type != TS_EV_CLOSE)
+		w->wflags |= TS_WF_IDENT;
+	else
+		w->wflags = wire_parts(w, si->ident_gen, true);
+	if (w->wflags & TS_WF_IDENT)
+		wire_ident(&id, &sk->__sk_common, trusted, sid.family, sk_sport(sk), ino);
+	if (!wire_send(w, o, &id))
+		return false;
+	if (si && (w->wflags & TS_WF_IDENT) && w->newstate != TCP_CLOSE)
+		si->ident_gen = w->drop_gen + 1;
+	return true;
 }
 
 #endif /* EMIT_BPF_H */

@@ -18,9 +18,9 @@ const volatile __u16 filter_family;
 const volatile __u32 filter_netns;
 const volatile bool filter_sport;
 const volatile bool filter_dport;
-/* Per-socket state in socket-local storage (tp_btf with trusted socket
- * pointers, 5.11+) rather than the socks hash keyed by address. */
-const volatile bool use_sk_storage;
+/* Buckets in socks and tw_live, less one: powers of two set by user space. */
+const volatile __u32 sock_buckets_mask = 0;
+const volatile __u32 tw_buckets_mask = 0;
 /* Wake the consumer only when this much is waiting; it polls on a timer
  * otherwise. A wakeup per event costs ten times the rest of the program. */
 const volatile __u64 wakeup_bytes = 1;
@@ -44,6 +44,14 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* See addr_of(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TS_MAX_PORTS);
@@ -65,11 +73,7 @@ struct owner {
 	char comm[TS_COMM_LEN];
 };
 
-/* What the tracer keeps per socket, keyed by socket address. The entry
- * outlives the CLOSE transition (resets and close() can follow it) and goes
- * at tcp_destroy_sock. The address repeats after the socket is freed, so a
- * socket's birth (connect, listen, a listener's child) also starts its entry
- * afresh; LRU bounds what a missed destroy could leave. */
+/* What the tracer keeps per socket. */
 struct sock_info {
 	__u64 cookie;		/* 0 until first set */
 	__u64 last_ns;		/* time of the last transition; 0 if none seen */
@@ -78,39 +82,34 @@ struct sock_info {
 	__u8 birth_pending;	/* a listener's child whose SYN_RECV is not reported yet */
 	__u8 state;		/* the kernel's state after the last transition (last_ns set) */
 	__u8 owner_dirty;	/* the owner changed since it last went out */
+	__u8 close_seen;	/* its final close was reported: tcp_close need not */
+	__u8 pad[3];
 	__u32 ident_gen;	/* drop_gen + 1 when the identity last went out; 0: never */
+	__u32 pad2;
 	struct owner owner;
 };
 
+/* Entries are found by socket address in a two-way set-associative array:
+ * a lookup is two compares, with no helper call, no lock and nothing to
+ * free, from trusted and untrusted pointers alike. The address repeats
+ * after the socket is freed, so a socket's birth (connect, listen, a
+ * listener's child) starts its entry afresh; a new entry takes the place of
+ * a closed socket's, or of the less recent of two live ones (counted). */
+struct sock_slot {
+	__u64 sk;		/* 0: empty */
+	struct sock_info info;
+};
+
+struct sock_bucket {
+	struct sock_slot way[2];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);	/* resized by user space */
-	__type(key, __u64);
-	__type(value, struct sock_info);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);		/* set by user space */
+	__type(key, __u32);
+	__type(value, struct sock_bucket);
 } socks SEC(".maps");
-
-/* The same, where the kernel allows it: freed with the socket, found
- * through the socket itself. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sock_info);
-} sk_stor SEC(".maps");
-
-/* accept() knows the socket only by an untrusted pointer, which socket
- * storage refuses: it leaves the owner here for the state program. */
-struct accepted {
-	__u64 cookie;		/* the socket's: the address repeats */
-	struct owner owner;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct accepted);
-} accepted SEC(".maps");
 
 struct listen_key {
 	__u32 netns;
@@ -143,15 +142,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pending_shutdown);
 } shutdowns SEC(".maps");
-
-/* Final closes already reported from the syscall or exit path, so the
- * tcp_close hook that follows does not report them again. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u8);
-} closes_seen SEC(".maps");
 
 /* Timewait sockets just created on this CPU, not yet matched to the full
  * socket's X -> CLOSE: tcp_time_wait() starts the timer, then closes the
@@ -195,11 +185,21 @@ struct tw_live {
 	struct owner owner;
 };
 
+/* By timewait socket address, as socks. */
+struct tw_slot {
+	__u64 tw;		/* 0: empty */
+	struct tw_live live;
+};
+
+struct tw_bucket {
+	struct tw_slot way[2];
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);	/* resized by user space */
-	__type(key, __u64);
-	__type(value, struct tw_live);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);		/* set by user space */
+	__type(key, __u32);
+	__type(value, struct tw_bucket);
 } tw_live SEC(".maps");
 
 /* Threads inside connect(): a timewait socket killed there was reused.

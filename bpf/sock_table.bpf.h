@@ -67,43 +67,87 @@ static __always_inline void sock_set_cookie(struct sock_info *si, const struct s
 	}
 }
 
-/* The socket's entry in the socks hash, created if missing, with no cookie
- * yet. NULL only if the table is full. */
-static __always_inline struct sock_info *sock_hash_entry(const struct sock *sk)
+/* A pointer's value as a plain number, to key and hash by: the verifier
+ * refuses arithmetic on typed (trusted) pointers, and a map value holding
+ * one reads back as a number. */
+static __always_inline __u64 addr_of(const void *p)
 {
-	__u64 key = (__u64)sk;
-	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&scratch, &zero);
 
-	if (!si) {
-		struct sock_info fresh = {};
-
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
-		si = bpf_map_lookup_elem(&socks, &key);
-	}
-	return si;
+	if (!v)
+		return 0;
+	*v = (__u64)p;
+	return *(volatile __u64 *)v;
 }
 
-/* The socket's entry, created if missing: in its own storage where the
- * pointer is trusted and the kernel allows it, else in the hash. NULL only
- * if there is no room. */
-static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *sk, bool trusted)
+/* Slab objects: the low bits of an address say little. */
+static __always_inline __u32 bucket_of(__u64 addr, __u32 mask)
 {
-	struct sock_info *si;
-
-	if (trusted && use_sk_storage)
-		si = bpf_sk_storage_get(&sk_stor, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	else
-		si = sock_hash_entry(sk);
-	if (!si)
-		stat_inc(TS_STAT_SOCK_FULL);
-	return si;
+	return (__u32)(((addr >> 6) * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
 }
 
-/* The socket's entry, created if missing, named. NULL only if there is no room. */
-static __always_inline struct sock_info *sock_entry(const struct sock *sk, bool trusted,
-						    __u64 trusted_cookie)
+static __always_inline struct sock_bucket *sock_bucket(__u64 key)
 {
-	struct sock_info *si = sock_entry_unnamed(sk, trusted);
+	__u32 i = bucket_of(key, sock_buckets_mask);
+
+	return bpf_map_lookup_elem(&socks, &i);
+}
+
+/* The socket's entry, or NULL if the tracer has none. */
+static __always_inline struct sock_info *sock_find(const struct sock *sk)
+{
+	__u64 key = addr_of(sk);
+	struct sock_bucket *b = sock_bucket(key);
+
+	if (!b)
+		return NULL;
+	if (b->way[0].sk == key)
+		return &b->way[0].info;
+	if (b->way[1].sk == key)
+		return &b->way[1].info;
+	return NULL;
+}
+
+/* Which way a new entry takes: an empty one, a closed socket's, else the
+ * one that changed least recently - a live socket's, whose owner and
+ * timing are then lost (counted). */
+static __always_inline struct sock_slot *sock_victim(struct sock_bucket *b)
+{
+	struct sock_slot *a = &b->way[0], *c = &b->way[1];
+
+	if (!a->sk || (a->info.state == TCP_CLOSE && a->info.last_ns))
+		return a;
+	if (!c->sk || (c->info.state == TCP_CLOSE && c->info.last_ns))
+		return c;
+	stat_inc(TS_STAT_SOCK_FULL);
+	return a->info.last_ns <= c->info.last_ns ? a : c;
+}
+
+/* The socket's entry, created if missing, with no cookie yet. */
+static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *sk)
+{
+	__u64 key = addr_of(sk);
+	struct sock_bucket *b = sock_bucket(key);
+	struct sock_slot *v;
+
+	if (!b)
+		return NULL;
+	if (b->way[0].sk == key)
+		return &b->way[0].info;
+	if (b->way[1].sk == key)
+		return &b->way[1].info;
+	v = sock_victim(b);
+	v->sk = key;
+	__builtin_memset(&v->info, 0, sizeof(v->info));
+	return &v->info;
+}
+
+/* The socket's entry, created if missing, named. NULL only if the map
+ * could not be read. */
+static __always_inline struct sock_info *sock_entry(const struct sock *sk, __u64 trusted_cookie)
+{
+	struct sock_info *si = sock_entry_unnamed(sk);
 
 	if (!si)
 		return NULL;
@@ -113,30 +157,16 @@ static __always_inline struct sock_info *sock_entry(const struct sock *sk, bool 
 	return si;
 }
 
-/* A socket's cookie from a path with an untrusted pointer (system calls).
- * With socket storage the state program has asked the kernel for every
- * socket it saw, so the socket holds it; else the hash entry has it. */
-static __always_inline __u64 sock_cookie_untrusted(const struct sock *sk, __u8 *synth)
+/* A socket's cookie as the tracer named it, else the kernel's or a new one. */
+static __always_inline __u64 sock_cookie(const struct sock *sk, __u8 *synth)
 {
-	struct sock_info *si;
+	struct sock_info *si = sock_find(sk);
 
-	if (use_sk_storage)
-		return read_cookie(sk, synth);
-	si = sock_entry(sk, false, 0);
-	if (!si)
-		return read_cookie(sk, synth);
-	*synth = si->synth_cookie;
-	return si->cookie;
-}
-
-/* Whether the tracer knows the socket: it made a transition the tracer saw. */
-static __always_inline bool sock_known_untrusted(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	if (use_sk_storage)
-		return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != 0;
-	return bpf_map_lookup_elem(&socks, &key) != NULL;
+	if (si && si->cookie) {
+		*synth = si->synth_cookie;
+		return si->cookie;
+	}
+	return read_cookie(sk, synth);
 }
 
 #endif /* SOCK_TABLE_BPF_H */

@@ -69,20 +69,6 @@ static __always_inline void owner_set(struct sock_info *si, const struct owner *
 	si->owner_dirty = 1;
 }
 
-/* With socket storage, accept() left the owner of an accepted child in the
- * accepted hash: take it at the child's first transition after. */
-static __always_inline void take_accepted(const struct sock *sk, struct sock_info *si)
-{
-	__u64 key = (__u64)sk;
-	struct accepted *a;
-
-	if (!use_sk_storage || si->owner.src == TS_OWNER_SYSCALL)
-		return;
-	a = bpf_map_lookup_elem(&accepted, &key);
-	if (a && a->cookie == si->cookie)
-		owner_set(si, &a->owner);
-}
-
 /* One transition out. si is the socket's entry (or a stand-in when there is
  * no room): what user space lacks of its identity and owner goes along,
  * and si remembers what went. */
@@ -169,7 +155,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	sock_id(sk, trusted, &id);
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
-	si = sock_entry_unnamed(sk, trusted);
+	si = sock_entry_unnamed(sk);
 	if (!si)
 		si = &spare;
 	gap = check_history(si, born, oldstate);
@@ -199,8 +185,6 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 		owner_set(si, &cur);
 		if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
 			listener_update(sk, trusted, newstate, &cur);
-	} else {
-		take_accepted(sk, si);
 	}
 	last_ns = si->last_ns;
 	si->last_ns = now;
@@ -243,32 +227,25 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * first moment the socket has an inode and a descriptor. */
 static __always_inline int record_accept(long ret)
 {
+	struct sock_info *si;
 	struct ts_wire w;
 	struct owner o;
 	struct sock *sk;
-	__u8 synth = 0;
 
 	if (ret < 0)
 		return 0;
 	sk = file_tcp_sock(fd_file((int)ret));
 	if (!sk || !current_owner(&o))
 		return 0;
-	wire_head(&w, TS_EV_ACCEPT, bpf_ktime_get_ns(), sock_cookie_untrusted(sk, &synth));
-	if (synth)
+	si = sock_entry(sk, 0);
+	if (!si)
+		return 0;
+	si->owner = o;	/* this record tells user space */
+	wire_head(&w, TS_EV_ACCEPT, bpf_ktime_get_ns(), si->cookie);
+	if (si->synth_cookie)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = (int)ret;
-	if (use_sk_storage) {
-		struct accepted a = { .cookie = w.cookie, .owner = o };
-		__u64 key = (__u64)sk;
-
-		bpf_map_update_elem(&accepted, &key, &a, BPF_ANY);
-	} else {
-		struct sock_info *si = sock_entry(sk, false, 0);
-
-		if (si)
-			si->owner = o;
-	}
-	sock_call_send(&w, sk, false, &o, o.pid, sk_ino(sk));
+	sock_call_send(&w, sk, false, &o, o.pid, si, si->ino);
 	return 0;
 }
 
@@ -292,26 +269,30 @@ int exit_accept(struct trace_event_raw_sys_exit *ctx)
 static __always_inline void record_close(struct sock *sk, struct file *file, int fd, __u8 via)
 {
 	__u32 refs = file_refs(file);
+	struct sock_info *si;
 	struct ts_wire w;
 	struct owner cur;
-	__u64 key = (__u64)sk;
-	__u8 one = 1, synth = 0;
+	__u8 synth = 0;
 
 	if (!current_owner(&cur))
 		return;
 	/* A socket never connected nor listening has no story to tell. */
-	if (!sock_known_untrusted(sk) && sk_state(sk, false) == TCP_CLOSE)
+	si = sock_find(sk);
+	if (!si && sk_state(sk, false) == TCP_CLOSE)
 		return;
-	if (refs == 1 && close_hook != TS_CLOSE_HOOK_TRACEPOINT)
-		bpf_map_update_elem(&closes_seen, &key, &one, BPF_ANY);
-	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), sock_cookie_untrusted(sk, &synth));
+	if (refs == 1 && close_hook != TS_CLOSE_HOOK_TRACEPOINT) {
+		si = sock_entry(sk, 0);
+		if (si)
+			si->close_seen = 1;
+	}
+	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), sock_cookie(sk, &synth));
 	if (synth)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = fd;
 	w.refs = refs;
 	w.final = refs == 1;
 	w.arg = via;
-	sock_call_send(&w, sk, false, &cur, cur.pid, BPF_CORE_READ(file, f_inode, i_ino));
+	sock_call_send(&w, sk, false, &cur, cur.pid, si, BPF_CORE_READ(file, f_inode, i_ino));
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -368,17 +349,12 @@ int sched_exit(void *ctx)
 	return 0;
 }
 
-/* The socket's owner as the state program keeps it, where a trusted
- * pointer reaches the entry; none otherwise (user space has it). */
-static __always_inline void sock_owner(const struct sock *sk, bool trusted, struct owner *o)
+/* The socket's owner as the state program keeps it; none if it has no
+ * entry (user space may know). */
+static __always_inline void sock_owner(const struct sock *sk, struct owner *o)
 {
-	struct sock_info *si = NULL;
-	__u64 key = (__u64)sk;
+	struct sock_info *si = sock_find(sk);
 
-	if (trusted && use_sk_storage)
-		si = bpf_sk_storage_get(&sk_stor, (void *)sk, 0, 0);
-	else if (!use_sk_storage)
-		si = bpf_map_lookup_elem(&socks, &key);
 	if (si)
 		*o = si->owner;
 }
@@ -391,7 +367,7 @@ static __always_inline void wire_head_trusted(struct ts_wire *w, __u32 type, con
 	__u8 synth = 0;
 
 	wire_head(w, type, bpf_ktime_get_ns(),
-		  trusted_cookie ? trusted_cookie : sock_cookie_untrusted(sk, &synth));
+		  trusted_cookie ? trusted_cookie : sock_cookie(sk, &synth));
 	if (synth)
 		w->flags |= TS_EVF_SYNTH_COOKIE;
 }
@@ -401,12 +377,12 @@ static __always_inline void wire_head_trusted(struct ts_wire *w, __u32 type, con
 static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 key = (__u64)sk;
+	struct sock_info *si = sock_find(sk);
 	struct ts_wire w;
 	struct owner cur = {};
 
-	if (bpf_map_lookup_elem(&closes_seen, &key)) {
-		bpf_map_delete_elem(&closes_seen, &key);
+	if (si && si->close_seen) {
+		si->close_seen = 0;
 		return 0;
 	}
 	current_owner(&cur);
@@ -414,7 +390,7 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 	w.refs = 1;
 	w.final = 1;
 	w.arg = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
-	sock_call_send(&w, sk, false, &cur, cur.pid, sk_ino(sk));
+	sock_call_send(&w, sk, false, &cur, cur.pid, NULL, sk_ino(sk));
 	return 0;
 }
 
@@ -433,7 +409,7 @@ static __always_inline void emit_shutdown(struct sock *sk, const struct pending_
 		w.refs = p->refs;
 	}
 	w.arg = how;
-	sock_call_send(&w, sk, false, &cur, cur.pid, sk_ino(sk));
+	sock_call_send(&w, sk, false, &cur, cur.pid, NULL, sk_ino(sk));
 }
 
 SEC("tracepoint/syscalls/sys_enter_shutdown")
@@ -605,30 +581,6 @@ struct receive_reset_ctx {	/* the tcp_event_sk class */
 	const void *skaddr;
 };
 
-/* ---- destruction: the socket's address may be reused from now on ------ */
-
-static __always_inline int on_destroy(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	if (!use_sk_storage)
-		bpf_map_delete_elem(&socks, &key);
-	bpf_map_delete_elem(&closes_seen, &key);
-	return 0;
-}
-
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(destroy_btf, struct sock *sk)
-{
-	return on_destroy(sk);
-}
-
-SEC("tracepoint/tcp/tcp_destroy_sock")
-int destroy_tp(struct receive_reset_ctx *ctx)
-{
-	return on_destroy(ctx->skaddr);
-}
-
 /* ---- resets ------------------------------------------------------------ */
 
 static __always_inline int handle_reset(const struct sock *sk, bool trusted, __u8 dir,
@@ -644,10 +596,10 @@ static __always_inline int handle_reset(const struct sock *sk, bool trusted, __u
 	family = sk_family(sk, trusted);
 	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return 0;
-	sock_owner(sk, trusted, &o);
+	sock_owner(sk, &o);
 	wire_head_trusted(&w, TS_EV_RESET, sk, trusted_cookie);
 	w.arg = dir;
-	sock_call_send(&w, sk, trusted, &o, 0, sk_ino(sk));
+	sock_call_send(&w, sk, trusted, &o, 0, NULL, sk_ino(sk));
 	return 0;
 }
 

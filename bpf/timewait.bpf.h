@@ -44,6 +44,48 @@ static __always_inline __u32 skc_daddr_fold(const struct sock_common *skc, bool 
 	return addr_fold(d, family);
 }
 
+static __always_inline struct tw_bucket *tw_bucket(__u64 tw)
+{
+	__u32 i = bucket_of(tw, tw_buckets_mask);
+
+	return bpf_map_lookup_elem(&tw_live, &i);
+}
+
+/* The followed timewait socket at this address, or NULL. */
+static __always_inline struct tw_slot *tw_find(__u64 tw)
+{
+	struct tw_bucket *b = tw_bucket(tw);
+
+	if (!b)
+		return NULL;
+	if (b->way[0].tw == tw)
+		return &b->way[0];
+	if (b->way[1].tw == tw)
+		return &b->way[1];
+	return NULL;
+}
+
+/* Follow a timewait socket: an empty way, else the one followed longest
+ * (its end is then reported as if it was born before tracing; counted). */
+static __always_inline void tw_follow(__u64 tw, const struct tw_live *live)
+{
+	struct tw_bucket *b = tw_bucket(tw);
+	struct tw_slot *v;
+
+	if (!b)
+		return;
+	if (!b->way[0].tw || b->way[0].tw == tw) {
+		v = &b->way[0];
+	} else if (!b->way[1].tw || b->way[1].tw == tw) {
+		v = &b->way[1];
+	} else {
+		stat_inc(TS_STAT_TW_FULL);
+		v = b->way[0].live.enter_ns <= b->way[1].live.enter_ns ? &b->way[0] : &b->way[1];
+	}
+	v->tw = tw;
+	v->live = *live;
+}
+
 /* A new timewait socket: into this CPU's slots, for the handoff. */
 static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
 {
@@ -58,7 +100,7 @@ static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
 		return;
 	s = &b->slot[b->next & (TW_BORN_SLOTS - 1)];
 	b->next++;
-	s->tw = (__u64)tw;
+	s->tw = addr_of(tw);
 	s->ns = bpf_ktime_get_ns();
 	s->sport = tw_sport(tw);
 	s->dport = sk_dport((const struct sock *)skc, false);
@@ -102,8 +144,7 @@ static __always_inline __u8 tw_handoff(const struct sock *sk, bool trusted, __u1
 	live.enter_ns = now;
 	live.owner = si->owner;
 	live.ident_gen = si->ident_gen;
-	if (bpf_map_update_elem(&tw_live, &tw, &live, BPF_ANY))
-		stat_inc(TS_STAT_TW_FULL);
+	tw_follow(tw, &live);
 	stat_inc(TS_STAT_TW_HANDOFFS);
 	return live.substate;
 }
@@ -159,17 +200,15 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 static __always_inline int on_timer_start(struct timer_list *timer)
 {
 	struct inet_timewait_sock *tw = timer_tw(timer);
-	struct tw_live *live;
-	__u64 key = (__u64)tw;
+	struct tw_slot *f = tw_find(addr_of(tw));
 
-	live = bpf_map_lookup_elem(&tw_live, &key);
-	if (live && !is_rearm(live, tw)) {
+	if (f && !is_rearm(&f->live, tw)) {
 		/* A new timewait socket in the memory of one that died. */
-		bpf_map_delete_elem(&tw_live, &key);
-		live = NULL;
+		f->tw = 0;
+		f = NULL;
 	}
-	if (live)
-		tw_rearmed(tw, live);	/* moved, not killed */
+	if (f)
+		tw_rearmed(tw, &f->live);	/* moved, not killed */
 	else
 		tw_born_add(tw);
 	return 0;
@@ -223,19 +262,19 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw, const str
 static __always_inline int on_timer_cancel(struct timer_list *timer, bool expired)
 {
 	struct inet_timewait_sock *tw = timer_tw(timer);
-	struct tw_live *found, copy = {};
-	__u64 key = (__u64)tw, now = bpf_ktime_get_ns();
+	struct tw_slot *found = tw_find(addr_of(tw));
+	__u64 now = bpf_ktime_get_ns();
+	struct tw_live copy = {};
 
-	found = bpf_map_lookup_elem(&tw_live, &key);
 	if (found) {
-		copy = *found;
+		copy = found->live;
 		if (expired) {
-			bpf_map_delete_elem(&tw_live, &key);
+			found->tw = 0;
 		} else {
 			/* a kill, or a re-arm if timer_start follows at once */
-			found->cancelled = 1;
-			found->cancel_ns = now;
-			found->cancel_cpu = bpf_get_smp_processor_id();
+			found->live.cancelled = 1;
+			found->live.cancel_ns = now;
+			found->live.cancel_cpu = bpf_get_smp_processor_id();
 		}
 	} else {
 		/* Born before tracing, or its handoff never came. */

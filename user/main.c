@@ -517,7 +517,6 @@ int main(int argc, char **argv)
 	a.sum.exit_scan = tracer__choices(t)->exit_scan;
 	a.sum.timewait = tracer__choices(t)->timewait;
 	a.sum.missed_counted = tracer__choices(t)->misses_counted;
-	a.sum.sk_storage = tracer__choices(t)->sk_storage;
 	a.sum.start_mono_ns = clock__mono_now();
 	/* Attached first, then the snapshot: no socket falls in between. */
 	err = take_snapshot(&a, &opts);

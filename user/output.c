@@ -611,7 +611,6 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_string(j, "close_hook", s->close_hook);
 	json__kv_bool(j, "exit_scan", s->exit_scan);
 	json__kv_bool(j, "timewait", s->timewait);
-	json__kv_bool(j, "socket_storage", s->sk_storage);
 	json__kv_uint(j, "timewait_handoffs", s->stats[TS_STAT_TW_HANDOFFS]);
 	json_connections(j, &s->conns);
 	json__end_object(j);

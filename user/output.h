@@ -41,7 +41,6 @@ struct run_summary {
 	const char *close_hook;
 	bool exit_scan;
 	bool timewait;
-	bool sk_storage;	/* per-socket kernel state in socket-local storage */
 	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
 	struct conn_summary conns;
 };

@@ -171,6 +171,12 @@ bool probe__kprobe(const char *fn, char *why, size_t len)
 	return true;
 }
 
+bool probe__task_btf(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf,
+				       NULL) == 1;
+}
+
 bool probe__bpf_loop(void)
 {
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;

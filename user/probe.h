@@ -24,6 +24,8 @@ bool probe__tp_btf_cookie(const char *tp);
 bool probe__fentry(const char *fn, char *why, size_t len);
 /* A kprobe can be placed on fn (perf kprobe PMU). */
 bool probe__kprobe(const char *fn, char *why, size_t len);
+/* bpf_get_current_task_btf() (5.11): a trusted pointer to the current task. */
+bool probe__task_btf(void);
 /* The bpf_loop() helper (Linux 5.17). */
 bool probe__bpf_loop(void);
 /* The kernel counts the runs it skips of classic tracepoint and kprobe

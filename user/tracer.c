@@ -168,6 +168,15 @@ static int need_tracefs(struct tracer *t, char *err, size_t errlen)
 	return 0;
 }
 
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n && p < (1U << 31))
+		p <<= 1;
+	return p;
+}
+
 static int fill_ports(int map_fd, const uint16_t *ports, int n)
 {
 	uint8_t one = 1;
@@ -258,6 +267,7 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->cookie_mode = t->choices.cookie_mode;
 	s->rodata->close_hook = t->choices.close_hook;
 	s->rodata->has_bpf_loop = t->choices.exit_scan;
+	s->rodata->has_task_btf = probe__task_btf();
 	s->rodata->filter_pid = o->pid;
 	s->rodata->filter_family = (uint16_t)o->family;
 	s->rodata->filter_netns = o->all_netns ? 0 : probe__own_netns();
@@ -265,21 +275,17 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->filter_dport = o->ndports > 0;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
-	bpf_map__set_max_entries(s->maps.socks, o->max_sockets);
-	bpf_map__set_max_entries(s->maps.accepted, o->max_sockets);
-	bpf_map__set_max_entries(s->maps.tw_live, o->max_sockets * 4);
+	/* Two ways a bucket: room for twice --max-sockets, and for four
+	 * times as many timewait sockets. */
+	uint32_t sb = pow2_at_least(o->max_sockets), twb = pow2_at_least(o->max_sockets * 2);
+
+	s->rodata->sock_buckets_mask = sb - 1;
+	s->rodata->tw_buckets_mask = twb - 1;
+	bpf_map__set_max_entries(s->maps.socks, sb);
+	bpf_map__set_max_entries(s->maps.tw_live, twb);
 
 	bool btf = t->choices.state_hook == STATE_HOOK_TP_BTF;
 	enum ts_close_hook ch = t->choices.close_hook;
-
-	/* Socket storage needs trusted socket pointers (tp_btf) and 5.11;
-	 * the cookie helper in tracing programs came with 5.12. */
-	t->choices.sk_storage = btf && t->choices.cookie_mode == TS_COOKIE_HELPER;
-	s->rodata->use_sk_storage = t->choices.sk_storage;
-	note("socket state: %s", t->choices.sk_storage ? "socket-local storage"
-			: "hash keyed by socket address");
-	if (t->choices.sk_storage)
-		bpf_map__set_max_entries(s->maps.socks, 1);
 
 	bpf_program__set_autoload(s->progs.state_btf, btf);
 	bpf_program__set_autoload(s->progs.reset_send_btf, btf);
@@ -287,12 +293,6 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	bpf_program__set_autoload(s->progs.state_tp, !btf);
 	bpf_program__set_autoload(s->progs.reset_send_tp, !btf);
 	bpf_program__set_autoload(s->progs.reset_recv_tp, !btf);
-	/* Entries keyed by address go when their socket does; socket
-	 * storage goes by itself. */
-	bool destroy = !t->choices.sk_storage || ch != TS_CLOSE_HOOK_TRACEPOINT;
-
-	bpf_program__set_autoload(s->progs.destroy_btf, btf && destroy);
-	bpf_program__set_autoload(s->progs.destroy_tp, !btf && destroy);
 	bpf_program__set_autoload(s->progs.fentry_tcp_close, ch == TS_CLOSE_HOOK_FENTRY);
 	bpf_program__set_autoload(s->progs.fentry_tcp_shutdown, ch == TS_CLOSE_HOOK_FENTRY);
 	bpf_program__set_autoload(s->progs.kprobe_tcp_close, ch == TS_CLOSE_HOOK_KPROBE);

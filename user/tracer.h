@@ -23,7 +23,6 @@ struct tracer_choices {
 	bool exit_scan;			/* process exit walks its descriptors */
 	bool timewait;			/* timewait sockets followed (timer tracepoints) */
 	bool misses_counted;		/* tracer__missed() counts every skipped run */
-	bool sk_storage;		/* per-socket state in socket-local storage */
 };
 
 /* What decoding the ring's records found wrong (see wire.h). */

@@ -451,7 +451,7 @@ def fmt(v, spec='{:.0f}', none='-'):
 def print_table(title, header, rows):
     print()
     print(title)
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(header)]
     print('  '.join(str(h).rjust(w) if i else str(h).ljust(w)
                     for i, (h, w) in enumerate(zip(header, widths))))
     for r in rows:
@@ -556,8 +556,10 @@ def start_nginx(args):
     conf = os.path.join(d, 'nginx.conf')
     with open(conf, 'w') as f:
         f.write(NGINX_CONF % {'dir': d, 'port': port})
+    # Its own session: the workers go with the master at the end.
     p = subprocess.Popen([args.nginx, '-p', d, '-c', conf, '-g', 'daemon off;'],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
     children.append(p)
     deadline = time.monotonic() + 10
     while True:
@@ -625,11 +627,12 @@ def phase_load(args, res):
                                  'blocks': blocks}
             print_load(name, cfgs, summ, none_med, args)
     finally:
-        nginx.send_signal(signal.SIGQUIT)
+        os.killpg(nginx.pid, signal.SIGTERM)
         try:
             nginx.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            nginx.kill()
+            os.killpg(nginx.pid, signal.SIGKILL)
+            nginx.wait()
         children.remove(nginx)
 
 
