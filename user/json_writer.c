@@ -91,44 +91,107 @@ void json__end_array(struct json *j) { close_(j, ']'); }
 
 static bool plain(unsigned char c)
 {
-	return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static bool cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+/* The length of the valid UTF-8 sequence s starts with (s[0] >= 0x80), 0
+ * if it is not one: no overlong forms, surrogates or code points past
+ * U+10FFFF (RFC 3629). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (!cont(s[i]))
+			return 0;
+	return len;
+}
+
+static char *escape_byte(char *d, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	char e = 0;
+
+	switch (c) {
+	case '"': e = '"'; break;
+	case '\\': e = '\\'; break;
+	case '\n': e = 'n'; break;
+	case '\r': e = 'r'; break;
+	case '\t': e = 't'; break;
+	case '\b': e = 'b'; break;
+	case '\f': e = 'f'; break;
+	}
+	*d++ = '\\';
+	if (e) {
+		*d++ = e;
+		return d;
+	}
+	memcpy(d, "u00", 3);
+	d[3] = hex[c >> 4];
+	d[4] = hex[c & 0xf];
+	return d + 5;
+}
+
+char *json__escape(char *d, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+
+		if (plain(c)) {
+			*d++ = (char)c;
+			i++;
+		} else if (c >= 0x80 && (k = utf8_len(s + i, n - i))) {
+			memcpy(d, s + i, k);
+			d += k;
+			i += k;
+		} else {
+			d = escape_byte(d, c);
+			i++;
+		}
+	}
+	return d;
 }
 
 static void quoted(struct json *j, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
+	char *end;
 
-	putc_(j, '"');
-	while (i < n) {
-		size_t run = i;
-		unsigned char c;
-
-		/* Copy runs of characters that need no escape at once. */
-		while (run < n && plain((unsigned char)s[run]))
-			run++;
-		if (run > i)
-			put(j, s + i, run - i);
-		if (run == n)
-			break;
-		c = (unsigned char)s[run];
-		switch (c) {
-		case '"': put(j, "\\\"", 2); break;
-		case '\\': put(j, "\\\\", 2); break;
-		case '\n': put(j, "\\n", 2); break;
-		case '\r': put(j, "\\r", 2); break;
-		case '\t': put(j, "\\t", 2); break;
-		case '\b': put(j, "\\b", 2); break;
-		case '\f': put(j, "\\f", 2); break;
-		default: {
-			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
-
-			put(j, u, sizeof(u));
-		}
-		}
-		i = run + 1;
-	}
-	putc_(j, '"');
+	if (!reserve(j, JSON_ESCAPE_MAX(n) + 2))
+		return;
+	end = j->buf + j->len;
+	*end++ = '"';
+	end = json__escape(end, s, n);
+	*end++ = '"';
+	*end = '\0';
+	j->len = (size_t)(end - j->buf);
 }
 
 /* Decimal digits of v, right-aligned in buf[24]; returns the first. */
@@ -197,6 +260,12 @@ void json__raw(struct json *j, const char *text)
 {
 	sep(j);
 	put(j, text, strlen(text));
+}
+
+void json__members(struct json *j, const char *text, size_t n)
+{
+	sep(j);
+	put(j, text, n);
 }
 
 void json__kv_string(struct json *j, const char *name, const char *s)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,24 @@ static void comm_with_quote_is_escaped(void **state)
 	memcpy(e.comm, "a\"b\\0123456789ab", 16);	/* no NUL: all 16 bytes */
 	s = render(&e, true, false);
 	assert_non_null(strstr(s, "\"comm\":\"a\\\"b\\\\0123456789ab\""));
+	free(s);
+}
+
+/* PR_SET_NAME takes any bytes: the record must stay JSON. */
+static void comm_not_utf8_stays_json(void **state)
+{
+	struct ts_event e = v4_event();
+	json_error_t err;
+	json_t *v;
+	char *s;
+
+	memcpy(e.comm, "ng\xffinx\xe2\x82", 8);
+	s = render(&e, true, false);
+	v = json_loads(s, 0, &err);
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(v, "comm")),
+			    "ng\xc3\xbfinx\xc3\xa2\xc2\x82");
+	json_decref(v);
 	free(s);
 }
 
@@ -218,6 +237,7 @@ int main(void)
 		cmocka_unit_test(json_state_record),
 		cmocka_unit_test(json_unknown_owner_and_duration),
 		cmocka_unit_test(comm_with_quote_is_escaped),
+		cmocka_unit_test(comm_not_utf8_stays_json),
 		cmocka_unit_test(human_line),
 		cmocka_unit_test(human_unknown_owner),
 		cmocka_unit_test(gap_marked),
