@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "tcp_names.h"
+#include "fmt.h"
 #include "tcpstate.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -78,17 +78,19 @@ const char *ts_tw_reason__name(uint8_t reason)
 
 const char *inet_addr__format(int family, const uint8_t *addr, char *buf, size_t len)
 {
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
+	char t[INET_ADDR_STRLEN];
+
+	*fmt__addr(t, family, addr) = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }
 
 const char *inet_endpoint__format(int family, const uint8_t *addr, uint16_t port, char *buf,
 				  size_t len)
 {
-	char a[INET_ADDR_STRLEN];
+	char t[INET_ENDPOINT_STRLEN];
 
-	inet_addr__format(family, addr, a, sizeof(a));
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+	*fmt__endpoint(t, family, addr, port) = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }

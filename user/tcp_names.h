@@ -43,6 +43,7 @@ const char *ts_tw_reason__name(uint8_t reason);	/* "expired", "reused", "killed"
 /* Format a 4- or 16-byte address (family AF_INET/AF_INET6) into buf. */
 const char *inet_addr__format(int family, const uint8_t *addr, char *buf, size_t len);
 /* "addr:port", "[addr]:port" for IPv6. */
+#define INET_ENDPOINT_STRLEN (INET_ADDR_STRLEN + 8)
 const char *inet_endpoint__format(int family, const uint8_t *addr, uint16_t port, char *buf,
 				  size_t len);
 
