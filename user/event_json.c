@@ -8,16 +8,6 @@
 #include "json_writer.h"
 #include "tcp_names.h"
 
-/* A state's name, or STATE_<n> for one the kernel added since. */
-static char *put_state(char *p, uint8_t state)
-{
-	const char *n = tcp_state__name(state);
-
-	if (n)
-		return fmt__str(p, n);
-	return fmt__u64(fmt__lit(p, "STATE_"), state);
-}
-
 static char *put_owner(char *p, const struct ts_event *e)
 {
 	const char *src = e->owner_src == TS_OWNER_SYSCALL ? "syscall\""
@@ -76,8 +66,8 @@ static char *put_fd(char *p, int32_t fd)
 
 static char *state_line(char *p, const struct ts_event *e)
 {
-	p = put_state(fmt__lit(p, ",\"old\":\""), e->oldstate);
-	p = put_state(fmt__lit(p, "\",\"new\":\""), e->newstate);
+	p = tcp_state__put(fmt__lit(p, ",\"old\":\""), e->oldstate);
+	p = tcp_state__put(fmt__lit(p, "\",\"new\":\""), e->newstate);
 	if (e->flags & TS_EVF_PREV_KNOWN)
 		p = fmt__u64(fmt__lit(p, "\",\"prev_state_ns\":"), e->prev_state_ns);
 	else
@@ -85,7 +75,7 @@ static char *state_line(char *p, const struct ts_event *e)
 	if (e->flags & TS_EVF_GAP)
 		p = fmt__lit(p, ",\"gap\":true");
 	if (e->flags & TS_EVF_TIMEWAIT) {
-		p = put_state(fmt__lit(p, ",\"timewait\":true,\"tw_substate\":\""), e->tw_substate);
+		p = tcp_state__put(fmt__lit(p, ",\"timewait\":true,\"tw_substate\":\""), e->tw_substate);
 		*p++ = '"';
 		if (e->tw_reason) {
 			p = fmt__str(fmt__lit(p, ",\"reason\":\""), ts_tw_reason__name(e->tw_reason));

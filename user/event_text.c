@@ -47,11 +47,7 @@ char *event_text__prefix(char *p, const struct ts_event *e, const struct clock_m
 
 static char *put_state(char *p, uint8_t state)
 {
-	char *start = p;
-	const char *n = tcp_state__name(state);
-
-	p = n ? fmt__str(p, n) : fmt__u64(fmt__lit(p, "STATE_"), state);
-	return fmt__pad(start, p, 11);
+	return fmt__pad(p, tcp_state__put(p, state), 11);
 }
 
 /* ns as milliseconds, printf's "%.3f" of ns / 1e6. By hand unless the

@@ -10,19 +10,44 @@
 const char fmt__digits2[200] = D2("0") D2("1") D2("2") D2("3") D2("4") D2("5") D2("6") D2("7")
 	D2("8") D2("9");
 
+/* "0." to "255.", and the length without the dot: an IPv4 address is
+ * then four copies, no division. */
+struct octet {
+	char s[4];
+	uint8_t n;
+};
+
+static const struct octet *octets(void)
+{
+	static struct octet t[256];
+
+	if (!t[255].n) {
+		for (int i = 0; i < 256; i++) {
+			char *e = fmt__u64(t[i].s, (uint64_t)i);
+
+			*e = '.';
+			t[i].n = (uint8_t)(e - t[i].s);
+		}
+	}
+	return t;
+}
+
 char *fmt__addr(char *p, int family, const uint8_t *a)
 {
+	const struct octet *t;
+
 	if (family == AF_INET6) {
 		if (!inet_ntop(AF_INET6, a, p, INET_ADDR_STRLEN))
 			return fmt__lit(p, "?");
 		return p + strlen(p);
 	}
-	for (int i = 0; i < 4; i++) {
-		if (i)
-			*p++ = '.';
-		p = fmt__u64(p, a[i]);
+	t = octets();
+	for (int i = 0; i < 3; i++) {
+		memcpy(p, t[a[i]].s, 4);
+		p += t[a[i]].n + 1;
 	}
-	return p;
+	memcpy(p, t[a[3]].s, 4);
+	return p + t[a[3]].n;
 }
 
 char *fmt__endpoint(char *p, int family, const uint8_t *addr, uint16_t port)

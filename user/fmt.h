@@ -82,7 +82,8 @@ static inline char *fmt__pad(char *start, char *p, int width)
 }
 
 /* An address as inet_ntop writes it (family AF_INET6, else IPv4): at most
- * INET_ADDR_STRLEN - 1 bytes. IPv4 by hand; IPv6 through inet_ntop. */
+ * INET_ADDR_STRLEN - 1 bytes, and nothing written past that. IPv4 by hand
+ * (bytes past the returned end may be scribbled on); IPv6 by inet_ntop. */
 char *fmt__addr(char *p, int family, const uint8_t *addr);
 /* "addr:port", "[addr]:port" for IPv6 (inet_endpoint__format). */
 char *fmt__endpoint(char *p, int family, const uint8_t *addr, uint16_t port);

@@ -7,33 +7,34 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const char *const state_names[TS_TCP_MAX_STATES] = {
-	[TS_TCP_ESTABLISHED] = "ESTABLISHED",
-	[TS_TCP_SYN_SENT] = "SYN_SENT",
-	[TS_TCP_SYN_RECV] = "SYN_RECV",
-	[TS_TCP_FIN_WAIT1] = "FIN_WAIT1",
-	[TS_TCP_FIN_WAIT2] = "FIN_WAIT2",
-	[TS_TCP_TIME_WAIT] = "TIME_WAIT",
-	[TS_TCP_CLOSE] = "CLOSE",
-	[TS_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-	[TS_TCP_LAST_ACK] = "LAST_ACK",
-	[TS_TCP_LISTEN] = "LISTEN",
-	[TS_TCP_CLOSING] = "CLOSING",
-	[TS_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
-	[TS_TCP_BOUND_INACTIVE] = "BOUND_INACTIVE",
+#define STATE(x) [TS_TCP_##x] = { #x, sizeof(#x) - 1 }
+static const struct {
+	const char *s;
+	size_t n;
+} state_names[TS_TCP_MAX_STATES] = {
+	STATE(ESTABLISHED), STATE(SYN_SENT), STATE(SYN_RECV), STATE(FIN_WAIT1),
+	STATE(FIN_WAIT2), STATE(TIME_WAIT), STATE(CLOSE), STATE(CLOSE_WAIT), STATE(LAST_ACK),
+	STATE(LISTEN), STATE(CLOSING), STATE(NEW_SYN_RECV), STATE(BOUND_INACTIVE),
 };
 
 const char *tcp_state__name(int state)
 {
 	if (state < 0 || state >= TS_TCP_MAX_STATES)
 		return NULL;
-	return state_names[state];
+	return state_names[state].s;
+}
+
+char *tcp_state__put(char *p, int state)
+{
+	if (state < 0 || state >= TS_TCP_MAX_STATES || !state_names[state].s)
+		return fmt__i64(fmt__lit(p, "STATE_"), state);
+	return fmt__mem(p, state_names[state].s, state_names[state].n);
 }
 
 int tcp_state__from_name(const char *name)
 {
 	for (int i = 0; i < TS_TCP_MAX_STATES; i++)
-		if (state_names[i] && strcmp(state_names[i], name) == 0)
+		if (state_names[i].s && strcmp(state_names[i].s, name) == 0)
 			return i;
 	return -1;
 }

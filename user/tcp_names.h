@@ -30,6 +30,9 @@ const char *tcp_state__name(int state);
 /* Inverse of tcp_state__name(); -1 if the name is not a state. */
 int tcp_state__from_name(const char *name);
 
+/* The name, or "STATE_<n>", at p, no NUL; returns the end. At most 17
+ * bytes. */
+char *tcp_state__put(char *p, int state);
 /* The name, or "STATE_<n>" formatted into buf. */
 const char *tcp_state__str(int state, char *buf, size_t len);
 
