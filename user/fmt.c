@@ -35,19 +35,23 @@ static const struct octet *octets(void)
 char *fmt__addr(char *p, int family, const uint8_t *a)
 {
 	const struct octet *t;
+	uint8_t b[4];
 
 	if (family == AF_INET6) {
 		if (!inet_ntop(AF_INET6, a, p, INET_ADDR_STRLEN))
 			return fmt__lit(p, "?");
 		return p + strlen(p);
 	}
+	/* The bytes in registers: p may alias a, so the compiler would
+	 * reload each after every store. */
+	memcpy(b, a, sizeof(b));
 	t = octets();
 	for (int i = 0; i < 3; i++) {
-		memcpy(p, t[a[i]].s, 4);
-		p += t[a[i]].n + 1;
+		memcpy(p, t[b[i]].s, 4);
+		p += t[b[i]].n + 1;
 	}
-	memcpy(p, t[a[3]].s, 4);
-	return p + t[a[3]].n;
+	memcpy(p, t[b[3]].s, 4);
+	return p + t[b[3]].n;
 }
 
 char *fmt__endpoint(char *p, int family, const uint8_t *addr, uint16_t port)
