@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "json_writer.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,39 +48,48 @@ static bool reserve(struct json *j, size_t more)
 	return true;
 }
 
-static void put(struct json *j, const char *s, size_t n)
+/* Room for a comma and n bytes (and the NUL), the comma written if a
+ * sibling came before: returns where the value goes, NULL when out of
+ * memory. done() ends the value there. One reserve per value, not per
+ * byte run. */
+static char *room(struct json *j, size_t n, bool value)
 {
-	if (!reserve(j, n))
-		return;
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-	j->buf[j->len] = '\0';
+	char *p;
+
+	if (!reserve(j, n + 1))
+		return NULL;
+	p = j->buf + j->len;
+	if (value && j->need_comma)
+		*p++ = ',';
+	if (value)
+		j->need_comma = true;
+	return p;
 }
 
-static void putc_(struct json *j, char c)
+static void done(struct json *j, char *end)
 {
-	put(j, &c, 1);
+	*end = '\0';
+	j->len = (size_t)(end - j->buf);
 }
 
-/* Before any value or key: separate it from the previous sibling. */
-static void sep(struct json *j)
+static void put(struct json *j, const char *s, size_t n, bool value)
 {
-	if (j->need_comma)
-		putc_(j, ',');
-	j->need_comma = true;
+	char *p = room(j, n, value);
+
+	if (p)
+		done(j, fmt__mem(p, s, n));
 }
 
 static void open_(struct json *j, char c)
 {
-	sep(j);
-	putc_(j, c);
+	put(j, &c, 1, true);
 	j->depth++;
 	j->need_comma = false;
 }
 
 static void close_(struct json *j, char c)
 {
-	putc_(j, c);
+	put(j, &c, 1, false);
 	j->depth--;
 	j->need_comma = true;
 }
@@ -180,42 +190,31 @@ char *json__escape(char *d, const char *str, size_t n)
 	return d;
 }
 
-static void quoted(struct json *j, const char *s, size_t n)
+/* A string value, or a key with its colon. */
+static void quoted(struct json *j, const char *s, size_t n, bool key)
 {
-	char *end;
+	char *p = room(j, JSON_ESCAPE_MAX(n) + 3, true);
 
-	if (!reserve(j, JSON_ESCAPE_MAX(n) + 2))
+	if (!p)
 		return;
-	end = j->buf + j->len;
-	*end++ = '"';
-	end = json__escape(end, s, n);
-	*end++ = '"';
-	*end = '\0';
-	j->len = (size_t)(end - j->buf);
-}
-
-/* Decimal digits of v, right-aligned in buf[24]; returns the first. */
-static char *u64_digits(uint64_t v, char *end)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
+	*p++ = '"';
+	p = json__escape(p, s, n);
+	*p++ = '"';
+	if (key) {
+		*p++ = ':';
+		j->need_comma = false;
+	}
+	done(j, p);
 }
 
 void json__key(struct json *j, const char *name)
 {
-	sep(j);
-	quoted(j, name, strlen(name));
-	putc_(j, ':');
-	j->need_comma = false;
+	quoted(j, name, strlen(name), true);
 }
 
 void json__string_n(struct json *j, const char *s, size_t n)
 {
-	sep(j);
-	quoted(j, s, n);
+	quoted(j, s, n, false);
 }
 
 void json__string(struct json *j, const char *s)
@@ -225,47 +224,41 @@ void json__string(struct json *j, const char *s)
 
 void json__uint(struct json *j, uint64_t v)
 {
-	char b[24], *p = u64_digits(v, b + sizeof(b));
+	char *p = room(j, 20, true);
 
-	sep(j);
-	put(j, p, (size_t)(b + sizeof(b) - p));
+	if (p)
+		done(j, fmt__u64(p, v));
 }
 
 void json__int(struct json *j, int64_t v)
 {
-	char b[24], *p = u64_digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof(b));
+	char *p = room(j, 21, true);
 
-	if (v < 0)
-		*--p = '-';
-	sep(j);
-	put(j, p, (size_t)(b + sizeof(b) - p));
+	if (p)
+		done(j, fmt__i64(p, v));
 }
 
 void json__bool(struct json *j, bool v)
 {
-	sep(j);
 	if (v)
-		put(j, "true", 4);
+		put(j, "true", 4, true);
 	else
-		put(j, "false", 5);
+		put(j, "false", 5, true);
 }
 
 void json__null(struct json *j)
 {
-	sep(j);
-	put(j, "null", 4);
+	put(j, "null", 4, true);
 }
 
 void json__raw(struct json *j, const char *text)
 {
-	sep(j);
-	put(j, text, strlen(text));
+	put(j, text, strlen(text), true);
 }
 
 void json__members(struct json *j, const char *text, size_t n)
 {
-	sep(j);
-	put(j, text, n);
+	put(j, text, n, true);
 }
 
 void json__kv_string(struct json *j, const char *name, const char *s)
@@ -307,7 +300,7 @@ int json__write_line(struct json *j, FILE *f)
 {
 	int err = 0;
 
-	putc_(j, '\n');
+	put(j, "\n", 1, false);
 	if (j->oom) {
 		err = -ENOMEM;
 	} else {
