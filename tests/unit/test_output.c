@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,6 +108,29 @@ static void comm_not_utf8_stays_json(void **state)
 			    "ng\xc3\xbfinx\xc3\xa2\xc2\x82");
 	json_decref(v);
 	free(s);
+}
+
+/* A full disk or a reader gone: the error comes back, from the record
+ * that met it (many records) or from the flush (one), in both modes. */
+static void write_error_reported(void **state)
+{
+	struct ts_event e = v4_event();
+
+	for (int json = 0; json < 2; json++) {
+		FILE *f = fopen("/dev/full", "w");
+		struct output o;
+		int err = 0;
+
+		assert_non_null(f);
+		output__init(&o, f, json, false);
+		for (int i = 0; i < (json ? 10000 : 1) && !err; i++)
+			err = output__event(&o, &e, false);
+		if (!err)
+			err = output__flush(&o);
+		assert_int_equal(err, -ENOSPC);
+		output__free(&o);
+		fclose(f);
+	}
 }
 
 static void human_line(void **state)
@@ -238,6 +262,7 @@ int main(void)
 		cmocka_unit_test(json_unknown_owner_and_duration),
 		cmocka_unit_test(comm_with_quote_is_escaped),
 		cmocka_unit_test(comm_not_utf8_stays_json),
+		cmocka_unit_test(write_error_reported),
 		cmocka_unit_test(human_line),
 		cmocka_unit_test(human_unknown_owner),
 		cmocka_unit_test(gap_marked),
