@@ -133,6 +133,32 @@ static void write_error_reported(void **state)
 	}
 }
 
+/* An alert names before_start once, the connection's own, whatever the
+ * record written before it said (it used to repeat the last one's). */
+static void alert_before_start_once(void **state)
+{
+	struct ts_event e = v4_event();
+	struct conn_table t;
+	struct output o;
+	char *buf = NULL, *alert;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	conn_table__init(&t, 10);
+	output__init(&o, f, true, false);
+	assert_int_equal(output__event(&o, &e, true), 0);
+	assert_int_equal(output__alert(&o, conn_table__apply(&t, &e), NULL, "d", 9000000000ULL), 0);
+	assert_int_equal(output__flush(&o), 0);
+	output__free(&o);
+	fclose(f);
+	alert = strstr(buf, "{\"type\":\"alert\"");
+	assert_non_null(alert);
+	assert_non_null(strstr(alert, "\"before_start\":false"));
+	assert_null(strstr(strstr(alert, "\"before_start\"") + 1, "\"before_start\""));
+	free(buf);
+	conn_table__free(&t);
+}
+
 static void human_line(void **state)
 {
 	struct ts_event e = v4_event();
@@ -263,6 +289,7 @@ int main(void)
 		cmocka_unit_test(comm_with_quote_is_escaped),
 		cmocka_unit_test(comm_not_utf8_stays_json),
 		cmocka_unit_test(write_error_reported),
+		cmocka_unit_test(alert_before_start_once),
 		cmocka_unit_test(human_line),
 		cmocka_unit_test(human_unknown_owner),
 		cmocka_unit_test(gap_marked),
