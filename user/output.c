@@ -64,6 +64,10 @@ static void json_common(struct output *o, const char *type, const struct ts_even
 	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false) - b));
 }
 
+/* A header and a line, or a JSON line, fit the room outbuf__space() gives. */
+_Static_assert(EVENT_TEXT_MAX * 2 <= OUTBUF_LINE_MAX && EVENT_JSON_MAX <= OUTBUF_LINE_MAX,
+	       "record lines longer than the output buffer's line room");
+
 int output__event(struct output *o, const struct ts_event *e, bool before_start)
 {
 	char *p = outbuf__space(&o->ob);
