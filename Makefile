@@ -95,7 +95,7 @@ run: deps
 # --- tests -------------------------------------------------------------------
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,UNIT,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -ljansson -o $@
 
 $(OUTPUT)/tests/scenario/%: tests/scenario/%.c tests/scenario/scenario.h | $(OUTPUT)/tests/scenario
 	$(call msg,SCENARIO,$@)

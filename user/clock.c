@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "clock.h"
+#include "fmt.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -43,36 +45,70 @@ static void split(int64_t ns, time_t *sec, long *sub)
 	}
 }
 
-const char *clock__rfc3339(int64_t real_ns, char *buf, size_t len)
-{
-	/* Records come thousands a second: format each second once. (The
-	 * output is single-threaded.) */
-	static time_t cached_sec = -1;
-	static char base[24];
+/* One second's text, formatted when the second changes. */
+struct sec_cache {
 	time_t sec;
-	long sub;
+	bool valid;
+	char text[24];
+};
+
+static char *put_sec(struct sec_cache *c, time_t sec, bool local, const char *fmt, size_t len,
+		     char *p)
+{
 	struct tm tm;
 
-	split(real_ns, &sec, &sub);
-	if (sec != cached_sec) {
-		gmtime_r(&sec, &tm);
-		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-		cached_sec = sec;
+	if (!c->valid || sec != c->sec) {
+		if (local)
+			localtime_r(&sec, &tm);
+		else
+			gmtime_r(&sec, &tm);
+		strftime(c->text, sizeof(c->text), fmt, &tm);
+		c->sec = sec;
+		c->valid = true;
 	}
-	snprintf(buf, len, "%s.%06ldZ", base, sub / 1000);
+	return fmt__mem(p, c->text, len);
+}
+
+char *clock__rfc3339_put(int64_t real_ns, char *p)
+{
+	static struct sec_cache c;
+	time_t sec;
+	long sub;
+
+	split(real_ns, &sec, &sub);
+	p = put_sec(&c, sec, false, "%Y-%m-%dT%H:%M:%S", 19, p);
+	*p++ = '.';
+	p = fmt__u64w(p, (uint64_t)sub / 1000, 6);
+	*p++ = 'Z';
+	return p;
+}
+
+char *clock__hms_put(int64_t real_ns, char *p)
+{
+	static struct sec_cache c;
+	time_t sec;
+	long sub;
+
+	split(real_ns, &sec, &sub);
+	p = put_sec(&c, sec, true, "%H:%M:%S", 8, p);
+	*p++ = '.';
+	return fmt__u64w(p, (uint64_t)sub / 1000000, 3);
+}
+
+const char *clock__rfc3339(int64_t real_ns, char *buf, size_t len)
+{
+	char t[CLOCK_RFC3339_PUT_LEN + 1];
+
+	*clock__rfc3339_put(real_ns, t) = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }
 
 const char *clock__hms(int64_t real_ns, char *buf, size_t len)
 {
-	time_t sec;
-	long sub;
-	struct tm tm;
-	char base[12];
+	char t[CLOCK_HMS_PUT_LEN + 1];
 
-	split(real_ns, &sec, &sub);
-	localtime_r(&sec, &tm);
-	strftime(base, sizeof(base), "%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03ld", base, sub / 1000000);
+	*clock__hms_put(real_ns, t) = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }

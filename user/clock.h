@@ -21,4 +21,12 @@ const char *clock__rfc3339(int64_t real_ns, char *buf, size_t len);
 /* "10:00:00.123" in local time, for the human table's -T column. */
 const char *clock__hms(int64_t real_ns, char *buf, size_t len);
 
+/* The same at p, no NUL; return the end. For the record serializers: the
+ * date and time to the second are formatted once a second, only the
+ * fraction for each record. Not thread-safe (the output is one thread). */
+#define CLOCK_RFC3339_PUT_LEN 27	/* bytes written */
+#define CLOCK_HMS_PUT_LEN 12
+char *clock__rfc3339_put(int64_t real_ns, char *p);
+char *clock__hms_put(int64_t real_ns, char *p);
+
 #endif /* CLOCK_H */

@@ -2,20 +2,15 @@
 #include "conn_json.h"
 
 #include <string.h>
-#include <sys/socket.h>
 
+#include "event_json.h"
 #include "tcp_names.h"
 
 void conn_json__addrs(struct json *j, const struct ts_event *id)
 {
-	char a[INET_ADDR_STRLEN];
+	char b[256];
 
-	json__kv_uint(j, "family", id->family == AF_INET6 ? 6 : 4);
-	json__kv_string(j, "saddr", inet_addr__format(id->family, id->saddr, a, sizeof(a)));
-	json__kv_uint(j, "sport", id->sport);
-	json__kv_string(j, "daddr", inet_addr__format(id->family, id->daddr, a, sizeof(a)));
-	json__kv_uint(j, "dport", id->dport);
-	json__kv_uint(j, "netns", id->netns);
+	json__members(j, b, (size_t)(event_json__addrs(b, id) - b));
 }
 
 void conn_json__fd(struct json *j, int32_t fd)

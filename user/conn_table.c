@@ -47,19 +47,46 @@ static void cw_append(struct conn_table *t, struct conn *c)
 	t->cw.cw_prev = c;
 }
 
-static size_t bucket_of(const struct conn_table *t, uint64_t cookie)
+/* The hash is open addressing with linear probing over {cookie, conn}
+ * slots, at most half full: a lookup reads one or two adjacent slots and
+ * touches no connection but the one it finds (a chain walk missed the
+ * cache once per connection on it). Cookie 0 marks an empty slot; records
+ * with cookie 0 never get here. */
+static size_t slot_of(const struct conn_table *t, uint64_t cookie)
 {
-	/* Fibonacci hashing: cookies are sequential, this spreads them. */
-	return (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >> 32) & (t->nbuckets - 1);
+	/* Fibonacci hashing: cookies are sequential, the top bits of the
+	 * product spread them. */
+	return (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >> (64 - t->slot_bits));
+}
+
+static int slots_alloc(struct conn_table *t, unsigned bits)
+{
+	struct conn_slot *s = calloc((size_t)1 << bits, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	t->slots = s;
+	t->slot_bits = bits;
+	t->nslots = (size_t)1 << bits;
+	return 0;
+}
+
+static void slot_put(struct conn_table *t, struct conn *c)
+{
+	size_t mask = t->nslots - 1, i = slot_of(t, c->ident.cookie);
+
+	while (t->slots[i].cookie)
+		i = (i + 1) & mask;
+	t->slots[i].cookie = c->ident.cookie;
+	t->slots[i].c = c;
+	t->nhashed++;
 }
 
 int conn_table__init(struct conn_table *t, size_t cap)
 {
 	memset(t, 0, sizeof(*t));
 	t->cap = cap ? cap : 1;
-	t->nbuckets = 1024;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	if (!t->buckets)
+	if (slots_alloc(t, 11))
 		return -ENOMEM;
 	list_init(&t->lru, false);
 	list_init(&t->done, false);
@@ -73,64 +100,80 @@ void conn_table__set_sink(struct conn_table *t, conn_sink_fn fn, void *ctx)
 	t->sink_ctx = ctx;
 }
 
+static void free_list(struct conn *head)
+{
+	for (struct conn *c = head->lru_next, *n; c && c != head; c = n) {
+		n = c->lru_next;
+		free(c);
+	}
+}
+
 void conn_table__free(struct conn_table *t)
 {
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		for (struct conn *c = t->buckets[i], *n; c; c = n) {
-			n = c->hnext;
-			free(c);
-		}
-	}
+	/* Every connection is on the open or the closed list, hashed or not. */
+	free_list(&t->lru);
+	free_list(&t->done);
 	for (struct conn *c = t->free, *n; c; c = n) {
 		n = c->hnext;
 		free(c);
 	}
-	free(t->buckets);
+	free(t->slots);
 	memset(t, 0, sizeof(*t));
 }
 
 struct conn *conn_table__find(struct conn_table *t, uint64_t cookie)
 {
-	for (struct conn *c = t->buckets[bucket_of(t, cookie)]; c; c = c->hnext)
-		if (c->ident.cookie == cookie)
-			return c;
+	size_t mask = t->nslots - 1;
+
+	for (size_t i = slot_of(t, cookie); t->slots[i].cookie; i = (i + 1) & mask)
+		if (t->slots[i].cookie == cookie)
+			return t->slots[i].c;
 	return NULL;
 }
 
+/* Twice the slots when more than half are taken. */
 static void grow(struct conn_table *t)
 {
-	size_t n = t->nbuckets * 2;
-	struct conn **nb = calloc(n, sizeof(*nb));
-	struct conn **old = t->buckets;
-	size_t oldn = t->nbuckets;
+	struct conn_slot *old = t->slots;
+	size_t oldn = t->nslots;
 
-	if (!nb)
-		return;	/* longer chains, still correct */
-	t->buckets = nb;
-	t->nbuckets = n;
-	for (size_t i = 0; i < oldn; i++) {
-		for (struct conn *c = old[i], *next; c; c = next) {
-			size_t b = bucket_of(t, c->ident.cookie);
-
-			next = c->hnext;
-			c->hnext = nb[b];
-			nb[b] = c;
-		}
+	if (slots_alloc(t, t->slot_bits + 1)) {
+		t->slots = old;	/* fuller, still correct while a slot is free */
+		return;
 	}
+	t->nhashed = 0;
+	for (size_t i = 0; i < oldn; i++)
+		if (old[i].cookie)
+			slot_put(t, old[i].c);
 	free(old);
 }
 
+/* Out of the hash; the slots after it that probed past it move back, so
+ * every lookup still meets its cookie before an empty slot. */
 static void unhash(struct conn_table *t, struct conn *c)
 {
-	struct conn **pp = &t->buckets[bucket_of(t, c->ident.cookie)];
+	size_t mask = t->nslots - 1, i = slot_of(t, c->ident.cookie), j;
 
 	if (c->unhashed)
 		return;
-	while (*pp && *pp != c)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = c->hnext;
 	c->unhashed = true;
+	while (t->slots[i].c != c) {
+		if (!t->slots[i].cookie)
+			return;
+		i = (i + 1) & mask;
+	}
+	for (j = (i + 1) & mask; t->slots[j].cookie; j = (j + 1) & mask) {
+		size_t home = slot_of(t, t->slots[j].cookie);
+
+		/* Move j back to i unless its home lies in (i, j]. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].cookie = 0;
+	t->slots[i].c = NULL;
+	t->nhashed--;
 }
 
 /* Tell the sink, then free. */
@@ -149,7 +192,6 @@ static void remove_conn(struct conn_table *t, struct conn *c, enum conn_exit why
 static struct conn *insert(struct conn_table *t, const struct ts_event *e)
 {
 	struct conn *c;
-	size_t b;
 
 	if (t->count >= t->cap) {
 		/* Closed ones first: they are finished anyway. */
@@ -170,11 +212,14 @@ static struct conn *insert(struct conn_table *t, const struct ts_event *e)
 	}
 	memset(c, 0, sizeof(*c));
 	c->ident = *e;
-	if (t->count + 1 > t->nbuckets)
+	if (2 * (t->nhashed + 1) > t->nslots)
 		grow(t);
-	b = bucket_of(t, e->cookie);
-	c->hnext = t->buckets[b];
-	t->buckets[b] = c;
+	if (t->nhashed + 1 >= t->nslots) {
+		c->hnext = t->free;	/* no slot left: grow failed */
+		t->free = c;
+		return NULL;
+	}
+	slot_put(t, c);
 	list_append(&t->lru, c);
 	t->count++;
 	t->seen++;

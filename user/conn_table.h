@@ -71,7 +71,7 @@ struct conn {
 	bool closed;			/* reached CLOSE; in the done list */
 	bool unhashed;			/* a reconnect took its cookie */
 
-	struct conn *hnext;		/* hash chain, or free list */
+	struct conn *hnext;		/* free list */
 	struct conn *lru_prev, *lru_next;	/* least recently updated first; or
 						 * the done list once closed */
 	struct conn *cw_prev, *cw_next;	/* in CLOSE_WAIT, not alerted: oldest first */
@@ -80,9 +80,18 @@ struct conn {
 /* Told of every connection leaving the table, before it is freed. */
 typedef void (*conn_sink_fn)(void *ctx, const struct conn *c, enum conn_exit why);
 
+/* A hash slot: the cookie beside its connection, so a probe stays in the
+ * slot array. */
+struct conn_slot {
+	uint64_t cookie;	/* 0: empty */
+	struct conn *c;
+};
+
 struct conn_table {
-	struct conn **buckets;
-	size_t nbuckets;	/* a power of two */
+	struct conn_slot *slots;
+	size_t nslots;		/* 1 << slot_bits */
+	unsigned slot_bits;
+	size_t nhashed;		/* slots taken */
 	size_t count, cap;	/* count: open and closed-not-yet-reaped */
 	struct conn *free;
 	struct conn lru;	/* list heads (sentinels) */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "json_writer.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,39 +48,48 @@ static bool reserve(struct json *j, size_t more)
 	return true;
 }
 
-static void put(struct json *j, const char *s, size_t n)
+/* Room for a comma and n bytes (and the NUL), the comma written if a
+ * sibling came before: returns where the value goes, NULL when out of
+ * memory. done() ends the value there. One reserve per value, not per
+ * byte run. */
+static char *room(struct json *j, size_t n, bool value)
 {
-	if (!reserve(j, n))
-		return;
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-	j->buf[j->len] = '\0';
+	char *p;
+
+	if (!reserve(j, n + 1))
+		return NULL;
+	p = j->buf + j->len;
+	if (value && j->need_comma)
+		*p++ = ',';
+	if (value)
+		j->need_comma = true;
+	return p;
 }
 
-static void putc_(struct json *j, char c)
+static void done(struct json *j, char *end)
 {
-	put(j, &c, 1);
+	*end = '\0';
+	j->len = (size_t)(end - j->buf);
 }
 
-/* Before any value or key: separate it from the previous sibling. */
-static void sep(struct json *j)
+static void put(struct json *j, const char *s, size_t n, bool value)
 {
-	if (j->need_comma)
-		putc_(j, ',');
-	j->need_comma = true;
+	char *p = room(j, n, value);
+
+	if (p)
+		done(j, fmt__mem(p, s, n));
 }
 
 static void open_(struct json *j, char c)
 {
-	sep(j);
-	putc_(j, c);
+	put(j, &c, 1, true);
 	j->depth++;
 	j->need_comma = false;
 }
 
 static void close_(struct json *j, char c)
 {
-	putc_(j, c);
+	put(j, &c, 1, false);
 	j->depth--;
 	j->need_comma = true;
 }
@@ -91,68 +101,120 @@ void json__end_array(struct json *j) { close_(j, ']'); }
 
 static bool plain(unsigned char c)
 {
-	return c >= 0x20 && c != '"' && c != '\\' && c != 0x7f;
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-static void quoted(struct json *j, const char *s, size_t n)
+static bool cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+/* The length of the valid UTF-8 sequence s starts with (s[0] >= 0x80), 0
+ * if it is not one: no overlong forms, surrogates or code points past
+ * U+10FFFF (RFC 3629). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (!cont(s[i]))
+			return 0;
+	return len;
+}
+
+static char *escape_byte(char *d, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
+	char e = 0;
 
-	putc_(j, '"');
-	while (i < n) {
-		size_t run = i;
-		unsigned char c;
-
-		/* Copy runs of characters that need no escape at once. */
-		while (run < n && plain((unsigned char)s[run]))
-			run++;
-		if (run > i)
-			put(j, s + i, run - i);
-		if (run == n)
-			break;
-		c = (unsigned char)s[run];
-		switch (c) {
-		case '"': put(j, "\\\"", 2); break;
-		case '\\': put(j, "\\\\", 2); break;
-		case '\n': put(j, "\\n", 2); break;
-		case '\r': put(j, "\\r", 2); break;
-		case '\t': put(j, "\\t", 2); break;
-		case '\b': put(j, "\\b", 2); break;
-		case '\f': put(j, "\\f", 2); break;
-		default: {
-			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
-
-			put(j, u, sizeof(u));
-		}
-		}
-		i = run + 1;
+	switch (c) {
+	case '"': e = '"'; break;
+	case '\\': e = '\\'; break;
+	case '\n': e = 'n'; break;
+	case '\r': e = 'r'; break;
+	case '\t': e = 't'; break;
+	case '\b': e = 'b'; break;
+	case '\f': e = 'f'; break;
 	}
-	putc_(j, '"');
+	*d++ = '\\';
+	if (e) {
+		*d++ = e;
+		return d;
+	}
+	memcpy(d, "u00", 3);
+	d[3] = hex[c >> 4];
+	d[4] = hex[c & 0xf];
+	return d + 5;
 }
 
-/* Decimal digits of v, right-aligned in buf[24]; returns the first. */
-static char *u64_digits(uint64_t v, char *end)
+char *json__escape(char *d, const char *str, size_t n)
 {
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+
+		if (plain(c)) {
+			*d++ = (char)c;
+			i++;
+		} else if (c >= 0x80 && (k = utf8_len(s + i, n - i))) {
+			memcpy(d, s + i, k);
+			d += k;
+			i += k;
+		} else {
+			d = escape_byte(d, c);
+			i++;
+		}
+	}
+	return d;
+}
+
+/* A string value, or a key with its colon. */
+static void quoted(struct json *j, const char *s, size_t n, bool key)
+{
+	char *p = room(j, JSON_ESCAPE_MAX(n) + 3, true);
+
+	if (!p)
+		return;
+	*p++ = '"';
+	p = json__escape(p, s, n);
+	*p++ = '"';
+	if (key) {
+		*p++ = ':';
+		j->need_comma = false;
+	}
+	done(j, p);
 }
 
 void json__key(struct json *j, const char *name)
 {
-	sep(j);
-	quoted(j, name, strlen(name));
-	putc_(j, ':');
-	j->need_comma = false;
+	quoted(j, name, strlen(name), true);
 }
 
 void json__string_n(struct json *j, const char *s, size_t n)
 {
-	sep(j);
-	quoted(j, s, n);
+	quoted(j, s, n, false);
 }
 
 void json__string(struct json *j, const char *s)
@@ -162,41 +224,41 @@ void json__string(struct json *j, const char *s)
 
 void json__uint(struct json *j, uint64_t v)
 {
-	char b[24], *p = u64_digits(v, b + sizeof(b));
+	char *p = room(j, 20, true);
 
-	sep(j);
-	put(j, p, (size_t)(b + sizeof(b) - p));
+	if (p)
+		done(j, fmt__u64(p, v));
 }
 
 void json__int(struct json *j, int64_t v)
 {
-	char b[24], *p = u64_digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof(b));
+	char *p = room(j, 21, true);
 
-	if (v < 0)
-		*--p = '-';
-	sep(j);
-	put(j, p, (size_t)(b + sizeof(b) - p));
+	if (p)
+		done(j, fmt__i64(p, v));
 }
 
 void json__bool(struct json *j, bool v)
 {
-	sep(j);
 	if (v)
-		put(j, "true", 4);
+		put(j, "true", 4, true);
 	else
-		put(j, "false", 5);
+		put(j, "false", 5, true);
 }
 
 void json__null(struct json *j)
 {
-	sep(j);
-	put(j, "null", 4);
+	put(j, "null", 4, true);
 }
 
 void json__raw(struct json *j, const char *text)
 {
-	sep(j);
-	put(j, text, strlen(text));
+	put(j, text, strlen(text), true);
+}
+
+void json__members(struct json *j, const char *text, size_t n)
+{
+	put(j, text, n, true);
 }
 
 void json__kv_string(struct json *j, const char *name, const char *s)
@@ -238,7 +300,7 @@ int json__write_line(struct json *j, FILE *f)
 {
 	int err = 0;
 
-	putc_(j, '\n');
+	put(j, "\n", 1, false);
 	if (j->oom) {
 		err = -ENOMEM;
 	} else {

@@ -38,6 +38,10 @@ void json__null(struct json *j);
 /* A value already in JSON form (a number formatted by the caller). */
 void json__raw(struct json *j, const char *text);
 
+/* Members already in JSON form ("a":1,"b":"x"), inside an open object:
+ * what a caller's own serializer wrote. */
+void json__members(struct json *j, const char *text, size_t n);
+
 /* Shorthands for a member with its value. */
 void json__kv_string(struct json *j, const char *name, const char *s);
 void json__kv_uint(struct json *j, const char *name, uint64_t v);
@@ -51,5 +55,14 @@ const char *json__str(const struct json *j);
 /* Write the record and a newline to f (buffered: the caller flushes) and
  * reset the writer. Returns 0, or -errno on a write error. */
 int json__write_line(struct json *j, FILE *f);
+
+/* The body of a JSON string for n bytes of s, without the quotes, at dst;
+ * returns the end. At most JSON_ESCAPE_MAX(n) bytes, no NUL. Valid UTF-8
+ * passes through; a byte that is not part of a valid sequence (the kernel
+ * hands over names as bytes) becomes \u00XX of its value, so the record
+ * stays JSON and every byte survives. The writer above and the record
+ * serializers (event_json.h) share it. */
+#define JSON_ESCAPE_MAX(n) (6 * (n))
+char *json__escape(char *dst, const char *s, size_t n);
 
 #endif /* JSON_WRITER_H */

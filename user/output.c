@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include "conn_json.h"
+#include "event_json.h"
+#include "event_text.h"
 #include "diagnose.h"
 #include "tcp_names.h"
 
@@ -18,25 +20,25 @@ void output__init(struct output *o, FILE *f, bool json, bool timestamps)
 	o->timestamps = timestamps;
 	clock__init(&o->clk);
 	json__init(&o->j);
+	outbuf__init(&o->ob, f);
 }
 
 void output__free(struct output *o)
 {
+	outbuf__free(&o->ob);
 	json__free(&o->j);
+}
+
+/* The buffered record lines go first: whatever is written next to the
+ * stream directly must follow them. */
+static int drain(struct output *o)
+{
+	return outbuf__drain(&o->ob);
 }
 
 static int write_err(FILE *f)
 {
 	return ferror(f) ? (errno ? -errno : -EIO) : 0;
-}
-
-static const char *owner_src_name(uint8_t src)
-{
-	switch (src) {
-	case TS_OWNER_SYSCALL: return "syscall";
-	case TS_OWNER_LISTENER: return "listener";
-	default: return NULL;
-	}
 }
 
 /* The members every record of the tracer's own starts with. */
@@ -52,196 +54,63 @@ static void json_head(struct output *o, const char *type, uint64_t mono_ns)
 	json__kv_uint(j, "mono_ns", mono_ns);
 }
 
-/* The members every connection record starts with. */
+/* A connection record's members "type" to "netns" through the record
+ * serializer, then the generic writer for the rest. */
 static void json_common(struct output *o, const char *type, const struct ts_event *e)
 {
-	char ts[CLOCK_RFC3339_LEN];
-	struct json *j = &o->j;
-	bool owned = e->owner_src != TS_OWNER_NONE && e->pid;
+	char b[EVENT_JSON_MAX];
 
-	json__begin_object(j);
-	json__kv_string(j, "type", type);
-	json__kv_string(j, "ts", clock__rfc3339(clock__to_realtime_ns(&o->clk, e->mono_ns), ts,
-						 sizeof(ts)));
-	json__kv_uint(j, "mono_ns", e->mono_ns);
-	json__kv_uint(j, "cookie", e->cookie);
-	if (owned) {
-		json__kv_uint(j, "pid", e->pid);
-		json__key(j, "comm");
-		json__string_n(j, e->comm, strnlen(e->comm, sizeof(e->comm)));
-		json__kv_string(j, "owner_src", owner_src_name(e->owner_src));
-	} else {
-		json__kv_null(j, "pid");
-		json__kv_null(j, "comm");
-		json__kv_null(j, "owner_src");
-	}
-	conn_json__addrs(j, e);
-	if (o->before_start)
-		json__kv_bool(j, "before_start", true);
+	json__begin_object(&o->j);
+	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false) - b));
 }
 
-static int json_state(struct output *o, const struct ts_event *e)
-{
-	char b1[16], b2[16];
-	struct json *j = &o->j;
-
-	json_common(o, "state", e);
-	json__kv_string(j, "old", tcp_state__str(e->oldstate, b1, sizeof(b1)));
-	json__kv_string(j, "new", tcp_state__str(e->newstate, b2, sizeof(b2)));
-	if (e->flags & TS_EVF_PREV_KNOWN)
-		json__kv_uint(j, "prev_state_ns", e->prev_state_ns);
-	else
-		json__kv_null(j, "prev_state_ns");
-	if (e->flags & TS_EVF_GAP)
-		json__kv_bool(j, "gap", true);
-	if (e->flags & TS_EVF_TIMEWAIT) {
-		json__kv_bool(j, "timewait", true);
-		json__kv_string(j, "tw_substate", tcp_state__str(e->tw_substate, b1, sizeof(b1)));
-		if (e->tw_reason)
-			json__kv_string(j, "reason", ts_tw_reason__name(e->tw_reason));
-	}
-	json__end_object(j);
-	return json__write_line(j, o->f);
-}
-
-static void human_header(struct output *o)
-{
-	if (o->timestamps)
-		fprintf(o->f, "%-12s ", "TIME");
-	fprintf(o->f, "%-7s %-16s %-27s %-27s %s\n", "PID", "COMM", "LOCAL", "REMOTE",
-		"OLDSTATE    -> NEWSTATE    MS, or EVENT");
-	o->header_done = true;
-}
-
-static void human_prefix(struct output *o, const struct ts_event *e);
-
-static int human_state(struct output *o, const struct ts_event *e)
-{
-	char b1[16], b2[16];
-
-	human_prefix(o, e);
-	fprintf(o->f, "%-11s -> %-11s ", tcp_state__str(e->oldstate, b1, sizeof(b1)),
-		tcp_state__str(e->newstate, b2, sizeof(b2)));
-	if (e->flags & TS_EVF_PREV_KNOWN)
-		fprintf(o->f, "%.3f", (double)e->prev_state_ns / 1e6);
-	else
-		fprintf(o->f, "-");
-	if (e->tw_reason)
-		fprintf(o->f, " %s", ts_tw_reason__name(e->tw_reason));
-	else if ((e->flags & TS_EVF_TIMEWAIT) && e->tw_substate == TS_TCP_FIN_WAIT2)
-		fprintf(o->f, " (timewait socket in FIN_WAIT2)");
-	if (e->flags & TS_EVF_GAP)
-		fprintf(o->f, " (gap: earlier transitions not reported)");
-	fputc('\n', o->f);
-	return write_err(o->f);
-}
-
-static int json_call(struct output *o, const struct ts_event *e)
-{
-	struct json *j = &o->j;
-
-	switch (e->type) {
-	case TS_EV_CLOSE:
-		json_common(o, "close", e);
-		conn_json__fd(j, e->fd);
-		json__kv_uint(j, "refs_before", e->refs);
-		json__kv_bool(j, "final", e->final);
-		json__kv_string(j, "via", ts_via__name(e->via));
-		break;
-	case TS_EV_SHUTDOWN:
-		json_common(o, "shutdown", e);
-		conn_json__fd(j, e->fd);
-		json__kv_string(j, "how", ts_how__name(e->how));
-		if (e->refs)
-			json__kv_uint(j, "refs", e->refs);
-		else
-			json__kv_null(j, "refs");
-		break;
-	case TS_EV_ACCEPT:
-		json_common(o, "accept", e);
-		conn_json__fd(j, e->fd);
-		break;
-	default:
-		json_common(o, "reset", e);
-		json__kv_string(j, "direction", e->reset_dir == TS_RESET_SENT ? "sent" : "received");
-		break;
-	}
-	json__end_object(j);
-	return json__write_line(j, o->f);
-}
-
-/* The table's leading columns, shared by every kind of line. */
-static void human_prefix(struct output *o, const struct ts_event *e)
-{
-	char loc[64], rem[64], t[16], pid[12], comm[TS_COMM_LEN + 1];
-
-	if (!o->header_done)
-		human_header(o);
-	if (o->timestamps)
-		fprintf(o->f, "%-12s ",
-			clock__hms(clock__to_realtime_ns(&o->clk, e->mono_ns), t, sizeof(t)));
-	if (e->owner_src != TS_OWNER_NONE && e->pid) {
-		snprintf(pid, sizeof(pid), "%u", e->pid);
-		snprintf(comm, sizeof(comm), "%.*s", TS_COMM_LEN, e->comm);
-	} else {
-		strcpy(pid, "-");
-		strcpy(comm, "-");
-	}
-	inet_endpoint__format(e->family, e->saddr, e->sport, loc, sizeof(loc));
-	inet_endpoint__format(e->family, e->daddr, e->dport, rem, sizeof(rem));
-	fprintf(o->f, "%-7s %-16s %-27s %-27s ", pid, comm, loc, rem);
-}
-
-static int human_call(struct output *o, const struct ts_event *e)
-{
-	char fd[16] = "fd ?";
-
-	human_prefix(o, e);
-	if (e->fd >= 0)
-		snprintf(fd, sizeof(fd), "fd %d", e->fd);
-	switch (e->type) {
-	case TS_EV_CLOSE:
-		if (e->via == TS_VIA_OTHER)
-			fprintf(o->f, "last reference dropped: tcp_close\n");
-		else
-			fprintf(o->f, "%s(%s) refs %u%s\n", e->via == TS_VIA_EXIT ? "exit" : "close",
-				fd, e->refs, e->final ? ": final, tcp_close" : ": not final, no FIN");
-		break;
-	case TS_EV_SHUTDOWN:
-		fprintf(o->f, "shutdown(%s, %s)\n", fd, ts_how__name(e->how));
-		break;
-	case TS_EV_ACCEPT:
-		fprintf(o->f, "accept() = %s\n", fd);
-		break;
-	default:
-		fprintf(o->f, "RST %s\n", e->reset_dir == TS_RESET_SENT ? "sent" : "received");
-		break;
-	}
-	return write_err(o->f);
-}
+/* A header and a line, or a JSON line, fit the room outbuf__space() gives. */
+_Static_assert(EVENT_TEXT_MAX * 2 <= OUTBUF_LINE_MAX && EVENT_JSON_MAX <= OUTBUF_LINE_MAX,
+	       "record lines longer than the output buffer's line room");
 
 int output__event(struct output *o, const struct ts_event *e, bool before_start)
 {
+	char *p = outbuf__space(&o->ob);
+
 	if (e->type == TS_EV_TW_REARM)
 		return 0;	/* internal: consumed by the caller */
-	o->before_start = before_start;
-	if (e->type == TS_EV_STATE)
-		return o->json ? json_state(o, e) : human_state(o, e);
-	return o->json ? json_call(o, e) : human_call(o, e);
+	if (!p)
+		return -ENOMEM;
+	if (o->json) {
+		p = event_json__line(p, e, &o->clk, before_start);
+	} else {
+		if (!o->header_done)
+			p = event_text__header(p, o->timestamps);
+		o->header_done = true;
+		p = event_text__line(p, e, &o->clk, o->timestamps);
+	}
+	return outbuf__commit(&o->ob, p);
 }
 
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
 		  const char *diagnosis, uint64_t now_ns)
 {
+	int err;
 	struct ts_event id = c->ident;
 	struct json *j = &o->j;
 	char age[32];
 	uint64_t age_ns = (c->since_known || c->since_bound) && now_ns > c->state_since_ns
 				  ? now_ns - c->state_since_ns : 0;
 
+	if ((err = drain(o)))
+		return err;
 	id.mono_ns = now_ns;
 	if (!o->json) {
-		human_prefix(o, &id);
+		char *p = outbuf__space(&o->ob);
+
+		if (!p)
+			return -ENOMEM;
+		if (!o->header_done)
+			p = event_text__header(p, o->timestamps);
+		o->header_done = true;
+		p = event_text__prefix(p, &id, &o->clk, o->timestamps);
+		if ((err = outbuf__commit(&o->ob, p)) || (err = drain(o)))
+			return err;
 		fprintf(o->f, "ALERT CLOSE_WAIT for %s%s: %s\n", c->since_known ? "" : "at least ",
 			diagnose__duration(age_ns, age, sizeof(age)), diagnosis);
 		return write_err(o->f);
@@ -274,10 +143,13 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 
 int output__tw_report(struct output *o, const struct tw_report *r, uint64_t now_ns)
 {
+	int err;
 	uint32_t range = r->range_hi >= r->range_lo ? r->range_hi - r->range_lo + 1 : 0;
 	char a[INET_ADDR_STRLEN];
 	struct json *j = &o->j;
 
+	if ((err = drain(o)))
+		return err;
 	if (!o->json) {
 		fprintf(o->f, "TIME_WAIT: %u connections\n", r->total);
 		for (size_t i = 0; i < r->nlocal && i < TW_REPORT_TOP; i++)
@@ -421,6 +293,8 @@ int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 	size_t n;
 	int err = 0;
 
+	if ((err = drain(o)))
+		return err;
 	if (l->by == LATENCY_BY_NONE)
 		return latency_hists(o, l->h, NULL, now_ns);
 	n = latency__groups(l, order);
@@ -434,8 +308,11 @@ int output__latency(struct output *o, const struct latency *l, uint64_t now_ns)
 
 int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns)
 {
+	int err;
 	struct json *j = &o->j;
 
+	if ((err = drain(o)))
+		return err;
 	if (!o->json) {
 		fprintf(o->f, "snapshot: %u TCP connections when tracing began:", s->total);
 		for (int i = 1; i < TS_TCP_MAX_STATES; i++)
@@ -462,9 +339,12 @@ int output__snapshot(struct output *o, const struct snapshot *s, uint64_t now_ns
 
 int output__lost(struct output *o, uint64_t delta, uint64_t total, uint32_t ringbuf_bytes)
 {
+	int err;
 	struct json *j = &o->j;
 	uint64_t now = clock__mono_now();
 
+	if ((err = drain(o)))
+		return err;
 	if (!o->json) {
 		fprintf(stderr, "tcpstate-trace: WARNING: %" PRIu64 " events lost (ring buffer "
 			"full; %" PRIu64 " in all); a larger --ringbuf than %uK may help\n",
@@ -572,8 +452,11 @@ static void text_connections(FILE *f, const char *prefix, const struct conn_summ
 int output__connections(struct output *o, const struct conn_summary *cs, uint64_t lost,
 			uint64_t now_ns)
 {
+	int err;
 	struct json *j = &o->j;
 
+	if ((err = drain(o)))
+		return err;
 	if (!o->json) {
 		text_connections(o->f, "", cs);
 		return write_err(o->f);
@@ -587,8 +470,11 @@ int output__connections(struct output *o, const struct conn_summary *cs, uint64_
 
 int output__summary_record(struct output *o, const struct run_summary *s)
 {
+	int err;
 	struct json *j = &o->j;
 
+	if ((err = drain(o)))
+		return err;
 	if (!o->json)
 		return 0;
 	json_head(o, "summary", s->end_mono_ns);
@@ -648,6 +534,10 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 
 int output__flush(struct output *o)
 {
+	int err = drain(o);
+
+	if (err)
+		return err;
 	if (fflush(o->f))
 		return errno ? -errno : -EIO;
 	return 0;

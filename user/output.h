@@ -14,6 +14,7 @@
 #include "snapshot.h"
 #include "tw_report.h"
 #include "json_writer.h"
+#include "outbuf.h"
 #include "tcpstate.h"
 
 struct output {
@@ -21,9 +22,9 @@ struct output {
 	bool json;
 	bool timestamps;
 	bool header_done;
-	bool before_start;	/* the record being written: its connection predates tracing */
 	struct clock_map clk;
-	struct json j;
+	struct json j;		/* the records that are not events */
+	struct outbuf ob;	/* the event lines, ahead of f */
 };
 
 struct run_summary {

@@ -1,39 +1,40 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "tcp_names.h"
+#include "fmt.h"
 #include "tcpstate.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
-static const char *const state_names[TS_TCP_MAX_STATES] = {
-	[TS_TCP_ESTABLISHED] = "ESTABLISHED",
-	[TS_TCP_SYN_SENT] = "SYN_SENT",
-	[TS_TCP_SYN_RECV] = "SYN_RECV",
-	[TS_TCP_FIN_WAIT1] = "FIN_WAIT1",
-	[TS_TCP_FIN_WAIT2] = "FIN_WAIT2",
-	[TS_TCP_TIME_WAIT] = "TIME_WAIT",
-	[TS_TCP_CLOSE] = "CLOSE",
-	[TS_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-	[TS_TCP_LAST_ACK] = "LAST_ACK",
-	[TS_TCP_LISTEN] = "LISTEN",
-	[TS_TCP_CLOSING] = "CLOSING",
-	[TS_TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
-	[TS_TCP_BOUND_INACTIVE] = "BOUND_INACTIVE",
+#define STATE(x) [TS_TCP_##x] = { #x, sizeof(#x) - 1 }
+static const struct {
+	const char *s;
+	size_t n;
+} state_names[TS_TCP_MAX_STATES] = {
+	STATE(ESTABLISHED), STATE(SYN_SENT), STATE(SYN_RECV), STATE(FIN_WAIT1),
+	STATE(FIN_WAIT2), STATE(TIME_WAIT), STATE(CLOSE), STATE(CLOSE_WAIT), STATE(LAST_ACK),
+	STATE(LISTEN), STATE(CLOSING), STATE(NEW_SYN_RECV), STATE(BOUND_INACTIVE),
 };
 
 const char *tcp_state__name(int state)
 {
 	if (state < 0 || state >= TS_TCP_MAX_STATES)
 		return NULL;
-	return state_names[state];
+	return state_names[state].s;
+}
+
+char *tcp_state__put(char *p, int state)
+{
+	if (state < 0 || state >= TS_TCP_MAX_STATES || !state_names[state].s)
+		return fmt__i64(fmt__lit(p, "STATE_"), state);
+	return fmt__mem(p, state_names[state].s, state_names[state].n);
 }
 
 int tcp_state__from_name(const char *name)
 {
 	for (int i = 0; i < TS_TCP_MAX_STATES; i++)
-		if (state_names[i] && strcmp(state_names[i], name) == 0)
+		if (state_names[i].s && strcmp(state_names[i].s, name) == 0)
 			return i;
 	return -1;
 }
@@ -78,17 +79,19 @@ const char *ts_tw_reason__name(uint8_t reason)
 
 const char *inet_addr__format(int family, const uint8_t *addr, char *buf, size_t len)
 {
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
+	char t[INET_ADDR_STRLEN];
+
+	*fmt__addr(t, family, addr) = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }
 
 const char *inet_endpoint__format(int family, const uint8_t *addr, uint16_t port, char *buf,
 				  size_t len)
 {
-	char a[INET_ADDR_STRLEN];
+	char t[INET_ENDPOINT_STRLEN];
 
-	inet_addr__format(family, addr, a, sizeof(a));
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+	*fmt__endpoint(t, family, addr, port) = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }

@@ -30,6 +30,9 @@ const char *tcp_state__name(int state);
 /* Inverse of tcp_state__name(); -1 if the name is not a state. */
 int tcp_state__from_name(const char *name);
 
+/* The name, or "STATE_<n>", at p, no NUL; returns the end. At most 17
+ * bytes. */
+char *tcp_state__put(char *p, int state);
 /* The name, or "STATE_<n>" formatted into buf. */
 const char *tcp_state__str(int state, char *buf, size_t len);
 
@@ -43,6 +46,7 @@ const char *ts_tw_reason__name(uint8_t reason);	/* "expired", "reused", "killed"
 /* Format a 4- or 16-byte address (family AF_INET/AF_INET6) into buf. */
 const char *inet_addr__format(int family, const uint8_t *addr, char *buf, size_t len);
 /* "addr:port", "[addr]:port" for IPv6. */
+#define INET_ENDPOINT_STRLEN (INET_ADDR_STRLEN + 8)
 const char *inet_endpoint__format(int family, const uint8_t *addr, uint16_t port, char *buf,
 				  size_t len);
 

@@ -12,11 +12,18 @@
 #include "tcpstate.h"
 
 #define TW_PENDING_MAX 1024
+/* A ring in insertion order. A withdrawn end is marked dead in place, not
+ * moved over (a memmove of up to 128 KB per record was most of the
+ * consumer's time under load); the slack past TW_PENDING_MAX lets the dead
+ * be squeezed out at most once per TW_PENDING_MAX / 4 withdrawals. */
+#define TW_PENDING_SLOTS (TW_PENDING_MAX + TW_PENDING_MAX / 4)
 
 struct tw_pending {
-	struct ts_event ev[TW_PENDING_MAX];
-	uint64_t round[TW_PENDING_MAX];
-	int n;
+	struct ts_event ev[TW_PENDING_SLOTS];
+	uint64_t round[TW_PENDING_SLOTS];
+	bool dead[TW_PENDING_SLOTS];
+	int head, used;		/* the oldest slot; slots in use, dead ones too */
+	int n;			/* ends held */
 	uint64_t undone;	/* ends withdrawn by a re-arm */
 };
 

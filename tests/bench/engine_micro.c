@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The user-space engine alone, no kernel, no root: ns per record through
  * conn_table__apply() and the end-of-connection sink (lifecycle derived and
- * counted), with and without a JSON timeline written to /dev/null; and the
- * heap bytes an open connection costs. Runs of each kind are interleaved
- * and the median is printed, so a noisy machine shifts them alike.
+ * counted), with and without a JSON timeline written to /dev/null; through
+ * output__event() alone, JSON and text, into /dev/null; the whole path a
+ * live record takes (find, apply, sink, output -j); and the heap bytes an
+ * open connection costs. Runs of each kind are interleaved and the median
+ * is printed, so a noisy machine shifts them alike.
  *
  *   make build/tests/bench/engine_micro && build/tests/bench/engine_micro */
 #include <malloc.h>
@@ -15,6 +17,7 @@
 
 #include "conn_table.h"
 #include "lifecycle.h"
+#include "output.h"
 #include "tcp_names.h"
 #include "timeline.h"
 
@@ -49,6 +52,9 @@ static void build(void)
 				e->family = AF_INET;
 				e->sport = (uint16_t)(30000 + k);
 				e->dport = 80;
+				e->saddr[0] = e->daddr[0] = 127;
+				e->saddr[3] = e->daddr[3] = 1;
+				e->netns = 4026531840U;
 				e->pid = 4242;
 				e->owner_src = TS_OWNER_SYSCALL;
 				memcpy(e->comm, "client", 7);
@@ -97,6 +103,54 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+enum pass_kind { P_ENGINE, P_TIMELINE, P_JSON, P_TEXT, P_WHOLE, P__MAX };
+
+static const char *const pass_name[P__MAX] = {
+	[P_ENGINE] = "apply + lifecycle sink:",
+	[P_TIMELINE] = "the same + JSON timeline (/dev/null):",
+	[P_JSON] = "output__event -j (/dev/null):",
+	[P_TEXT] = "output__event text (/dev/null):",
+	[P_WHOLE] = "find + apply + sink + output -j:",
+};
+
+/* ns per record through output__event() alone, or with the engine in
+ * front of it as a live record goes (main.c's report()). */
+static double output_pass(bool json, bool engine)
+{
+	FILE *f = fopen("/dev/null", "w");
+	struct conn_table t;
+	struct ctx x = {};
+	struct output o;
+	double t0, t1;
+
+	conn_table__init(&t, 1 << 20);
+	conn_table__set_sink(&t, sink, &x);
+	output__init(&o, f, json, false);
+	t0 = now_ns();
+	for (size_t i = 0; i < nstream; i++) {
+		const struct ts_event *e = &stream[i];
+		struct conn *c = NULL;
+
+		if (engine) {
+			if (e->mono_ns > CONN_LATE_NS)
+				conn_table__expire(&t, e->mono_ns - CONN_LATE_NS);
+			c = conn_table__find(&t, e->cookie);
+			conn_table__apply(&t, e);
+		}
+		if (output__event(&o, e, c && c->before_start))
+			fprintf(stderr, "engine_micro: output__event failed\n");
+		if ((i & 1023) == 1023)	/* main flushes once a poll round */
+			output__flush(&o);
+	}
+	output__flush(&o);
+	conn_table__drain(&t);
+	t1 = now_ns();
+	output__free(&o);
+	conn_table__free(&t);
+	fclose(f);
+	return (t1 - t0) / (double)nstream;
+}
+
 /* ns per record for one pass over the stream. */
 static double pass(bool timeline)
 {
@@ -133,6 +187,32 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ns per conn_table__find() of an open connection, 200,000 open, looked
+ * up in a scattered order as records of many live ones come. */
+static double find_ns(void)
+{
+	const int n = 200000, lookups = 2000000;
+	struct conn_table t;
+	uint64_t hits = 0;
+	double t0, t1;
+
+	conn_table__init(&t, 1 << 20);
+	for (int i = 0; i < n; i++) {
+		struct ts_event e = stream[(size_t)i % LIVE];
+
+		e.cookie = 5000000 + (uint64_t)i;
+		conn_table__apply(&t, &e);
+	}
+	t0 = now_ns();
+	for (int i = 0; i < lookups; i++)
+		hits += conn_table__find(&t, 5000000 + (uint64_t)(((uint32_t)i * 2654435761u) % n)) != NULL;
+	t1 = now_ns();
+	if (hits != (uint64_t)lookups)
+		fprintf(stderr, "engine_micro: %llu of %d found\n", (unsigned long long)hits, lookups);
+	conn_table__free(&t);
+	return (t1 - t0) / lookups;
+}
+
 /* Heap bytes per open connection: 100,000 of them in SYN_SENT. */
 static double bytes_per_open(void)
 {
@@ -155,21 +235,24 @@ static double bytes_per_open(void)
 
 int main(void)
 {
-	double plain[5], with_tl[5];
+	double ns[P__MAX][5];
 
 	build();
 	for (int r = 0; r < 5; r++) {
-		plain[r] = pass(false);
-		with_tl[r] = pass(true);
+		ns[P_ENGINE][r] = pass(false);
+		ns[P_TIMELINE][r] = pass(true);
+		ns[P_JSON][r] = output_pass(true, false);
+		ns[P_TEXT][r] = output_pass(false, false);
+		ns[P_WHOLE][r] = output_pass(true, true);
 	}
-	qsort(plain, 5, sizeof(double), cmp_double);
-	qsort(with_tl, 5, sizeof(double), cmp_double);
 	printf("engine: %zu records, %d connections, median of 5 interleaved runs\n", nstream,
 	       CONNS);
-	printf("  apply + lifecycle sink:             %6.1f ns/record  %7.1f ns/connection\n",
-	       plain[2], plain[2] * PER_CONN);
-	printf("  the same + JSON timeline (/dev/null): %6.1f ns/record  %7.1f ns/connection\n",
-	       with_tl[2], with_tl[2] * PER_CONN);
+	for (int k = 0; k < P__MAX; k++) {
+		qsort(ns[k], 5, sizeof(double), cmp_double);
+		printf("  %-38s %6.1f ns/record  %7.1f ns/connection\n", pass_name[k], ns[k][2],
+		       ns[k][2] * PER_CONN);
+	}
+	printf("  conn_table__find, 200,000 open:         %6.1f ns/lookup\n", find_ns());
 	printf("  open connection: %zu bytes (struct conn), %.0f bytes of heap each\n",
 	       sizeof(struct conn), bytes_per_open());
 	free(stream);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,28 @@ static void escaping(void **state)
 	json__free(&j);
 }
 
+/* Bytes that are not UTF-8 come out as \u00XX of the byte; valid
+ * sequences, up to four bytes, pass through untouched. */
+static void invalid_utf8_escaped(void **state)
+{
+	static const char in[] = "a\xff\xc3\xa9\xc3(\xe2\x82\xac\xed\xa0\x80\xf0\x9f\x98\x80"
+				 "\xc0\xaf\xf4\x90\x80\x80\xe2\x82";
+	json_error_t err;
+	json_t *v;
+	struct json j;
+
+	json__init(&j);
+	json__string_n(&j, in, sizeof(in) - 1);
+	assert_string_equal(json__str(&j),
+			    "\"a\\u00ff\xc3\xa9\\u00c3(\xe2\x82\xac\\u00ed\\u00a0\\u0080"
+			    "\xf0\x9f\x98\x80\\u00c0\\u00af\\u00f4\\u0090\\u0080\\u0080"
+			    "\\u00e2\\u0082\"");
+	v = json_loads(json__str(&j), JSON_DECODE_ANY, &err);
+	assert_non_null(v);
+	json_decref(v);
+	json__free(&j);
+}
+
 static void write_line_resets(void **state)
 {
 	struct json j;
@@ -85,6 +108,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nesting_and_commas),
 		cmocka_unit_test(escaping),
+		cmocka_unit_test(invalid_utf8_escaped),
 		cmocka_unit_test(write_line_resets),
 		cmocka_unit_test(grows_past_initial_buffer),
 	};

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,6 +90,73 @@ static void comm_with_quote_is_escaped(void **state)
 	s = render(&e, true, false);
 	assert_non_null(strstr(s, "\"comm\":\"a\\\"b\\\\0123456789ab\""));
 	free(s);
+}
+
+/* PR_SET_NAME takes any bytes: the record must stay JSON. */
+static void comm_not_utf8_stays_json(void **state)
+{
+	struct ts_event e = v4_event();
+	json_error_t err;
+	json_t *v;
+	char *s;
+
+	memcpy(e.comm, "ng\xffinx\xe2\x82", 8);
+	s = render(&e, true, false);
+	v = json_loads(s, 0, &err);
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_object_get(v, "comm")),
+			    "ng\xc3\xbfinx\xc3\xa2\xc2\x82");
+	json_decref(v);
+	free(s);
+}
+
+/* A full disk or a reader gone: the error comes back, from the record
+ * that met it (many records) or from the flush (one), in both modes. */
+static void write_error_reported(void **state)
+{
+	struct ts_event e = v4_event();
+
+	for (int json = 0; json < 2; json++) {
+		FILE *f = fopen("/dev/full", "w");
+		struct output o;
+		int err = 0;
+
+		assert_non_null(f);
+		output__init(&o, f, json, false);
+		for (int i = 0; i < (json ? 10000 : 1) && !err; i++)
+			err = output__event(&o, &e, false);
+		if (!err)
+			err = output__flush(&o);
+		assert_int_equal(err, -ENOSPC);
+		output__free(&o);
+		fclose(f);
+	}
+}
+
+/* An alert names before_start once, the connection's own, whatever the
+ * record written before it said (it used to repeat the last one's). */
+static void alert_before_start_once(void **state)
+{
+	struct ts_event e = v4_event();
+	struct conn_table t;
+	struct output o;
+	char *buf = NULL, *alert;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	conn_table__init(&t, 10);
+	output__init(&o, f, true, false);
+	assert_int_equal(output__event(&o, &e, true), 0);
+	assert_int_equal(output__alert(&o, conn_table__apply(&t, &e), NULL, "d", 9000000000ULL), 0);
+	assert_int_equal(output__flush(&o), 0);
+	output__free(&o);
+	fclose(f);
+	alert = strstr(buf, "{\"type\":\"alert\"");
+	assert_non_null(alert);
+	assert_non_null(strstr(alert, "\"before_start\":false"));
+	assert_null(strstr(strstr(alert, "\"before_start\"") + 1, "\"before_start\""));
+	free(buf);
+	conn_table__free(&t);
 }
 
 static void human_line(void **state)
@@ -218,6 +287,9 @@ int main(void)
 		cmocka_unit_test(json_state_record),
 		cmocka_unit_test(json_unknown_owner_and_duration),
 		cmocka_unit_test(comm_with_quote_is_escaped),
+		cmocka_unit_test(comm_not_utf8_stays_json),
+		cmocka_unit_test(write_error_reported),
+		cmocka_unit_test(alert_before_start_once),
 		cmocka_unit_test(human_line),
 		cmocka_unit_test(human_unknown_owner),
 		cmocka_unit_test(gap_marked),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -68,6 +69,74 @@ static void full_pushes_out_the_oldest(void **state)
 	assert_true(tw_pending__add(&p, &e, 1, &out));
 	assert_int_equal(out.cookie, 1);
 	assert_int_equal(p.n, TW_PENDING_MAX);
+}
+
+/* The ring against the plain list it replaced: the same ends come out, in
+ * the same order, through random adds, re-arms and rounds, full or not. */
+static void ring_matches_a_plain_list(void **state)
+{
+	static struct tw_pending p;
+	static uint64_t ref[3 * TW_PENDING_MAX], ref_round[3 * TW_PENDING_MAX];
+	int nref = 0;
+	uint64_t round = 1, next = 1;
+	struct ts_event e, out;
+
+	srandom(3);
+	tw_pending__init(&p);
+	for (int op = 0; op < 200000; op++) {
+		int r = (int)(random() % 1000);
+
+		if (r < 500 || r > 981) {	/* an end, cookie next */
+			bool full = nref == TW_PENDING_MAX;
+
+			e = tw_end(next, next);
+			assert_int_equal(tw_pending__add(&p, &e, round, &out), full);
+			if (full) {
+				assert_int_equal(out.cookie, ref[0]);
+				memmove(ref, ref + 1, (size_t)--nref * sizeof(ref[0]));
+				memmove(ref_round, ref_round + 1, (size_t)nref * sizeof(ref[0]));
+			}
+			ref[nref] = next++;
+			ref_round[nref++] = round;
+		} else if (r < 980) {	/* a re-arm, of a held end or not */
+			uint64_t c = next - 1 - (uint64_t)random() % 1100;
+			int i = nref - 1;
+
+			e = tw_end(c, c);
+			e.type = TS_EV_TW_REARM;
+			while (i >= 0 && ref[i] != c)
+				i--;
+			assert_int_equal(tw_pending__rearm(&p, &e), i >= 0);
+			if (i >= 0) {
+				nref--;
+				memmove(ref + i, ref + i + 1, (size_t)(nref - i) * sizeof(ref[0]));
+				memmove(ref_round + i, ref_round + i + 1,
+					(size_t)(nref - i) * sizeof(ref[0]));
+			}
+		} else if (r == 980) {	/* a round ends: seldom, so the ring fills */
+			round++;
+			while (nref && ref_round[0] < round) {
+				assert_true(tw_pending__take_due(&p, round, &out));
+				assert_int_equal(out.cookie, ref[0]);
+				nref--;
+				memmove(ref, ref + 1, (size_t)nref * sizeof(ref[0]));
+				memmove(ref_round, ref_round + 1, (size_t)nref * sizeof(ref[0]));
+			}
+			assert_false(tw_pending__take_due(&p, round, &out));
+		} else {	/* quiet: the held ones pile up */
+			for (int k = 0; k < 800; k++) {
+				e = tw_end(next, next);
+				if (tw_pending__add(&p, &e, round, &out)) {
+					assert_int_equal(out.cookie, ref[0]);
+					memmove(ref, ref + 1, (size_t)--nref * sizeof(ref[0]));
+					memmove(ref_round, ref_round + 1, (size_t)nref * sizeof(ref[0]));
+				}
+				ref[nref] = next++;
+				ref_round[nref++] = round;
+			}
+		}
+		assert_int_equal(p.n, nref);
+	}
 }
 
 static void enter_tw(struct conn_table *t, uint64_t cookie, const char *saddr, uint16_t sport,
@@ -139,6 +208,7 @@ int main(void)
 		cmocka_unit_test(held_one_round_then_due),
 		cmocka_unit_test(rearm_withdraws_only_its_socket),
 		cmocka_unit_test(full_pushes_out_the_oldest),
+		cmocka_unit_test(ring_matches_a_plain_list),
 		cmocka_unit_test(report_groups_and_shares),
 		cmocka_unit_test(empty_report),
 	};

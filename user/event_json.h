@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A kernel record as one NDJSON line, written straight into a buffer: one
+ * serializer per record type, the member names as literal chunks, the
+ * numbers by hand. The bytes are those of the documented records
+ * (doc/tcpstate-trace.8, RECORDS). */
+#ifndef EVENT_JSON_H
+#define EVENT_JSON_H
+
+#include <stdbool.h>
+#include "clock.h"
+#include "tcpstate.h"
+
+/* The longest line event_json__line() writes, newline included. */
+#define EVENT_JSON_MAX 1024
+
+/* The line for e (state, close, shutdown, accept; any other type as a
+ * reset) at p; returns its end. before_start: its connection predates
+ * tracing. */
+char *event_json__line(char *p, const struct ts_event *e, const struct clock_map *clk,
+		       bool before_start);
+/* The members a connection record starts with, "type" to "netns" (and
+ * "before_start" when set), without braces, for records built with the
+ * generic writer (alerts); at most EVENT_JSON_MAX - 200 bytes. */
+char *event_json__head(char *p, const char *type, const struct ts_event *e,
+		       const struct clock_map *clk, bool before_start);
+/* "family" to "netns": a connection's addresses (timelines too). */
+char *event_json__addrs(char *p, const struct ts_event *id);
+
+#endif /* EVENT_JSON_H */
