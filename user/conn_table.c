@@ -317,11 +317,13 @@ static bool reborn(const struct conn *c, const struct ts_event *e)
 
 struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e)
 {
-	struct conn *c;
+	return conn_table__apply_found(t, e->cookie ? conn_table__find(t, e->cookie) : NULL, e);
+}
 
+struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const struct ts_event *e)
+{
 	if (!e->cookie || e->type == TS_EV_TW_REARM)
 		return NULL;
-	c = conn_table__find(t, e->cookie);
 	if (c && reborn(c, e)) {
 		unhash(t, c);
 		c = NULL;

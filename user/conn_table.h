@@ -125,6 +125,9 @@ struct conn *conn_table__find(struct conn_table *t, uint64_t cookie);
  * connection not in the table). A connection that reaches CLOSE stays
  * findable, closed, until conn_table__expire() hands it to the sink. */
 struct conn *conn_table__apply(struct conn_table *t, const struct ts_event *e);
+/* The same, for a caller that has looked the cookie up already: c is what
+ * conn_table__find() gave for e->cookie since the table last changed. */
+struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const struct ts_event *e);
 /* A connection found by the start-up snapshot, in state since (at the
  * latest) since_ns: inserted unless live records already made it. NULL if
  * it was there already or memory ran out. Seed in order of since_ns. */

@@ -130,14 +130,14 @@ static int report(struct app *a, const struct ts_event *e)
 
 	if (e->mono_ns > CONN_LATE_NS)
 		conn_table__expire(&a->conns, e->mono_ns - CONN_LATE_NS);
-	c = conn_table__find(&a->conns, e->cookie);
+	c = e->cookie ? conn_table__find(&a->conns, e->cookie) : NULL;
 	before_start = c && c->before_start;
 
 	if (e->type == TS_EV_STATE)
 		a->sum.transitions++;
 	if (a->hist)
 		latency__add(&a->lat, e, c);
-	conn_table__apply(&a->conns, e);
+	conn_table__apply_found(&a->conns, c, e);
 	if (a->events_quiet)
 		return 0;
 	err = output__event(&a->out, e, before_start);
