@@ -579,6 +579,7 @@ void t_lost_events(void)
 	const char *targs[] = { "-j", "--ringbuf", "4K", NULL };
 	struct tracer_run t;
 	int64_t lost_sum = 0, last_total = -1, states = 0;	/* records of any kind */
+	int64_t anonymous = 0;	/* connection records without addresses */
 	json_t *r;
 	size_t i;
 
@@ -605,6 +606,8 @@ void t_lost_events(void)
 		} else if (type && strcmp(type, "summary") != 0 && strcmp(type, "alert") != 0 &&
 			   strcmp(type, "snapshot") != 0) {
 			states++;
+			if (!jstr(r, "saddr") || strcmp(jstr(r, "saddr"), "127.0.0.1") != 0)
+				anonymous++;
 		}
 	}
 	CHECK(t.summary, "no summary");
@@ -616,6 +619,11 @@ void t_lost_events(void)
 	       (long long)jint(t.summary, "kernel_events"), (long long)states);
 	EXPECT(states + lost_sum >= 240, "%lld records + %lld lost < the 240 transitions made",
 	       (long long)states, (long long)lost_sum);
+	/* A socket's identity goes out again after every loss: none of the
+	 * records that arrived may lack it. */
+	EXPECT(anonymous == 0 && jint(t.summary, "unidentified") == 0,
+	       "%lld records without addresses, summary counts %lld unidentified",
+	       (long long)anonymous, (long long)jint(t.summary, "unidentified"));
 	tracer_free(&t);
 }
 
