@@ -16,8 +16,11 @@
 /* sk_protocol was an 8-bit bitfield until 5.6, when commit bf9765145b85
  * ("sock: Make sk_protocol a 16-bit value") made it a plain u16. The probed
  * bitfield read handles both layouts. */
-static __always_inline __u16 sk_protocol(const struct sock *sk)
+static __always_inline __u16 sk_protocol(const struct sock *sk, bool trusted)
 {
+	/* A trusted pointer reads the plain u16 of 5.6+ (ring buffers need 5.8). */
+	if (trusted)
+		return sk->sk_protocol;
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 

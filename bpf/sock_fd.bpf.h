@@ -64,7 +64,7 @@ static __always_inline struct sock *file_tcp_sock(struct file *file)
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return NULL;
-	if (sk_protocol(sk) != IPPROTO_TCP)
+	if (sk_protocol(sk, false) != IPPROTO_TCP)
 		return NULL;
 	return sk;
 }

@@ -208,7 +208,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	if (sk_protocol(sk) != IPPROTO_TCP)
+	if (sk_protocol(sk, true) != IPPROTO_TCP)
 		return 0;
 	return handle_state(sk, oldstate, newstate, true);
 }
