@@ -67,9 +67,9 @@ enum ts_stat {
 	TS_STAT_EVENTS,		/* records submitted to the ring buffer */
 	TS_STAT_DROPPED,	/* records lost: ring buffer full */
 	TS_STAT_UNTRACKED,	/* transitions of sockets the tracer had no entry for */
-	TS_STAT_SOCK_FULL,	/* socket table full: owner/timing not kept */
+	TS_STAT_SOCK_FULL,	/* a live socket's entry taken by another: owner/timing lost */
 	TS_STAT_TW_HANDOFFS,	/* full sockets replaced by a timewait socket */
-	TS_STAT_TW_FULL,	/* timewait sockets not followed: table full */
+	TS_STAT_TW_FULL,	/* a followed timewait socket's entry taken by another */
 	TS_STAT_GAPS,		/* transitions not seen: a later one started elsewhere */
 	TS_STAT__MAX,
 };

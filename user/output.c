@@ -488,6 +488,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "kernel_events", s->stats[TS_STAT_EVENTS]);
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
+	json__kv_uint(j, "timewait_table_full", s->stats[TS_STAT_TW_FULL]);
 	json__kv_uint(j, "malformed", s->malformed);
 	json__kv_uint(j, "internal", s->internal);
 	json__kv_uint(j, "unidentified", s->unidentified);
@@ -509,6 +510,10 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 		" lost, %" PRIu64 " on sockets opened before tracing began\n",
 		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED]);
 	text_connections(f, "tcpstate-trace: ", &s->conns);
+	if (s->stats[TS_STAT_TW_FULL])
+		fprintf(f, "tcpstate-trace: WARNING: timewait table full %" PRIu64 " times: those "
+			"TIME_WAIT ends are reported without their time in TIME_WAIT; raise "
+			"--max-sockets\n", s->stats[TS_STAT_TW_FULL]);
 	if (s->stats[TS_STAT_SOCK_FULL])
 		fprintf(f, "tcpstate-trace: WARNING: socket table full %" PRIu64
 			" times: owners and durations missing; raise --max-sockets\n",
