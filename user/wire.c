@@ -262,11 +262,12 @@ static void take_owner(struct wire_sock *s, const struct ts_wire *w,
 	}
 }
 
-/* Only the records that start a socket's story add it: a close or reset
- * may come after its CLOSE, and nothing would ever remove it. */
+/* A socket not yet in CLOSE is added by any record with its identity (the
+ * kernel counts on it from then on); one in CLOSE is not: nothing would
+ * ever remove it. */
 static bool starts_sock(const struct ts_wire *w)
 {
-	return w->type == TS_EV_ACCEPT || (w->type == TS_EV_STATE && w->newstate != TS_TCP_CLOSE);
+	return w->type != TS_EV_TW_REARM && w->newstate != TS_TCP_CLOSE;
 }
 
 bool wire_decoder__decode(struct wire_decoder *d, const void *data, size_t len,

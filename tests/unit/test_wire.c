@@ -154,6 +154,30 @@ static void owner_part_and_late_port(void **state)
 	wire_decoder__free(&d);
 }
 
+/* A close of a socket the tracer first meets there (it was open before
+ * tracing) names it; the transitions that follow rely on that. After its
+ * CLOSE, a close adds nothing that would stay. */
+static void close_first_names_a_live_socket(void **state)
+{
+	struct wire_decoder d;
+	struct ts_wire_full c = full(TS_EV_CLOSE, 11, 100);
+	struct ts_wire w = head(TS_EV_STATE, 11, 200, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1);
+	struct ts_event e;
+
+	wire_decoder__init(&d, 16);
+	c.w.newstate = TS_TCP_ESTABLISHED;
+	assert_true(wire_decoder__decode(&d, &c, sizeof(c), &e));
+	assert_true(wire_decoder__decode(&d, &w, sizeof(w), &e));
+	assert_int_equal(e.sport, 8080);
+	assert_int_equal(d.unidentified, 0);
+	c = full(TS_EV_CLOSE, 12, 300);
+	c.w.newstate = TS_TCP_CLOSE;
+	assert_true(wire_decoder__decode(&d, &c, sizeof(c), &e));
+	assert_int_equal(e.sport, 8080);
+	assert_int_equal(d.count, 1);
+	wire_decoder__free(&d);
+}
+
 static void malformed_refused(void **state)
 {
 	struct wire_decoder d;
@@ -235,6 +259,7 @@ int main(void)
 		cmocka_unit_test(close_forgets),
 		cmocka_unit_test(caller_is_not_owner),
 		cmocka_unit_test(owner_part_and_late_port),
+		cmocka_unit_test(close_first_names_a_live_socket),
 		cmocka_unit_test(malformed_refused),
 		cmocka_unit_test(full_table_forgets_the_oldest),
 		cmocka_unit_test(erase_keeps_runs),
