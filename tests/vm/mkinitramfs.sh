@@ -132,7 +132,9 @@ is_dynamic_elf "$BUSYBOX" && die "$BUSYBOX is dynamically linked (apt-get instal
 stage=$(mktemp -d "${TMPDIR:-/tmp}/tcpst-initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
-applets=$("$BUSYBOX" --list | tr '\n' ' ')
+# For the applet-name warning only; a foreign-architecture busybox cannot
+# run here, so the host's (same Debian package) stands in for it.
+applets=$({ "$BUSYBOX" --list 2>/dev/null || /bin/busybox --list 2>/dev/null || true; } | tr '\n' ' ')
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,lib/modules}
 chmod 1777 "$stage/tmp"
 cp "$BUSYBOX" "$stage/bin/busybox"
