@@ -1,11 +1,30 @@
 # tcpstate-trace: see README.md. `make help` lists the targets.
-OUTPUT ?= build
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
 PREFIX ?= /usr/local
-ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+ARCH ?= $(HOST_ARCH)
 VMLINUX_DIR := vmlinux/$(ARCH)
+# A cross build (ARCH=arm64 on x86) uses Debian's cross compiler and the
+# arm64 multiarch libraries (scripts/install-deps --arm64) and keeps all of
+# its output, the binary included, in build/ARCH so it never mixes with the
+# host's build.
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(if $(filter arm64,$(ARCH)),aarch64-linux-gnu-,$(error no cross compiler known for ARCH=$(ARCH)))
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+OUTPUT ?= build/$(ARCH)
+BIN := $(OUTPUT)/tcpstate-trace
+DEPS_FLAGS := --$(ARCH)
+CROSS_DEPS := deps
+else
+OUTPUT ?= build
+BIN := tcpstate-trace
+endif
+# The guests' architecture as Debian names it (tests/vm/arch.sh).
+VM_ARCH := $(if $(filter x86,$(ARCH)),amd64,$(ARCH))
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS ?= -g -O2
@@ -38,33 +57,36 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-fuzz test-live vmtest vmshell bench install uninstall clean help
+.PHONY: all static deps check-deps run test test-unit test-fuzz test-live vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
 .DELETE_ON_ERROR:
 
-all: tcpstate-trace
+all: $(BIN)
 
 help:
 	@echo 'make            build ./tcpstate-trace (V=1 shows the commands)'
 	@echo 'make static     build $(OUTPUT)/static/tcpstate-trace, a static binary to copy to other hosts'
+	@echo 'make ARCH=arm64 [static]  cross-build for arm64 into build/arm64 (installs the cross toolchain)'
 	@echo 'make deps       install missing build and test dependencies (Debian packages; root)'
 	@echo 'make run        deps + build + trace live (root); ARGS="-j" passes options'
-	@echo 'make test       deps + build + unit tests + live tests + vmtest (root)'
-	@echo 'make vmtest     the live tests in qemu VMs on Debian kernels (KERNELS="5.10 6.1 6.12")'
-	@echo 'make vmshell    a shell in a VM with the tracer and tests (KERNEL=6.12)'
+	@echo 'make test       deps + build + unit tests + live tests + vmtest + vmtest-arm64 (root)'
+	@echo 'make vmtest     the live tests in qemu VMs on Debian kernels (KERNELS="$(KERNELS)")'
+	@echo 'make vmtest ARCH=arm64  the same on arm64 kernels under qemu-system-aarch64 (KERNELS="$(ARM64_KERNELS)")'
+	@echo 'make vmtest-arm64  what make test runs on arm64: KERNELS="$(ARM64_TEST_KERNELS)"'
+	@echo 'make vmshell    a shell in a VM with the tracer and tests (KERNEL=6.12; ARCH=arm64 too)'
 	@echo 'make bench      overhead, loss, saturation, memory vs no tracer and tcpstates (BENCH_ARGS=--quick)'
 	@echo 'make install    install to $$(DESTDIR)$$(PREFIX) (PREFIX=$(PREFIX))'
-	@echo 'make vmlinux    regenerate $(VMLINUX_DIR)/vmlinux.h from this kernel'
+	@echo 'make vmlinux    regenerate $(VMLINUX_DIR)/vmlinux.h (vmlinux/README.md)'
 
 deps:
-	$(Q)scripts/install-deps
+	$(Q)scripts/install-deps $(DEPS_FLAGS)
 
 check-deps:
-	$(Q)scripts/install-deps --check
+	$(Q)scripts/install-deps --check $(DEPS_FLAGS)
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tests/scenario $(OUTPUT)/static:
 	$(Q)mkdir -p $@
 
-$(BPF_OBJ): bpf/tcpstate.bpf.c $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+$(BPF_OBJ): bpf/tcpstate.bpf.c $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT) $(CROSS_DEPS)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -76,7 +98,7 @@ $(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/tcpstate.h $(SKEL) | $(OUT
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-tcpstate-trace: $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -85,29 +107,38 @@ $(OUTPUT)/static/tcpstate-trace: $(USER_OBJS) | $(OUTPUT)/static
 	$(call msg,STATIC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(STATIC_LDLIBS) -o $@
 
-vmlinux:
+# x86 from this machine's kernel; arm64 from the BTF in Debian's arm64 6.18
+# cloud kernel (the release x86's header came from).
+VMLINUX_ARM64_KERNEL := 6.18
+vmlinux: | $(OUTPUT)
+ifeq ($(ARCH),arm64)
+	tests/vm/fetch-kernels.sh --arch arm64 $(VMLINUX_ARM64_KERNEL)
+	scripts/btf-from-image $${TCPSTATE_VM_CACHE:-/var/cache/tcpstate-trace/vm}/arm64/$(VMLINUX_ARM64_KERNEL)/vmlinuz $(OUTPUT)/vmlinux.btf
+	$(BPFTOOL) btf dump file $(OUTPUT)/vmlinux.btf format c > $(VMLINUX_DIR)/vmlinux.h
+else
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_DIR)/vmlinux.h
+endif
 
 run: deps
 	$(Q)$(MAKE) all
-	./tcpstate-trace $(ARGS)
+	./$(BIN) $(ARGS)
 
 # --- tests -------------------------------------------------------------------
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,UNIT,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -ljansson -o $@
 
-$(OUTPUT)/tests/scenario/%: tests/scenario/%.c tests/scenario/scenario.h | $(OUTPUT)/tests/scenario
+$(OUTPUT)/tests/scenario/%: tests/scenario/%.c tests/scenario/scenario.h | $(OUTPUT)/tests/scenario $(CROSS_DEPS)
 	$(call msg,SCENARIO,$@)
 	$(Q)$(CC) $(CFLAGS) -static -pthread $< -o $@
 
-$(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/tests
+$(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/tests $(CROSS_DEPS)
 	$(call msg,LIVETEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/live $(wildcard tests/live/*.c) -static -ljansson -o $@
 
 test: deps
 	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)$(MAKE) test-unit test-fuzz test-live vmtest
+	$(Q)$(MAKE) test-unit test-fuzz test-live vmtest vmtest-arm64
 
 # A short libFuzzer run over the recording reader (tests/fuzz/README.md).
 FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
@@ -132,17 +163,28 @@ test-unit: $(UNIT_BINS)
 # tcp_close/tcp_shutdown, and tp-classic (the classic state tracepoint).
 # Modes this kernel cannot do are reported unsupported, with the reason.
 LIVE_MODES := fentry kprobe tracepoint tp-classic
-test-live: tcpstate-trace $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)tests/live/run-modes.sh $(LIVETEST) ./tcpstate-trace $(OUTPUT)/tests/scenario $(LIVE_MODES)
+test-live: $(BIN) $(SCENARIO_BINS) $(LIVETEST)
+	$(Q)tests/live/run-modes.sh $(LIVETEST) ./$(BIN) $(OUTPUT)/tests/scenario $(LIVE_MODES)
 
 # The same suite in VMs booting Debian's kernels (tests/vm/README.md). The
 # cloud kernels build sock_diag for TCP as a module (the start-up snapshot
 # needs it); a real system autoloads it, the initramfs has no modprobe.
-KERNELS ?= 5.10 6.1 6.12
+# Each kernel comes from the Debian suite that carries it (tests/vm/README.md):
+# 5.10 bullseye, 6.1 bookworm, 6.12 trixie, 6.18 and 7.3 trixie-backports.
+ifeq ($(ARCH),arm64)
+KERNELS ?= $(ARM64_KERNELS)
+else
+KERNELS ?= 5.10 6.1 6.12 6.18 7.3
+endif
+# arm64 guests (TCG too) run the live suite about as fast as x86 ones, since
+# it mostly waits on the kernel's timers: make test runs all three (about 11
+# minutes; tests/vm/README.md). ARM64_TEST_KERNELS=6.12 cuts that to a third.
+ARM64_KERNELS := 6.12 6.18 7.3
+ARM64_TEST_KERNELS ?= $(ARM64_KERNELS)
 VM_LIVETEST = livetest --tracer /bin/tcpstate-trace --scenarios /bin --timeout-ms 30000 --
 vmtest: static $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)tests/vm/fetch-kernels.sh $(KERNELS)
-	$(Q)KERNELS="$(KERNELS)" tests/vm/vmtest.sh --timeout 1500 --module tcp_diag \
+	$(Q)tests/vm/fetch-kernels.sh --arch $(VM_ARCH) $(KERNELS)
+	$(Q)KERNELS="$(KERNELS)" tests/vm/vmtest.sh --arch $(VM_ARCH) --timeout 1500 --module tcp_diag \
 		--bin $(OUTPUT)/static/tcpstate-trace --bin $(LIVETEST) \
 		$(foreach s,$(SCENARIO_BINS),--bin $(s)) \
 		--mode 'fentry=$(VM_LIVETEST) --attach fentry' \
@@ -150,10 +192,15 @@ vmtest: static $(SCENARIO_BINS) $(LIVETEST)
 		--mode 'tracepoint=$(VM_LIVETEST) --attach tracepoint' \
 		--mode 'tp-classic=$(VM_LIVETEST) --state-hook tracepoint --attach tracepoint'
 
+# The arm64 cross build in the arm64 VMs, as make test runs it (its own
+# build directory, so a given OUTPUT never gets two architectures).
+vmtest-arm64:
+	$(Q)$(MAKE) ARCH=arm64 OUTPUT=$(OUTPUT)/arm64 KERNELS="$(ARM64_TEST_KERNELS)" vmtest
+
 # An interactive shell in one of those VMs, with the tracer and the tests.
 KERNEL ?= 6.12
 vmshell: static $(SCENARIO_BINS) $(LIVETEST)
-	tests/vm/vmshell.sh --kernel $(KERNEL) --bin $(OUTPUT)/static/tcpstate-trace \
+	tests/vm/vmshell.sh --arch $(VM_ARCH) --kernel $(KERNEL) --bin $(OUTPUT)/static/tcpstate-trace \
 		--bin $(LIVETEST) $(foreach s,$(SCENARIO_BINS),--bin $(s))
 
 # --- benchmark (tests/bench/README.md) -----------------------------------------
@@ -182,13 +229,13 @@ bench: deps
 		--json-out $(OUTPUT)/bench/results.json $(BENCH_ARGS)
 
 # --- install -----------------------------------------------------------------
-install: tcpstate-trace
-	install -D -m 0755 tcpstate-trace $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace
 	install -D -m 0644 doc/tcpstate-trace.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8
 
 clean:
-	$(call msg,CLEAN,$(OUTPUT) tcpstate-trace)
-	$(Q)rm -rf $(OUTPUT) tcpstate-trace
+	$(call msg,CLEAN,$(OUTPUT) $(BIN))
+	$(Q)rm -rf $(OUTPUT) $(BIN)

@@ -120,9 +120,14 @@ static bool run_mode(struct tracer_run *t, struct cp *c, const char *mode)
 		check_fail(__FILE__, __LINE__, "closepath %s failed", mode);
 		return false;
 	}
-	EXPECT(tracer_wait(t, both_closed, c), "both ends did not reach CLOSE");
+	bool done = tracer_wait(t, both_closed, c);
+
 	tracer_stop(t, SIGINT);
 	check_summary(t);
+	/* An end whose program run the kernel skipped never arrives; that is
+	 * no failure when the summary owns up to it (seen once on 7.3 with
+	 * kprobes: no TIME_WAIT record, "2 skipped program runs"). */
+	EXPECT(done || tracer_runs_lost(t), "both ends did not reach CLOSE");
 	return true;
 }
 

@@ -11,14 +11,16 @@
 #                  Beware: busybox sh runs its own applet for a bare command
 #                  name (ls, ip, ss, tc, nc, ...) even if /bin has a file of
 #                  that name; call such files by path (a warning says so).
-#   --module NAME  include kernel module NAME of kernel K (5.10, 6.1, 6.12, as
-#                  cached by fetch-kernels.sh) and the modules it depends on,
+#   --module NAME  include kernel module NAME of kernel K (5.10, 6.1, ...;
+#                  as cached by fetch-kernels.sh for $TCPSTATE_VM_ARCH, default
+#                  amd64) and the modules it depends on,
 #                  decompressed, under /lib/modules/; /init loads them in
 #                  dependency order (the list is /modules). Repeatable.
 #                  The image is then only good for kernel K.
 #
 # The image (gzip-compressed newc cpio, owned by root) holds the static
-# busybox of the busybox-static package as /bin/busybox (/init links every
+# busybox of the busybox-static package as /bin/busybox (for arm64 the one
+# fetch-kernels.sh put in the cache; /init links every
 # applet to it at boot), tests/vm/guest-init.sh as /init,
 # /etc/{passwd,group,hosts}, /dev/console, and the given files. The command to run is not part of it:
 # run-guest.sh appends /cmd as a second archive (see guest-init.sh).
@@ -28,8 +30,13 @@ set -euo pipefail
 
 prog=mkinitramfs
 here=$(cd "$(dirname "$0")" && pwd)
-BUSYBOX=${TCPSTATE_VM_BUSYBOX:-/bin/busybox}
-CACHE=${TCPSTATE_VM_CACHE:-/var/cache/tcpstate-trace/vm}
+# shellcheck source=arch.sh
+. "$here/arch.sh"
+if [[ $VM_ARCH == amd64 ]]; then
+	BUSYBOX=${TCPSTATE_VM_BUSYBOX:-/bin/busybox}
+else
+	BUSYBOX=${TCPSTATE_VM_BUSYBOX:-$VM_KCACHE/busybox}
+fi
 
 die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -43,15 +50,18 @@ is_dynamic_elf() {
 modules_tree() {
 	local deb tmp d
 	[[ -d $kdir/modules ]] && return 0
-	deb=$(find "$kdir" -maxdepth 1 -name '*.deb' | head -n1)
-	[[ -n $deb ]] || die "no .deb for kernel $kernel in $kdir (run tests/vm/fetch-kernels.sh $kernel)"
+	[[ -n $(find "$kdir" -maxdepth 1 -name '*.deb') ]] ||
+		die "no .deb for kernel $kernel in $kdir (run tests/vm/fetch-kernels.sh $kernel)"
 	exec 8>"$kdir/.modules.lock"
 	flock 8
 	if [[ ! -d $kdir/modules ]]; then
 		tmp=$(mktemp -d "$kdir/.modules.XXXXXX")
-		# Bullseye and bookworm ship /lib/modules, trixie /usr/lib/modules.
-		dpkg-deb --fsys-tarfile "$deb" |
-			tar -x -C "$tmp" --wildcards './lib/modules/*' './usr/lib/modules/*' 2>/dev/null || true
+		# Bullseye and bookworm ship /lib/modules, trixie /usr/lib/modules;
+		# from 7.x they are in linux-modules-R, one of several .debs.
+		for deb in "$kdir"/*.deb; do
+			dpkg-deb --fsys-tarfile "$deb" |
+				tar -x -C "$tmp" --wildcards './lib/modules/*' './usr/lib/modules/*' 2>/dev/null || true
+		done
 		for d in "$tmp"/lib/modules/* "$tmp"/usr/lib/modules/*; do
 			if [[ -d $d/kernel ]]; then mv "$d" "$kdir/modules"; break; fi
 		done
@@ -108,21 +118,23 @@ if ((${#modules[@]})) && [[ -z $kernel ]]; then
 	echo "$prog: --module needs --kernel" >&2
 	exit 2
 fi
-kdir=$CACHE/$kernel
+kdir=$VM_KCACHE/$kernel
 out=$1
 shift
 
 for t in cpio gzip readelf; do
 	command -v "$t" >/dev/null || die "'$t' not found (apt-get install cpio gzip binutils)"
 done
-[[ -x $BUSYBOX ]] || die "$BUSYBOX not found (apt-get install busybox-static)"
+[[ -x $BUSYBOX ]] || die "$BUSYBOX not found (amd64: apt-get install busybox-static; arm64: tests/vm/fetch-kernels.sh --arch arm64 fetches it)"
 is_dynamic_elf "$BUSYBOX" && die "$BUSYBOX is dynamically linked (apt-get install busybox-static)"
 [[ -r $here/guest-init.sh ]] || die "$here/guest-init.sh not found"
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/tcpst-initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
-applets=$("$BUSYBOX" --list | tr '\n' ' ')
+# For the applet-name warning only; a foreign-architecture busybox cannot
+# run here, so the host's (same Debian package) stands in for it.
+applets=$({ "$BUSYBOX" --list 2>/dev/null || /bin/busybox --list 2>/dev/null || true; } | tr '\n' ' ')
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,lib/modules}
 chmod 1777 "$stage/tmp"
 cp "$BUSYBOX" "$stage/bin/busybox"

@@ -1,9 +1,12 @@
 #!/bin/bash
 # run-guest.sh — boot a Debian kernel under qemu (TCG) and run one command in it.
 #
-# Usage: tests/vm/run-guest.sh --kernel 5.10|6.1|6.12 [OPTION...] -- CMD [ARG...]
+# Usage: tests/vm/run-guest.sh --kernel K [OPTION...] -- CMD [ARG...]
 #
-#   --kernel K          kernel to boot (fetched by fetch-kernels.sh if missing)
+#   --kernel K          kernel to boot: 5.10, 6.1, 6.12, 6.18, 7.2, 7.3
+#                       (fetched by fetch-kernels.sh if missing)
+#   --arch ARCH         amd64 (default: $TCPSTATE_VM_ARCH, else amd64) or arm64
+#                       (qemu-system-aarch64 -M virt, console ttyAMA0)
 #   --bin PATH          put the static executable (or any file) PATH into the
 #                       guest as /bin/<basename>; repeatable
 #   --file SRC=/DEST    put SRC into the guest at /DEST; repeatable
@@ -51,13 +54,14 @@
 #       the guest failed to boot twice (log path in the result line)
 #
 # Environment: TCPSTATE_VM_CACHE (kernel cache, see fetch-kernels.sh),
-# QEMU (default qemu-system-x86_64).
+# QEMU (default qemu-system-x86_64, for arm64 qemu-system-aarch64),
+# TCPSTATE_VM_CPU (arm64 only: qemu's -cpu, default cortex-a57).
 set -euo pipefail
 
 prog=run-guest
 here=$(cd "$(dirname "$0")" && pwd)
-CACHE=${TCPSTATE_VM_CACHE:-/var/cache/tcpstate-trace/vm}
-QEMU=${QEMU:-qemu-system-x86_64}
+# shellcheck source=arch.sh
+. "$here/arch.sh"
 
 EX_PASS=0 EX_FAIL=1 EX_USAGE=2 EX_INFRA=3 EX_UNSUPPORTED=77
 
@@ -69,10 +73,14 @@ bins=() mods=()
 while (($#)); do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
-	--kernel | --bin | --file | --module | --initrd | --timeout | --boot-timeout | --smp | --mem | --append | --log | --output | --result)
+	--kernel | --arch | --bin | --file | --module | --initrd | --timeout | --boot-timeout | --smp | --mem | --append | --log | --output | --result)
 		(($# >= 2)) || bad_usage "$1 needs an argument"
 		case $1 in
 		--kernel) kernel=$2 ;;
+		--arch)
+			vm_arch "$2" || bad_usage "bad --arch '$2' (amd64 or arm64)"
+			export TCPSTATE_VM_ARCH=$VM_ARCH
+			;;
 		--bin) bins+=("$2") ;;
 		--file)
 			[[ $2 == *=/* ]] || bad_usage "--file wants SRC=/DEST, not '$2'"
@@ -161,17 +169,17 @@ finish() {
 }
 infra() { finish infra "" "$*"; }
 
-command -v "$QEMU" >/dev/null || infra "$QEMU not found (apt-get install qemu-system-x86)"
+command -v "$VM_QEMU" >/dev/null || infra "$VM_QEMU not found (scripts/install-deps installs it; for arm64 with --arm64)"
 command -v cpio >/dev/null || infra "cpio not found (apt-get install cpio)"
 
 # The kernel.
-kdir=$CACHE/$kernel
+kdir=$VM_KCACHE/$kernel
 if [[ ! -s $kdir/vmlinuz ]]; then
 	"$here/fetch-kernels.sh" "$kernel" >&2 || infra "kernel $kernel is not cached and fetching it failed"
 fi
 [[ -s $kdir/vmlinuz ]] || infra "no kernel image $kdir/vmlinuz"
-kimage=$kdir/vmlinuz
-if [[ $bzimage == 0 && -s $kdir/vmlinux ]]; then kimage=$kdir/vmlinux; fi
+kimage=$(vm_kimage "$kernel" "$bzimage")
+vm_qemu_machine
 
 if [[ -z $initrd ]]; then
 	mkargs=(--kernel "$kernel")
@@ -243,10 +251,10 @@ boot_once() {
 	# The guest watchdog fires at $timeout; allow time to print the output.
 	local cmd_deadline_ms=$(((timeout + 60) * 1000))
 	start=$(now_ms)
-	"$QEMU" -accel tcg -cpu qemu64 -m "$mem" -smp "$smp" \
+	"$VM_QEMU" "${VM_MACHINE[@]}" -m "$mem" -smp "$smp" \
 		-nographic -no-reboot -net none \
 		-kernel "$kimage" -initrd "$work/run.cpio" \
-		-append "console=ttyS0 panic=-1 tcpst.nonce=$nonce tcpst.timeout=$timeout $append" \
+		-append "console=$VM_CONSOLE panic=-1 tcpst.nonce=$nonce tcpst.timeout=$timeout $append" \
 		</dev/null >"$log" 2>&1 &
 	qemu_pid=$!
 	deadline=$((start + boot_timeout * 1000))

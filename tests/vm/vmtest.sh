@@ -12,7 +12,10 @@
 #   --bin PATH           put PATH into every guest as /bin/<basename>; repeatable
 #   --file SRC=/DEST     put SRC into every guest at /DEST; repeatable
 #   --module NAME        load kernel module NAME in every guest; repeatable
-#   --kernels "K..."     kernels to test (default: $KERNELS, else "5.10 6.1 6.12")
+#   --kernels "K..."     kernels to test (default: $KERNELS, else
+#                        "5.10 6.1 6.12 6.18 7.3")
+#   --arch ARCH          the guests' architecture: amd64 (default:
+#                        $TCPSTATE_VM_ARCH, else amd64) or arm64
 #   --jobs N             guests running at once (default: the number of CPUs)
 #   --smp N              CPUs per guest (default 1)
 #   --timeout SECS       per-command timeout (default 300)
@@ -43,11 +46,13 @@ set -euo pipefail
 
 prog=vmtest
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=arch.sh
+. "$here/arch.sh"
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 bad_usage() { printf '%s: %s (try --help)\n' "$prog" "$*" >&2; exit 2; }
 
-kernels=${KERNELS:-5.10 6.1 6.12}
+kernels=${KERNELS:-5.10 6.1 6.12 6.18 7.3}
 jobs=$(nproc 2>/dev/null || echo 2)
 smp=1
 timeout=300
@@ -68,9 +73,10 @@ add_mode() {
 while (($#)); do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
-	--mode | --bin | --file | --module | --kernels | --jobs | --smp | --timeout | --logdir)
+	--mode | --bin | --file | --module | --kernels | --arch | --jobs | --smp | --timeout | --logdir)
 		(($# >= 2)) || bad_usage "$1 needs an argument"
 		case $1 in
+		--arch) vm_arch "$2" || bad_usage "bad --arch '$2' (amd64 or arm64)" ;;
 		--mode) add_mode "$2" ;;
 		--bin) files+=("$2") ;;
 		--file)
@@ -100,6 +106,9 @@ read -r -a klist <<<"$kernels"
 for f in "${files[@]}"; do
 	[[ -f ${f%=/*} ]] || bad_usage "no such file '${f%=/*}'"
 done
+
+# The scripts below read the architecture from here.
+export TCPSTATE_VM_ARCH=$VM_ARCH
 
 if [[ -z $logdir ]]; then
 	logdir=$(mktemp -d "${TMPDIR:-/tmp}/tcpst-vmtest-$(date +%Y%m%d-%H%M%S).XXXXXX")
@@ -274,7 +283,7 @@ for k in "${klist[@]}"; do
 		awk '$1 ~ /^[0-9.]+$/ { s += $1; if ($1 > x) x = $1 } END { printf "%.1fs (max %.1fs);", s, x }')"
 done
 echo "guest time per kernel:${times%;}"
-echo "$((${#klist[@]} * ${#mode_names[@]})) cells, $nfail failed, $ninfra infrastructure failures; wall time ${wall}s (jobs $jobs, smp $smp); logs: $logdir"
+echo "$((${#klist[@]} * ${#mode_names[@]})) cells, $nfail failed, $ninfra infrastructure failures; wall time ${wall}s ($VM_ARCH, jobs $jobs, smp $smp); logs: $logdir"
 
 ((nfail == 0)) || exit 1
 ((ninfra == 0)) || exit 3
