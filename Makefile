@@ -177,10 +177,11 @@ else
 KERNELS ?= 5.10 6.1 6.12 6.18 7.3
 endif
 # arm64 guests (TCG too) run the live suite about as fast as x86 ones, since
-# it mostly waits on the kernel's timers: make test runs all three (about 11
-# minutes; tests/vm/README.md). ARM64_TEST_KERNELS=6.12 cuts that to a third.
+# it mostly waits on the kernel's timers. make test runs one arm64 kernel,
+# to keep CI well inside its time; `make vmtest ARCH=arm64` runs all three
+# (about 11 minutes; tests/vm/README.md).
 ARM64_KERNELS := 6.12 6.18 7.3
-ARM64_TEST_KERNELS ?= $(ARM64_KERNELS)
+ARM64_TEST_KERNELS ?= 6.12
 VM_LIVETEST = livetest --tracer /bin/tcpstate-trace --scenarios /bin --timeout-ms 30000 --
 vmtest: static $(SCENARIO_BINS) $(LIVETEST)
 	$(Q)tests/vm/fetch-kernels.sh --arch $(VM_ARCH) $(KERNELS)
