@@ -94,19 +94,22 @@ static __always_inline struct sock_bucket *sock_bucket(__u64 key)
 	return bpf_map_lookup_elem(&socks, &i);
 }
 
+static __always_inline struct sock_info *bucket_find(struct sock_bucket *b, __u64 key)
+{
+	if (b->way[0].sk == key)
+		return &b->way[0].info;
+	if (b->way[1].sk == key)
+		return &b->way[1].info;
+	return NULL;
+}
+
 /* The socket's entry, or NULL if the tracer has none. */
 static __always_inline struct sock_info *sock_find(const struct sock *sk)
 {
 	__u64 key = addr_of(sk);
 	struct sock_bucket *b = sock_bucket(key);
 
-	if (!b)
-		return NULL;
-	if (b->way[0].sk == key)
-		return &b->way[0].info;
-	if (b->way[1].sk == key)
-		return &b->way[1].info;
-	return NULL;
+	return b ? bucket_find(b, key) : NULL;
 }
 
 /* Which way a new entry takes: an empty one, a closed socket's, else the
@@ -129,14 +132,14 @@ static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *s
 {
 	__u64 key = addr_of(sk);
 	struct sock_bucket *b = sock_bucket(key);
+	struct sock_info *si;
 	struct sock_slot *v;
 
 	if (!b)
 		return NULL;
-	if (b->way[0].sk == key)
-		return &b->way[0].info;
-	if (b->way[1].sk == key)
-		return &b->way[1].info;
+	si = bucket_find(b, key);
+	if (si)
+		return si;
 	v = sock_victim(b);
 	v->sk = key;
 	__builtin_memset(&v->info, 0, sizeof(v->info));

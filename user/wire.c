@@ -210,28 +210,14 @@ static void ident_to_event(const struct ts_wire_ident *id, struct ts_event *e)
 /* The kernel reports a port or inode once it is assigned: 0 keeps the old. */
 static void ident_keep(struct wire_sock *s, const struct ts_wire_ident *id)
 {
-	s->skaddr = id->skaddr;
-	if (id->ino)
-		s->ino = id->ino;
-	s->netns = id->netns;
-	s->family = id->family;
-	if (id->sport)
-		s->sport = id->sport;
-	s->dport = id->dport;
-	memcpy(s->saddr, id->saddr, sizeof(s->saddr));
-	memcpy(s->daddr, id->daddr, sizeof(s->daddr));
-}
+	uint64_t ino = s->id.ino;
+	uint16_t sport = s->id.sport;
 
-static void sock_to_event(const struct wire_sock *s, struct ts_event *e)
-{
-	e->skaddr = s->skaddr;
-	e->ino = s->ino;
-	e->netns = s->netns;
-	e->family = s->family;
-	e->sport = s->sport;
-	e->dport = s->dport;
-	memcpy(e->saddr, s->saddr, sizeof(e->saddr));
-	memcpy(e->daddr, s->daddr, sizeof(e->daddr));
+	s->id = *id;
+	if (!id->ino)
+		s->id.ino = ino;
+	if (!id->sport)
+		s->id.sport = sport;
 }
 
 static void owner_to_event(uint32_t pid, uint8_t src, const char *comm, struct ts_event *e)
@@ -295,7 +281,7 @@ bool wire_decoder__decode(struct wire_decoder *d, const void *data, size_t len,
 			ident_keep(s, id);
 		ident_to_event(id, e);
 	} else if (s) {
-		sock_to_event(s, e);
+		ident_to_event(&s->id, e);
 	} else if (w->type != TS_EV_TW_REARM) {
 		d->unidentified++;
 	}

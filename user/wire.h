@@ -15,13 +15,9 @@
 struct wire_sock {
 	uint64_t cookie;	/* 0: a free slot */
 	uint64_t last_ns;	/* its newest record */
-	uint64_t skaddr;
-	uint64_t ino;
-	uint32_t netns;
-	uint16_t family, sport, dport;
-	uint8_t owner_src;
-	uint8_t saddr[16], daddr[16];
+	struct ts_wire_ident id;
 	uint32_t pid;
+	uint8_t owner_src;
 	char comm[TS_COMM_LEN];
 };
 
