@@ -44,14 +44,6 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* See addr_of(). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} scratch SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TS_MAX_PORTS);

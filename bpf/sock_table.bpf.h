@@ -68,17 +68,16 @@ static __always_inline void sock_set_cookie(struct sock_info *si, const struct s
 }
 
 /* A pointer's value as a plain number, to key and hash by: the verifier
- * refuses arithmetic on typed (trusted) pointers, and a map value holding
- * one reads back as a number. */
+ * refuses arithmetic on typed (trusted) pointers. Read back from the stack
+ * it is a number; a shared scratch slot would not do, since a program in a
+ * softirq can run in between on the same CPU. */
 static __always_inline __u64 addr_of(const void *p)
 {
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&scratch, &zero);
+	const void *in = p;
+	__u64 v = 0;
 
-	if (!v)
-		return 0;
-	*v = (__u64)p;
-	return *(volatile __u64 *)v;
+	bpf_probe_read_kernel(&v, sizeof(v), &in);
+	return v;
 }
 
 /* Slab objects: the low bits of an address say little. */
