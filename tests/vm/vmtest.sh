@@ -204,6 +204,16 @@ reap_one() {
 	unset "running[$done_pid]"
 }
 
+# One cell: kernel $1, mode number $2.
+run_cell() {
+	local k=$1 i=$2 m=${mode_names[$2]}
+
+	"$here/run-guest.sh" --kernel "$k" --initrd "${initrd[$k]}" --smp "$smp" \
+		--timeout "$timeout" --log "$logdir/$k.$m.log" --output "$logdir/$k.$m.out" \
+		--result "$logdir/$k.$m.result" --quiet -- sh -c "${mode_cmds[$i]}" \
+		>/dev/null 2>"$logdir/$k.$m.err"
+}
+
 # Run the cells, at most $jobs at once.
 for k in "${klist[@]}"; do
 	[[ -z ${row_infra[$k]:-} ]] || continue
@@ -212,10 +222,7 @@ for k in "${klist[@]}"; do
 		while ((${#running[@]} >= jobs)); do
 			reap_one
 		done
-		"$here/run-guest.sh" --kernel "$k" --initrd "${initrd[$k]}" --smp "$smp" \
-			--timeout "$timeout" --log "$logdir/$k.$m.log" --output "$logdir/$k.$m.out" \
-			--result "$logdir/$k.$m.result" --quiet -- sh -c "${mode_cmds[$i]}" \
-			>/dev/null 2>"$logdir/$k.$m.err" &
+		run_cell "$k" "$i" &
 		running[$!]="$k $m"
 	done
 done
@@ -237,10 +244,7 @@ for k in "${klist[@]}"; do
 			[[ ! -f $logdir/$k.$m.$f ]] || mv "$logdir/$k.$m.$f" "$logdir/$k.$m.first.$f"
 		done
 		echo "$prog: $k $m failed; running it once more" >&2
-		"$here/run-guest.sh" --kernel "$k" --initrd "${initrd[$k]}" --smp "$smp" \
-			--timeout "$timeout" --log "$logdir/$k.$m.log" --output "$logdir/$k.$m.out" \
-			--result "$logdir/$k.$m.result" --quiet -- sh -c "${mode_cmds[$i]}" \
-			>/dev/null 2>"$logdir/$k.$m.err" || true
+		run_cell "$k" "$i" || true
 		record "$k" "$m"
 	done
 done
