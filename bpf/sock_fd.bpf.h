@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* From a file descriptor of the current task to its TCP socket, for the
  * syscall tracepoints, where only the fd is known. The pointer this returns
- * came from probe reads: it is not trusted, so the cookie helper and
- * sk_storage refuse it; key maps by its address instead. */
+ * came from probe reads: it is not trusted, so the cookie helper refuses
+ * it; the socket table is keyed by its address for that reason. */
 #ifndef SOCK_FD_BPF_H
 #define SOCK_FD_BPF_H
 

@@ -136,8 +136,8 @@ static __always_inline bool check_history(struct sock_info *si, bool born, int o
 	return false;
 }
 
-/* trusted: sk is the tp_btf argument (plain loads, the cookie helper and
- * socket storage work), not the classic tracepoint's address. */
+/* trusted: sk is the tp_btf argument (plain loads and the cookie helper
+ * work), not the classic tracepoint's address. */
 static __always_inline int handle_state(const struct sock *sk, int oldstate, int newstate,
 					bool trusted)
 {

@@ -441,7 +441,6 @@ void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s)
 {
 	s->malformed = t->wire.malformed;
 	s->unidentified = t->wire.unidentified;
-	s->pruned = t->wire.pruned;
 }
 
 void tracer__close(struct tracer *t)

@@ -28,8 +28,7 @@ struct tracer_choices {
 /* What decoding the ring's records found wrong (see wire.h). */
 struct tracer_decode_stats {
 	uint64_t malformed;
-	uint64_t unidentified;
-	uint64_t pruned;
+	uint64_t unidentified;	/* its consequence: sockets forgotten when full, or lost ends */
 };
 
 /* Open, load and attach. On failure returns -errno and writes one sentence
