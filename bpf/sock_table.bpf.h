@@ -80,10 +80,23 @@ static __always_inline __u64 addr_of(const void *p)
 	return v;
 }
 
-/* Slab objects: the low bits of an address say little. */
+/* Slab objects: the low bits of an address say little, so every bit is
+ * mixed into the ones kept (a multiply alone left buckets uneven). */
 static __always_inline __u32 bucket_of(__u64 addr, __u32 mask)
 {
-	return (__u32)(((addr >> 6) * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+	addr ^= addr >> 33;
+	addr *= 0xff51afd7ed558ccdULL;
+	addr ^= addr >> 33;
+	return (__u32)addr & mask;
+}
+
+/* The way of keys[] holding key, or -1. */
+static __always_inline int way_of(const __u64 keys[TABLE_WAYS], __u64 key)
+{
+	for (int i = 0; i < TABLE_WAYS; i++)
+		if (keys[i] == key)
+			return i;
+	return -1;
 }
 
 static __always_inline struct sock_bucket *sock_bucket(__u64 key)
@@ -95,11 +108,9 @@ static __always_inline struct sock_bucket *sock_bucket(__u64 key)
 
 static __always_inline struct sock_info *bucket_find(struct sock_bucket *b, __u64 key)
 {
-	if (b->way[0].sk == key)
-		return &b->way[0].info;
-	if (b->way[1].sk == key)
-		return &b->way[1].info;
-	return NULL;
+	int w = way_of(b->sk, key);
+
+	return w < 0 ? NULL : &b->info[w & (TABLE_WAYS - 1)];
 }
 
 /* The socket's entry, or NULL if the tracer has none. */
@@ -114,16 +125,20 @@ static __always_inline struct sock_info *sock_find(const struct sock *sk)
 /* Which way a new entry takes: an empty one, a closed socket's, else the
  * one that changed least recently - a live socket's, whose owner and
  * timing are then lost (counted). */
-static __always_inline struct sock_slot *sock_victim(struct sock_bucket *b)
+static __always_inline __u32 sock_victim(const struct sock_bucket *b)
 {
-	struct sock_slot *a = &b->way[0], *c = &b->way[1];
+	__u32 oldest = 0;
 
-	if (!a->sk || (a->info.state == TCP_CLOSE && a->info.last_ns))
-		return a;
-	if (!c->sk || (c->info.state == TCP_CLOSE && c->info.last_ns))
-		return c;
+	for (__u32 i = 0; i < TABLE_WAYS; i++) {
+		const struct sock_info *si = &b->info[i];
+
+		if (!b->sk[i] || (si->state == TCP_CLOSE && si->last_ns))
+			return i;
+		if (si->last_ns < b->info[oldest & (TABLE_WAYS - 1)].last_ns)
+			oldest = i;
+	}
 	stat_inc(TS_STAT_SOCK_FULL);
-	return a->info.last_ns <= c->info.last_ns ? a : c;
+	return oldest & (TABLE_WAYS - 1);
 }
 
 /* The socket's entry, created if missing, with no cookie yet. */
@@ -132,7 +147,7 @@ static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *s
 	__u64 key = addr_of(sk);
 	struct sock_bucket *b = sock_bucket(key);
 	struct sock_info *si;
-	struct sock_slot *v;
+	__u32 v;
 
 	if (!b)
 		return NULL;
@@ -140,9 +155,10 @@ static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *s
 	if (si)
 		return si;
 	v = sock_victim(b);
-	v->sk = key;
-	__builtin_memset(&v->info, 0, sizeof(v->info));
-	return &v->info;
+	b->sk[v] = key;
+	si = &b->info[v];
+	__builtin_memset(si, 0, sizeof(*si));
+	return si;
 }
 
 /* The socket's entry, created if missing, named. NULL only if the map

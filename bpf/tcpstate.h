@@ -10,6 +10,8 @@
 
 #define TS_COMM_LEN 16
 #define TS_MAX_PORTS 64
+/* Ways per bucket of the kernel's socket and timewait tables. */
+#define TS_TABLE_WAYS 4
 
 enum ts_event_type {
 	TS_EV_STATE = 1,	/* sock:inet_sock_set_state for a TCP socket */

@@ -51,39 +51,60 @@ static __always_inline struct tw_bucket *tw_bucket(__u64 tw)
 	return bpf_map_lookup_elem(&tw_live, &i);
 }
 
-/* The followed timewait socket at this address, or NULL. */
-static __always_inline struct tw_slot *tw_find(__u64 tw)
-{
-	struct tw_bucket *b = tw_bucket(tw);
+/* A followed timewait socket: its bucket and way. */
+struct tw_ref {
+	struct tw_bucket *b;
+	__u32 way;
+};
 
-	if (!b)
-		return NULL;
-	if (b->way[0].tw == tw)
-		return &b->way[0];
-	if (b->way[1].tw == tw)
-		return &b->way[1];
-	return NULL;
+/* The followed timewait socket at this address: false if none. */
+static __always_inline bool tw_find(__u64 tw, struct tw_ref *r)
+{
+	int w;
+
+	r->b = tw_bucket(tw);
+	if (!r->b)
+		return false;
+	w = way_of(r->b->tw, tw);
+	r->way = w & (TABLE_WAYS - 1);
+	return w >= 0;
 }
 
-/* Follow a timewait socket: an empty way, else the one followed longest
- * (its end is then reported as if it was born before tracing; counted). */
+static __always_inline struct tw_live *tw_ref_live(const struct tw_ref *r)
+{
+	return &r->b->live[r->way & (TABLE_WAYS - 1)];
+}
+
+static __always_inline void tw_ref_forget(const struct tw_ref *r)
+{
+	r->b->tw[r->way & (TABLE_WAYS - 1)] = 0;
+}
+
+/* Follow a timewait socket: its own way, an empty one, else the one
+ * followed longest (its end is then reported as if it was born before
+ * tracing; counted). */
 static __always_inline void tw_follow(__u64 tw, const struct tw_live *live)
 {
 	struct tw_bucket *b = tw_bucket(tw);
-	struct tw_slot *v;
+	__u32 v = 0;
+	int w;
 
 	if (!b)
 		return;
-	if (!b->way[0].tw || b->way[0].tw == tw) {
-		v = &b->way[0];
-	} else if (!b->way[1].tw || b->way[1].tw == tw) {
-		v = &b->way[1];
+	w = way_of(b->tw, tw);
+	if (w < 0)
+		w = way_of(b->tw, 0);
+	if (w >= 0) {
+		v = w;
 	} else {
 		stat_inc(TS_STAT_TW_FULL);
-		v = b->way[0].live.enter_ns <= b->way[1].live.enter_ns ? &b->way[0] : &b->way[1];
+		for (__u32 i = 1; i < TABLE_WAYS; i++)
+			if (b->live[i].enter_ns < b->live[v & (TABLE_WAYS - 1)].enter_ns)
+				v = i;
 	}
-	v->tw = tw;
-	v->live = *live;
+	v &= TABLE_WAYS - 1;
+	b->tw[v] = tw;
+	b->live[v] = *live;
 }
 
 /* A new timewait socket: into this CPU's slots, for the handoff. */
@@ -200,15 +221,16 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 static __always_inline int on_timer_start(struct timer_list *timer)
 {
 	struct inet_timewait_sock *tw = timer_tw(timer);
-	struct tw_slot *f = tw_find(addr_of(tw));
+	struct tw_ref r;
+	bool found = tw_find(addr_of(tw), &r);
 
-	if (f && !is_rearm(&f->live, tw)) {
+	if (found && !is_rearm(tw_ref_live(&r), tw)) {
 		/* A new timewait socket in the memory of one that died. */
-		f->tw = 0;
-		f = NULL;
+		tw_ref_forget(&r);
+		found = false;
 	}
-	if (f)
-		tw_rearmed(tw, &f->live);	/* moved, not killed */
+	if (found)
+		tw_rearmed(tw, tw_ref_live(&r));	/* moved, not killed */
 	else
 		tw_born_add(tw);
 	return 0;
@@ -262,25 +284,28 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw, const str
 static __always_inline int on_timer_cancel(struct timer_list *timer, bool expired)
 {
 	struct inet_timewait_sock *tw = timer_tw(timer);
-	struct tw_slot *found = tw_find(addr_of(tw));
 	__u64 now = bpf_ktime_get_ns();
 	struct tw_live copy = {};
+	struct tw_ref r;
+	bool found = tw_find(addr_of(tw), &r);
 
 	if (found) {
-		copy = found->live;
+		struct tw_live *live = tw_ref_live(&r);
+
+		copy = *live;
 		if (expired) {
-			found->tw = 0;
+			tw_ref_forget(&r);
 		} else {
 			/* a kill, or a re-arm if timer_start follows at once */
-			found->live.cancelled = 1;
-			found->live.cancel_ns = now;
-			found->live.cancel_cpu = bpf_get_smp_processor_id();
+			live->cancelled = 1;
+			live->cancel_ns = now;
+			live->cancel_cpu = bpf_get_smp_processor_id();
 		}
 	} else {
 		/* Born before tracing, or its handoff never came. */
 		copy.cookie = read_cookie((const struct sock *)tw, &copy.synth_cookie);
 	}
-	tw_end_send(tw, &copy, found != NULL, expired, now);
+	tw_end_send(tw, &copy, found, expired, now);
 	return 0;
 }
 

@@ -275,9 +275,10 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->filter_dport = o->ndports > 0;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
-	/* Two ways a bucket: room for twice --max-sockets, and for four
-	 * times as many timewait sockets. */
-	uint32_t sb = pow2_at_least(o->max_sockets), twb = pow2_at_least(o->max_sockets * 2);
+	/* Room for twice --max-sockets, and for four times as many
+	 * timewait sockets, in buckets of TS_TABLE_WAYS. */
+	uint32_t sb = pow2_at_least(o->max_sockets * 2 / TS_TABLE_WAYS),
+		 twb = pow2_at_least(o->max_sockets * 4 / TS_TABLE_WAYS);
 
 	s->rodata->sock_buckets_mask = sb - 1;
 	s->rodata->tw_buckets_mask = twb - 1;
