@@ -29,7 +29,10 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
-	  -DTS_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iuser
+	  -DTS_VERSION='"$(VERSION)"' -I$(OUTPUT) -Ibpf -Iuser $(SANFLAGS)
+# make test's sanitizer run (test-live-san) builds into its own OUTPUT with
+# SANFLAGS set.
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf \
 	      -Wall -Wno-unused-function
 LDLIBS := -lbpf -lelf -lz
@@ -57,7 +60,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-fuzz test-live vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
+.PHONY: all static deps check-deps run test test-unit test-fuzz test-live test-live-san vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
 .DELETE_ON_ERROR:
 
 all: $(BIN)
@@ -138,7 +141,7 @@ $(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/t
 
 test: deps
 	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)$(MAKE) test-unit test-fuzz test-live vmtest vmtest-arm64
+	$(Q)$(MAKE) test-unit test-fuzz test-live test-live-san vmtest vmtest-arm64
 
 # A short libFuzzer run over the recording reader (tests/fuzz/README.md).
 FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
@@ -165,6 +168,16 @@ test-unit: $(UNIT_BINS)
 LIVE_MODES := fentry kprobe tracepoint tp-classic
 test-live: $(BIN) $(SCENARIO_BINS) $(LIVETEST)
 	$(Q)tests/live/run-modes.sh $(LIVETEST) ./$(BIN) $(OUTPUT)/tests/scenario $(LIVE_MODES)
+
+# The live suite once more, in tracepoint mode, with the tracer built under
+# AddressSanitizer and UndefinedBehaviorSanitizer: the first report ends
+# the tracer, and the test that ran it fails.
+SAN_OUTPUT := $(OUTPUT)/san
+test-live-san: $(SCENARIO_BINS) $(LIVETEST)
+	$(Q)$(MAKE) OUTPUT=$(SAN_OUTPUT) BIN=$(SAN_OUTPUT)/tcpstate-trace SANFLAGS="$(SAN_CFLAGS)" \
+		$(SAN_OUTPUT)/tcpstate-trace
+	$(Q)ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/live/run-modes.sh $(LIVETEST) $(SAN_OUTPUT)/tcpstate-trace $(OUTPUT)/tests/scenario tracepoint
 
 # The same suite in VMs booting Debian's kernels (tests/vm/README.md). The
 # cloud kernels build sock_diag for TCP as a module (the start-up snapshot

@@ -5,6 +5,7 @@
 #define CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "latency.h"
 #include "tcpstate.h"
@@ -58,6 +59,14 @@ enum cli_result {
 };
 
 void cli__defaults(struct cli_opts *o);
+
+/* Connections user space follows at once: five times --max-sockets, near
+ * what the kernel's tables hold (twice as many sockets, four times as many
+ * in TIME_WAIT), so that live and replay alike keep what the kernel kept. */
+static inline size_t cli__conn_cap(const struct cli_opts *o)
+{
+	return (size_t)o->max_sockets * 5;
+}
 /* Parse argv into o. Errors are printed to stderr as one line. */
 enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o);
 

@@ -41,6 +41,8 @@ static char *put_common(char *p, const struct ts_event *e, const struct clock_ma
 	p = clock__rfc3339_put(clock__to_realtime_ns(clk, e->mono_ns), fmt__lit(p, ",\"ts\":\""));
 	p = fmt__u64(fmt__lit(p, "\",\"mono_ns\":"), e->mono_ns);
 	p = fmt__u64(fmt__lit(p, ",\"cookie\":"), e->cookie);
+	if (e->flags & TS_EVF_SYNTH_COOKIE)
+		p = fmt__lit(p, ",\"cookie_synthetic\":true");
 	p = put_owner(p, e);
 	*p++ = ',';
 	p = event_json__addrs(p, e);

@@ -239,16 +239,17 @@ static int check_alerts(struct app *a, uint64_t now, uint64_t min_age_ns, int *c
 		return 0;
 	for (int i = 0; i < n; i++)
 		q[i].ino = due[i]->ident.ino;
-	/* holders__scan sorts q; find each connection's query by inode. */
-	holders__scan(q, n, NULL);
+	/* A replay's holders are not this host's: it does not look. When
+	 * /proc cannot be read, the holders are unknown, not none. */
+	bool scanned = !a->replaying && holders__scan(q, n, NULL) == 0;
+
 	for (int i = 0; i < n && !err; i++) {
 		struct holder_query *hq = NULL;
 
-		for (int k = 0; k < n; k++)
+		/* holders__scan sorted q: find this connection's query by inode. */
+		for (int k = 0; scanned && due[i]->ident.ino && k < n; k++)
 			if (q[k].ino == due[i]->ident.ino)
 				hq = &q[k];
-		if (!due[i]->ident.ino || a->replaying)
-			hq = NULL;
 		diagnose__close_wait(due[i], hq ? hq->h : NULL, hq ? hq->n : -1, now, diag,
 				     sizeof(diag));
 		err = output__alert(&a->out, due[i], hq, diag, now);
@@ -455,7 +456,7 @@ int main(int argc, char **argv)
 	output__init(&a.out, stdout, opts.json, opts.timestamps);
 	a.alert_after_ns = (uint64_t)opts.close_wait_alert_s * 1000000000ULL;
 	tw_pending__init(&a.tw);
-	if (conn_table__init(&a.conns, 1 << 20) || latency__init(&a.lat, opts.hist_by)) {
+	if (conn_table__init(&a.conns, cli__conn_cap(&opts)) || latency__init(&a.lat, opts.hist_by)) {
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return 1;
 	}

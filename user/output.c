@@ -506,9 +506,12 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 
 void output__summary_text(FILE *f, const struct run_summary *s)
 {
+	bool full = s->stats[TS_STAT_SOCK_FULL] || s->stats[TS_STAT_TW_FULL];
+
 	fprintf(f, "tcpstate-trace: %" PRIu64 " events (%" PRIu64 " transitions), %" PRIu64
-		" lost, %" PRIu64 " on sockets opened before tracing began\n",
-		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED]);
+		" lost, %" PRIu64 " on untracked sockets (opened before tracing began%s)\n",
+		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED],
+		full ? ", or pushed out of a full table" : "");
 	text_connections(f, "tcpstate-trace: ", &s->conns);
 	if (s->stats[TS_STAT_TW_FULL])
 		fprintf(f, "tcpstate-trace: WARNING: timewait table full %" PRIu64 " times: those "

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ static int pid_sockets(uint32_t pid, uint64_t **inos, size_t *n)
 		(*inos)[(*n)++] = ino;
 	}
 	closedir(d);
-	qsort(*inos, *n, sizeof(**inos), cmp_u64);
+	if (*n > 1)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(*inos, *n, sizeof(**inos), cmp_u64);
 	return 0;
 }
 
@@ -96,7 +98,8 @@ static bool wanted(const struct collect *c, const struct sockdiag_sock *s)
 	if (f->pid) {
 		uint64_t ino = s->ino;
 
-		return ino && bsearch(&ino, c->inos, c->ninos, sizeof(ino), cmp_u64);
+		/* bsearch(_, NULL, 0, ...) is undefined: the process holds none */
+		return ino && c->ninos && bsearch(&ino, c->inos, c->ninos, sizeof(ino), cmp_u64);
 	}
 	return true;
 }
@@ -159,11 +162,24 @@ static int by_since(const void *a, const void *b)
 	return (x->since_ns > y->since_ns) - (x->since_ns < y->since_ns);
 }
 
-/* Every distinct network namespace some process is in. */
+/* The namespaces seen: a tree of inode numbers, each stored as the key
+ * pointer's value itself. */
+static int cmp_ino(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return (x > y) - (x < y);
+}
+
+static void no_free(void *p)
+{
+	(void)p;
+}
+
+/* Every distinct network namespace some process is in, however many. */
 static void dump_all(struct collect *c, struct snapshot *s)
 {
-	uint64_t seen[4096];
-	size_t nseen = 0;
+	void *seen = NULL;
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 
@@ -174,7 +190,7 @@ static void dump_all(struct collect *c, struct snapshot *s)
 	while ((de = readdir(d))) {
 		char path[300];
 		struct stat st;
-		size_t i;
+		void *key, **hit;
 		int fd;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
@@ -182,11 +198,14 @@ static void dump_all(struct collect *c, struct snapshot *s)
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
 		if (stat(path, &st))
 			continue;
-		for (i = 0; i < nseen && seen[i] != st.st_ino; i++)
-			;
-		if (i < nseen || nseen == sizeof(seen) / sizeof(seen[0]))
+		key = (void *)(uintptr_t)st.st_ino;
+		if (tfind(key, &seen, cmp_ino))
 			continue;
-		seen[nseen++] = st.st_ino;
+		hit = tsearch(key, &seen, cmp_ino);
+		if (!hit) {	/* out of memory: this one is not dumped */
+			s->netns_failed++;
+			continue;
+		}
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || sockdiag__dump_netns(fd, on_sock, c) || c->err)
 			s->netns_failed++;
@@ -196,6 +215,7 @@ static void dump_all(struct collect *c, struct snapshot *s)
 			close(fd);
 	}
 	closedir(d);
+	tdestroy(seen, no_free);
 }
 
 bool snapshot__seed(struct conn_table *t, const struct snapshot_seed *sd)
@@ -225,7 +245,8 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 			s->netns++;
 	}
 	/* Oldest first, so CLOSE_WAIT alerts come due in order. */
-	qsort(c.v, c.n, sizeof(*c.v), by_since);
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), by_since);
 	for (size_t i = 0; i < c.n; i++) {
 		s->total++;
 		s->by_state[c.v[i].state]++;

@@ -240,7 +240,7 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	t->fn = fn;
 	t->ctx = ctx;
 	/* Every socket the kernel may still tell about, the timewait ones too. */
-	if (wire_decoder__init(&t->wire, (size_t)o->max_sockets * 5)) {
+	if (wire_decoder__init(&t->wire, cli__conn_cap(o))) {
 		free(t);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
