@@ -80,7 +80,9 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 	}
 	if (nh < 0) {
 		add(buf, len, "the peer closed %s; which processes hold the socket is not known "
-			      "(the tracer never saw its inode)", when);
+			      "(%s)", when, nh == DIAG_HOLDERS_NO_INODE ?
+			      "the tracer never saw its inode" :
+			      "they could not be looked up: a replay, or /proc unreadable");
 		return buf;
 	}
 	if (nh == 0) {

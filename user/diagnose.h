@@ -9,9 +9,13 @@
 #include "conn_table.h"
 #include "holders.h"
 
+/* Why the holders are not known, in place of their count. */
+#define DIAG_HOLDERS_NO_INODE (-1)	/* the tracer never saw the socket's inode */
+#define DIAG_HOLDERS_NOT_LOOKED (-2)	/* a replay, or /proc could not be read */
+
 /* A connection in CLOSE_WAIT: the peer has closed, we have not. nh is the
- * number of holders found (h has at most HOLDERS_MAX of them), or -1 when
- * they could not be looked for. */
+ * number of holders found (h has at most HOLDERS_MAX of them), or one of
+ * the DIAG_HOLDERS_ reasons. */
 const char *diagnose__close_wait(const struct conn *c, const struct holder *h, int nh,
 				 uint64_t now_ns, char *buf, size_t len);
 

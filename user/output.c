@@ -87,6 +87,27 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 	return outbuf__commit(&o->ob, p);
 }
 
+/* The holders found; null, not an empty list, when none could be looked for. */
+static void alert_holders(struct json *j, const struct holder_query *q)
+{
+	if (!q) {
+		json__kv_null(j, "holders");
+		json__kv_null(j, "holders_total");
+		return;
+	}
+	json__key(j, "holders");
+	json__begin_array(j);
+	for (int i = 0; i < q->n && i < HOLDERS_MAX; i++) {
+		json__begin_object(j);
+		json__kv_int(j, "pid", q->h[i].pid);
+		json__kv_string(j, "comm", q->h[i].comm);
+		json__kv_int(j, "fd", q->h[i].fd);
+		json__end_object(j);
+	}
+	json__end_array(j);
+	json__kv_int(j, "holders_total", q->n);
+}
+
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
 		  const char *diagnosis, uint64_t now_ns)
 {
@@ -123,17 +144,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 	json__key(j, "close_calls");
 	conn_json__calls(j, c);
 	json__kv_uint(j, "close_calls_total", c->ncalls);
-	json__key(j, "holders");
-	json__begin_array(j);
-	for (int i = 0; q && i < q->n && i < HOLDERS_MAX; i++) {
-		json__begin_object(j);
-		json__kv_int(j, "pid", q->h[i].pid);
-		json__kv_string(j, "comm", q->h[i].comm);
-		json__kv_int(j, "fd", q->h[i].fd);
-		json__end_object(j);
-	}
-	json__end_array(j);
-	json__kv_int(j, "holders_total", q ? q->n : 0);
+	alert_holders(j, q);
 	json__kv_string(j, "diagnosis", diagnosis);
 	json__end_object(j);
 	return json__write_line(j, o->f);

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The engine, driven as a source drives it: records in, JSON lines out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "engine.h"
+#include "tcp_names.h"
+
+#define SEC 1000000000ULL
+
+struct fx {
+	char *buf;
+	size_t len;
+	FILE *f;
+	struct output out;
+	struct engine *e;
+};
+
+static void fx_open(struct fx *x, engine_holders_fn holders, uint64_t alert_after_ns)
+{
+	struct engine_opts eo = { .conn_cap = 1024, .alert_after_ns = alert_after_ns,
+				  .holders = holders };
+
+	memset(x, 0, sizeof(*x));
+	x->f = open_memstream(&x->buf, &x->len);
+	assert_non_null(x->f);
+	output__init(&x->out, x->f, true, false);
+	assert_int_equal(engine__new(&x->e, &eo, &x->out), 0);
+	engine__start(x->e, SEC);
+}
+
+static void fx_close(struct fx *x)
+{
+	engine__free(x->e);
+	output__free(&x->out);
+	fclose(x->f);
+	free(x->buf);
+}
+
+/* The n-th line of type `type` written so far (0 first), or NULL. */
+static json_t *line_of(struct fx *x, const char *type, int n)
+{
+	char *save = NULL, *copy;
+	json_t *hit = NULL;
+
+	fflush(x->f);
+	copy = strndup(x->buf, x->len);
+	for (char *l = strtok_r(copy, "\n", &save); l && !hit; l = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(l, 0, NULL);
+
+		assert_non_null(j);	/* every line is valid JSON */
+		if (strcmp(json_string_value(json_object_get(j, "type")), type) == 0 && n-- == 0)
+			hit = j;
+		else
+			json_decref(j);
+	}
+	free(copy);
+	return hit;
+}
+
+static struct ts_event rec_state(uint64_t cookie, uint64_t at, uint8_t from, uint8_t to)
+{
+	struct ts_event e = { .type = TS_EV_STATE, .mono_ns = at, .cookie = cookie,
+			      .oldstate = from, .newstate = to, .family = AF_INET,
+			      .sport = 8080, .dport = 50000, .ino = 4242, .fd = -1 };
+
+	inet_pton(AF_INET, "127.0.0.1", e.saddr);
+	inet_pton(AF_INET, "127.0.0.1", e.daddr);
+	return e;
+}
+
+/* A server connection the peer closed at 2 s, still open. */
+static void feed_close_wait(struct fx *x)
+{
+	struct ts_event a = rec_state(7, SEC + 1000, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED),
+			b = rec_state(7, 2 * SEC, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT);
+
+	assert_int_equal(engine__feed(x->e, &a), 0);
+	assert_int_equal(engine__feed(x->e, &b), 0);
+}
+
+static int proc_unreadable(struct holder_query *q, int n)
+{
+	for (int i = 0; i < n; i++)
+		q[i].n = 0;	/* as holders__scan: zeroed before it fails */
+	return -EACCES;
+}
+
+static int one_holder(struct holder_query *q, int n)
+{
+	for (int i = 0; i < n; i++) {
+		q[i].n = 1;
+		q[i].h[0] = (struct holder){ .pid = 77, .ppid = 1, .fd = 5, .comm = "worker" };
+	}
+	return 0;
+}
+
+static void alert_without_proc_says_unknown(void **state)
+{
+	struct fx x;
+	json_t *a;
+
+	fx_open(&x, proc_unreadable, 3 * SEC);
+	feed_close_wait(&x);
+	assert_int_equal(engine__tick(x.e, 6 * SEC), 0);
+	a = line_of(&x, "alert", 0);
+	assert_non_null(a);
+	assert_true(json_is_null(json_object_get(a, "holders")));
+	assert_true(json_is_null(json_object_get(a, "holders_total")));
+	assert_non_null(strstr(json_string_value(json_object_get(a, "diagnosis")), "not known"));
+	assert_null(strstr(json_string_value(json_object_get(a, "diagnosis")), "no process"));
+	json_decref(a);
+	fx_close(&x);
+}
+
+static void alert_in_replay_does_not_look(void **state)
+{
+	struct fx x;
+	json_t *a;
+
+	fx_open(&x, NULL, 3 * SEC);
+	feed_close_wait(&x);
+	assert_int_equal(engine__tick(x.e, 6 * SEC), 0);
+	a = line_of(&x, "alert", 0);
+	assert_non_null(a);
+	assert_true(json_is_null(json_object_get(a, "holders_total")));
+	json_decref(a);
+	fx_close(&x);
+}
+
+static void alert_names_the_holder(void **state)
+{
+	struct fx x;
+	json_t *a, *h;
+
+	fx_open(&x, one_holder, 3 * SEC);
+	feed_close_wait(&x);
+	assert_int_equal(engine__tick(x.e, 4 * SEC), 0);
+	assert_null(line_of(&x, "alert", 0));	/* 2 s in CLOSE_WAIT: not yet */
+	assert_int_equal(engine__tick(x.e, 5 * SEC), 0);
+	a = line_of(&x, "alert", 0);
+	assert_non_null(a);
+	assert_int_equal(json_integer_value(json_object_get(a, "holders_total")), 1);
+	h = json_array_get(json_object_get(a, "holders"), 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "pid")), 77);
+	assert_non_null(strstr(json_string_value(json_object_get(a, "diagnosis")), "pid 77"));
+	json_decref(a);
+	fx_close(&x);
+}
+
+static struct ts_event tw_end(uint64_t cookie, uint64_t at, uint8_t type)
+{
+	struct ts_event e = rec_state(cookie, at, TS_TCP_TIME_WAIT, TS_TCP_CLOSE);
+
+	e.type = type;
+	e.flags = TS_EVF_TIMEWAIT | TS_EVF_TENTATIVE;
+	e.tw_reason = TS_TW_KILLED;
+	return e;
+}
+
+/* An early TIME_WAIT end waits out the next round; a re-arm then undoes it. */
+static void tentative_end_held_a_round(void **state)
+{
+	struct fx x;
+	struct ts_event a = tw_end(7, 2 * SEC, TS_EV_STATE), b = tw_end(8, 2 * SEC, TS_EV_STATE),
+			rearm = tw_end(8, 2 * SEC + 1000, TS_EV_TW_REARM);
+	json_t *l;
+
+	fx_open(&x, NULL, 0);
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__feed(x.e, &b), 0);
+	assert_int_equal(engine__tick(x.e, 2 * SEC + ENGINE_ROUND_NS), 0);
+	assert_null(line_of(&x, "state", 0));		/* its own round: held */
+	assert_int_equal(engine__feed(x.e, &rearm), 0);
+	assert_int_equal(engine__tick(x.e, 2 * SEC + 2 * ENGINE_ROUND_NS), 0);
+	l = line_of(&x, "state", 0);
+	assert_non_null(l);
+	assert_int_equal(json_integer_value(json_object_get(l, "cookie")), 7);
+	json_decref(l);
+	assert_null(line_of(&x, "state", 1));		/* 8 was moved, not killed */
+	assert_int_equal(engine__summary(x.e)->internal, 1);
+	fx_close(&x);
+}
+
+static void finish_counts_every_record(void **state)
+{
+	struct fx x;
+	struct ts_event bad = rec_state(9, 2 * SEC, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT);
+	json_t *s;
+
+	fx_open(&x, NULL, 0);
+	feed_close_wait(&x);
+	bad.type = TS_EV__MAX + 1;
+	assert_int_equal(engine__feed(x.e, &bad), 0);
+	assert_int_equal(engine__finish(x.e, 3 * SEC), 0);
+	s = line_of(&x, "summary", 0);
+	assert_non_null(s);
+	assert_int_equal(json_integer_value(json_object_get(s, "events")), 3);
+	assert_int_equal(json_integer_value(json_object_get(s, "malformed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(s, "transitions")), 2);
+	json_decref(s);
+	assert_null(line_of(&x, "state", 2));		/* the bad one was not printed */
+	fx_close(&x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(alert_without_proc_says_unknown),
+		cmocka_unit_test(alert_in_replay_does_not_look),
+		cmocka_unit_test(alert_names_the_holder),
+		cmocka_unit_test(tentative_end_held_a_round),
+		cmocka_unit_test(finish_counts_every_record),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The engine shared by live runs and replays (engine.h). */
+#include "engine.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose.h"
+#include "lifecycle.h"
+#include "tw_pending.h"
+#include "tw_report.h"
+
+/* Closed connections leave after this long without a later record: far
+ * longer than records trail, so live and replayed timelines agree. */
+#define QUIET_EXPIRE_NS 2000000000ULL
+
+struct engine {
+	struct engine_opts o;
+	struct output *out;
+	struct conn_table conns;
+	struct tw_pending tw;		/* early TIME_WAIT ends awaiting a possible re-arm */
+	struct latency lat;
+	struct timeline tl;
+	bool timeline_open;
+	bool events_quiet;		/* the timeline has standard output: no event lines */
+	int timeline_err;
+	struct lifecycle_stats ended;	/* connections that left the table */
+	struct run_summary sum;
+	uint64_t round;			/* rounds so far */
+	uint64_t next_report;		/* 0: none due */
+	uint64_t lost;			/* records dropped so far, as far as known */
+	uint64_t lost_said;		/* ... of which a "lost" record told */
+	int write_err;			/* first output error; ends the run */
+};
+
+/* Every connection leaving the table: counted, and to the timeline. */
+static void on_conn_end(void *ctx, const struct conn *c, enum conn_exit why)
+{
+	struct engine *e = ctx;
+	struct lifecycle l;
+
+	lifecycle__derive(&l, c, why);
+	if (why != CONN_EXIT_OPEN)
+		lifecycle_stats__add(&e->ended, &l);
+	if (e->timeline_open && !e->timeline_err)
+		e->timeline_err = timeline__write(&e->tl, &l);
+}
+
+static int timeline_open(struct engine *e)
+{
+	int err;
+
+	if (!e->o.timeline_path)
+		return 0;
+	err = timeline__open(&e->tl, e->o.timeline_path, e->o.timeline_format);
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: cannot write the timeline to %s: %s\n",
+			e->o.timeline_path, strerror(-err));
+		return err;
+	}
+	e->timeline_open = true;
+	e->events_quiet = strcmp(e->o.timeline_path, "-") == 0;
+	return 0;
+}
+
+int engine__new(struct engine **out, const struct engine_opts *o, struct output *output)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	int err;
+
+	if (!e)
+		goto nomem;
+	e->o = *o;
+	e->out = output;
+	/* The source names its hooks; these stand until it does. */
+	e->sum.state_hook = e->sum.cookie_mode = e->sum.close_hook = "unknown";
+	tw_pending__init(&e->tw);
+	if (conn_table__init(&e->conns, o->conn_cap)) {
+		free(e);
+		goto nomem;
+	}
+	if (latency__init(&e->lat, o->hist_by)) {
+		conn_table__free(&e->conns);
+		free(e);
+		goto nomem;
+	}
+	conn_table__set_sink(&e->conns, on_conn_end, e);
+	err = timeline_open(e);
+	if (err) {
+		engine__free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+nomem:
+	fprintf(stderr, "tcpstate-trace: out of memory\n");
+	return -ENOMEM;
+}
+
+/* The end of the run for the connections: the summary's picture of them,
+ * then every one still in the table to the timeline, which is closed. */
+static void conns_finish(struct engine *e)
+{
+	int err;
+
+	conn_table__expire(&e->conns, UINT64_MAX);	/* the closed ones count as ended */
+	conn_summary__build(&e->sum.conns, &e->conns, &e->ended);
+	conn_table__drain(&e->conns);
+	if (!e->timeline_open)
+		return;
+	err = timeline__close(&e->tl);
+	e->timeline_open = false;
+	if (!e->timeline_err)
+		e->timeline_err = err;
+	if (e->timeline_err)
+		fprintf(stderr, "tcpstate-trace: writing the timeline to %s: %s\n",
+			e->o.timeline_path, strerror(-e->timeline_err));
+}
+
+void engine__free(struct engine *e)
+{
+	if (!e)
+		return;
+	if (e->timeline_open)
+		conns_finish(e);
+	conn_table__free(&e->conns);
+	latency__free(&e->lat);
+	free(e);
+}
+
+void engine__start(struct engine *e, uint64_t now)
+{
+	e->sum.start_mono_ns = now;
+	if (e->o.interval_ns)
+		e->next_report = now + e->o.interval_ns;
+}
+
+/* A record, into the connection table and out. */
+static int report(struct engine *e, const struct ts_event *ev)
+{
+	struct conn *c;
+	bool before_start;
+	int err;
+
+	if (ev->mono_ns > CONN_LATE_NS)
+		conn_table__expire(&e->conns, ev->mono_ns - CONN_LATE_NS);
+	c = ev->cookie ? conn_table__find(&e->conns, ev->cookie) : NULL;
+	before_start = c && c->before_start;
+
+	if (ev->type == TS_EV_STATE)
+		e->sum.transitions++;
+	if (e->o.hist)
+		latency__add(&e->lat, ev, c);
+	conn_table__apply_found(&e->conns, c, ev);
+	if (e->events_quiet)
+		return 0;
+	err = output__event(e->out, ev, before_start);
+	if (err)
+		e->write_err = err;
+	return err;
+}
+
+int engine__feed(struct engine *e, const struct ts_event *ev)
+{
+	e->sum.records++;
+	if (ev->type < TS_EV_STATE || ev->type > TS_EV__MAX) {
+		e->sum.malformed++;
+		return 0;
+	}
+	if (ev->drop_gen > e->lost)
+		e->lost = ev->drop_gen;
+	if (e->o.rec) {
+		int err = recording__write(e->o.rec, ev);
+
+		if (err == -EINVAL)
+			e->sum.malformed++;
+		else if (err)
+			return e->write_err = err;
+	}
+	if (ev->type == TS_EV_TW_REARM) {
+		e->sum.internal++;
+		tw_pending__rearm(&e->tw, ev);
+		return 0;
+	}
+	if (ev->flags & TS_EVF_TENTATIVE) {
+		struct ts_event oldest;
+
+		/* Held a round; when the holding area is full its oldest
+		 * end is reported now. */
+		if (tw_pending__add(&e->tw, ev, e->round, &oldest))
+			return report(e, &oldest);
+		return 0;
+	}
+	return report(e, ev);
+}
+
+/* Report the early TIME_WAIT ends no re-arm has withdrawn since the last
+ * round (all of them with round UINT64_MAX). */
+static int flush_tw(struct engine *e, uint64_t round)
+{
+	struct ts_event ev;
+	int err = e->write_err;
+
+	while (!err && tw_pending__take_due(&e->tw, round, &ev))
+		err = report(e, &ev);
+	return err;
+}
+
+/* The holders of the due connections' sockets, looked up in one pass;
+ * false when they cannot be (a replay, or /proc unreadable). */
+static bool find_holders(struct engine *e, struct conn **due, struct holder_query *q, int n)
+{
+	for (int i = 0; i < n; i++)
+		q[i].ino = due[i]->ident.ino;
+	return e->o.holders && e->o.holders(q, n) == 0;
+}
+
+/* The query of the socket with this inode; the scan sorted q. */
+static struct holder_query *holders_of(struct holder_query *q, int n, uint64_t ino)
+{
+	for (int k = 0; ino && k < n; k++)
+		if (q[k].ino == ino)
+			return &q[k];
+	return NULL;
+}
+
+int engine__alerts(struct engine *e, uint64_t now, uint64_t min_age_ns, int *count)
+{
+	struct holder_query q[ENGINE_ALERT_BATCH];
+	struct conn *due[ENGINE_ALERT_BATCH];
+	char diag[1024];
+	int n = 0, err = 0;
+	bool found;
+
+	while (n < ENGINE_ALERT_BATCH &&
+	       (due[n] = conn_table__next_close_wait(&e->conns, now, min_age_ns)))
+		n++;
+	if (count)
+		*count = n;
+	if (!n)
+		return 0;
+	found = find_holders(e, due, q, n);
+	for (int i = 0; i < n && !err; i++) {
+		struct holder_query *hq = found ? holders_of(q, n, due[i]->ident.ino) : NULL;
+		int nh = hq ? hq->n : !due[i]->ident.ino ? DIAG_HOLDERS_NO_INODE :
+				      DIAG_HOLDERS_NOT_LOOKED;
+
+		diagnose__close_wait(due[i], hq ? hq->h : NULL, nh, now, diag, sizeof(diag));
+		err = output__alert(e->out, due[i], hq, diag, now);
+	}
+	return err;
+}
+
+int engine__tw_report(struct engine *e, uint64_t now)
+{
+	struct tw_report r;
+	uint32_t lo = 0, hi = 0;
+	int err;
+
+	tw_report__port_range(&lo, &hi);
+	err = tw_report__build(&r, &e->conns, lo, hi);
+	if (err)
+		return err;
+	err = output__tw_report(e->out, &r, now);
+	tw_report__free(&r);
+	return err;
+}
+
+/* The periodic and final reports the options ask for. */
+static int reports(struct engine *e, uint64_t now, bool periodic)
+{
+	int err = 0;
+
+	if (e->o.timewait_report)
+		err = engine__tw_report(e, now);
+	if (!err && e->o.hist)
+		err = output__latency(e->out, &e->lat, now);
+	if (!err && periodic) {
+		struct conn_summary cs;
+
+		conn_summary__build(&cs, &e->conns, &e->ended);
+		err = output__connections(e->out, &cs, e->lost, now);
+	}
+	return err;
+}
+
+/* Once per round: the timeline's entries out. A write error ends the run,
+ * whatever it is: a timeline that stops silently would be worse. */
+static int timeline_flush(struct engine *e)
+{
+	if (!e->timeline_open)
+		return 0;
+	if (!e->timeline_err)
+		e->timeline_err = timeline__flush(&e->tl);
+	return e->timeline_err;
+}
+
+int engine__tick(struct engine *e, uint64_t now)
+{
+	int err;
+
+	/* Ends held in this round wait for the next one's tick. */
+	err = flush_tw(e, e->round++);
+	/* A quiet source: no record comes to expire them. */
+	if (now > QUIET_EXPIRE_NS)
+		conn_table__expire(&e->conns, now - QUIET_EXPIRE_NS);
+	if (!err)
+		err = timeline_flush(e);
+	if (!err && e->o.rec)
+		err = recording__flush(e->o.rec);
+	if (!err && e->o.alert_after_ns)
+		err = engine__alerts(e, now, e->o.alert_after_ns, NULL);
+	if (!err && e->next_report && now >= e->next_report) {
+		e->next_report += e->o.interval_ns;
+		err = reports(e, now, true);
+	}
+	if (!err)
+		err = output__flush(e->out);
+	if (err && !e->write_err)
+		e->write_err = err;	/* nothing more is written */
+	return err;
+}
+
+int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes)
+{
+	uint64_t said = e->lost_said;
+
+	if (total <= said)
+		return 0;
+	e->lost_said = total;
+	if (total > e->lost)
+		e->lost = total;
+	return output__lost(e->out, total - said, total, ringbuf_bytes);
+}
+
+int engine__finish(struct engine *e, uint64_t now)
+{
+	int err = flush_tw(e, UINT64_MAX);
+
+	if (!err)
+		err = reports(e, now, false);
+	e->sum.end_mono_ns = now;
+	e->sum.tw_rearms = e->tw.undone;
+	conns_finish(e);
+	if (!err)
+		err = e->timeline_err;
+	if (!err)
+		err = output__summary_record(e->out, &e->sum);
+	if (!err)
+		err = output__flush(e->out);
+	output__summary_text(stderr, &e->sum);
+	return err;
+}
+
+struct conn_table *engine__conns(struct engine *e)
+{
+	return &e->conns;
+}
+
+struct run_summary *engine__summary(struct engine *e)
+{
+	return &e->sum;
+}
+
+int engine__timeline_err(const struct engine *e)
+{
+	return e->timeline_err;
+}

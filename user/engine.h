@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The engine: records in, every output out. It owns the connection table,
+ * the held TIME_WAIT ends, latency, the timeline, CLOSE_WAIT alerts and the
+ * run summary. A source - the live ring buffer or a recording - drives it
+ * with the same three calls, so live and replay are one code path:
+ *   engine__feed()   each record, in order;
+ *   engine__tick()   once per round (a poll, or 100 ms of recorded time);
+ *   engine__finish() once, at the end.
+ * What only a live system has (the holders of a socket in /proc) is a
+ * capability the source hands in. */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "conn_table.h"
+#include "holders.h"
+#include "latency.h"
+#include "output.h"
+#include "recording.h"
+#include "tcpstate.h"
+#include "timeline.h"
+
+/* A record's round: the live loop polls about this often, and a replay
+ * cuts recorded time into rounds this long. */
+#define ENGINE_ROUND_NS 100000000ULL
+
+/* Fills q (n queries) with the processes holding each socket; 0, or -errno
+ * when they could not be looked for. */
+typedef int (*engine_holders_fn)(struct holder_query *q, int n);
+
+struct engine_opts {
+	size_t conn_cap;		/* connections followed at once */
+	uint64_t alert_after_ns;	/* CLOSE_WAIT alerts past this age; 0: none */
+	bool hist;			/* latency histograms */
+	enum latency_by hist_by;
+	bool timewait_report;		/* with every report */
+	uint64_t interval_ns;		/* periodic reports; 0: at the end only */
+	const char *timeline_path;	/* NULL: no timeline */
+	enum timeline_format timeline_format;
+	engine_holders_fn holders;	/* NULL: a replay, no live system to look at */
+	struct recording_writer *rec;	/* every record is also written here; NULL: not */
+};
+
+struct engine;
+
+/* The engine writes to out, which the caller keeps. 0, or -errno with the
+ * reason printed (a timeline that cannot be opened). */
+int engine__new(struct engine **e, const struct engine_opts *o, struct output *out);
+void engine__free(struct engine *e);
+
+/* The run starts at now (kernel monotonic ns). */
+void engine__start(struct engine *e, uint64_t now);
+/* One record from the source. 0, or the first write error, which ends the
+ * run. */
+int engine__feed(struct engine *e, const struct ts_event *ev);
+/* A round has passed; now is the source's time. */
+int engine__tick(struct engine *e, uint64_t now);
+/* The kernel says total records were dropped so far. */
+int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes);
+/* The end: held ends out, the final reports, the connections' picture,
+ * the summary record and line. The caller fills engine__summary() with
+ * what only it knows first. */
+int engine__finish(struct engine *e, uint64_t now);
+
+/* Every CLOSE_WAIT connection older than min_age_ns diagnosed, up to
+ * ENGINE_ALERT_BATCH of them; *count (if set) says how many were. */
+#define ENGINE_ALERT_BATCH 64
+int engine__alerts(struct engine *e, uint64_t now, uint64_t min_age_ns, int *count);
+/* The TIME_WAIT report now. */
+int engine__tw_report(struct engine *e, uint64_t now);
+
+struct conn_table *engine__conns(struct engine *e);
+struct run_summary *engine__summary(struct engine *e);
+/* The first error from writing the timeline, said on stderr; 0 if none. */
+int engine__timeline_err(const struct engine *e);
+
+#endif /* ENGINE_H */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The live source: the tracer's ring buffer into the engine, a poll round
+ * at a time, until a signal or a closed output ends the run. */
+#include "run.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "tracer.h"
+
+/* Under a flood the ring refills as fast as it drains: a round ends after
+ * this many records so the round's work and signals still get their turn. */
+#define RECORDS_PER_ROUND 65536
+
+struct live {
+	const struct cli_opts *o;
+	struct output *out;
+	struct tracer *t;
+	struct engine *e;
+	struct recording_writer rec;
+	bool recording;
+	uint32_t budget;	/* records left this round; 0: no limit */
+};
+
+static int on_record(void *ctx, const struct ts_event *ev)
+{
+	struct live *l = ctx;
+	int err = engine__feed(l->e, ev);
+
+	if (!err && l->budget && --l->budget == 0)
+		return -EAGAIN;
+	return err;
+}
+
+static int recording_open(struct live *l)
+{
+	struct recording_meta meta;
+	int err;
+
+	if (!l->o->record_path)
+		return 0;
+	recording__meta_now(&meta);
+	/* The output's own clock mapping, so replayed times print the same
+	 * to the microsecond. */
+	meta.start_realtime_ns = clock__to_realtime_ns(&l->out->clk, meta.start_mono_ns);
+	err = recording__create(&l->rec, l->o->record_path, &meta);
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: cannot record to %s: %s\n", l->o->record_path,
+			strerror(-err));
+		return err;
+	}
+	l->recording = true;
+	return 0;
+}
+
+static int recording_close(struct live *l, const uint64_t *stats)
+{
+	int err;
+
+	if (!l->recording)
+		return 0;
+	l->recording = false;
+	err = recording__close(&l->rec, stats, TS_STAT__MAX);
+	if (err)
+		fprintf(stderr, "tcpstate-trace: writing %s: %s\n", l->o->record_path,
+			strerror(-err));
+	return err;
+}
+
+/* Tracer, recording, engine, in that order: the first failure says why. */
+static int live_open(struct live *l)
+{
+	struct engine_opts eo;
+	char msg[512];
+
+	if (tracer__open(&l->t, l->o, on_record, l, msg, sizeof(msg))) {
+		fprintf(stderr, "tcpstate-trace: %s\n", msg);
+		return -1;
+	}
+	if (recording_open(l))
+		return -1;
+	run__engine_opts(&eo, l->o, true, l->recording ? &l->rec : NULL);
+	if (engine__new(&l->e, &eo, l->out))
+		return -1;
+
+	const struct tracer_choices *c = tracer__choices(l->t);
+	struct run_summary *s = engine__summary(l->e);
+
+	s->state_hook = state_hook__name(c->state_hook);
+	s->cookie_mode = cookie_mode__name(c->cookie_mode);
+	s->close_hook = close_hook__name(c->close_hook);
+	s->exit_scan = c->exit_scan;
+	s->timewait = c->timewait;
+	s->missed_counted = c->misses_counted;
+	return 0;
+}
+
+static void live_close(struct live *l)
+{
+	recording_close(l, NULL);
+	engine__free(l->e);
+	tracer__close(l->t);
+}
+
+static int check_lost(struct live *l)
+{
+	uint64_t stats[TS_STAT__MAX];
+
+	if (tracer__stats(l->t, stats))
+		return 0;
+	return engine__lost(l->e, stats[TS_STAT_DROPPED], l->o->ringbuf_bytes);
+}
+
+/* Poll rounds until the end. 100 ms bounds the delivery delay: records are
+ * submitted without wakeups until a quarter of the ring is full. After a
+ * round cut short by the budget, come straight back. */
+static int live_loop(struct live *l, volatile sig_atomic_t *exiting)
+{
+	uint64_t next_check = clock__mono_now() + 1000000000ULL;
+	int err = 0, timeout_ms = 100;
+
+	while (!*exiting) {
+		l->budget = RECORDS_PER_ROUND;
+		err = tracer__poll(l->t, timeout_ms);
+		timeout_ms = err == -EAGAIN ? 0 : 100;
+		if (err < 0 && err != -EINTR && err != -EAGAIN)
+			return err;
+		if ((err = engine__tick(l->e, clock__mono_now())))
+			return err;
+		if (clock__mono_now() >= next_check) {
+			next_check += 1000000000ULL;
+			if ((err = check_lost(l)))
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* After a clean end, stop the programs, then drain: nothing is produced
+ * after the drain, so the counts in the summary are exact. Either way the
+ * summary gets the kernel's counters. */
+static int live_drain(struct live *l, int err)
+{
+	struct run_summary *s = engine__summary(l->e);
+	struct tracer_decode_stats ds;
+
+	if (!err) {
+		tracer__detach(l->t);
+		l->budget = 0;
+		tracer__poll(l->t, 0);	/* a write error stays in the engine */
+		err = check_lost(l);
+	}
+	tracer__stats(l->t, s->stats);
+	s->missed = tracer__missed(l->t);
+	tracer__decode_stats(l->t, &ds);
+	s->records += ds.malformed;
+	s->malformed += ds.malformed;
+	s->unidentified = ds.unidentified;
+	return err;
+}
+
+static int exit_status(int err, const struct engine *e)
+{
+	if (engine__timeline_err(e))
+		return 1;	/* said when the timeline closed */
+	if (!err || run__reader_gone(err))
+		return 0;
+	fprintf(stderr, "tcpstate-trace: %s\n", strerror(-err));
+	return 1;
+}
+
+int run__live(const struct cli_opts *o, struct output *out, volatile sig_atomic_t *exiting)
+{
+	struct live l = { .o = o, .out = out };
+	int err, rerr, ferr, status;
+
+	if (live_open(&l)) {
+		live_close(&l);
+		return 1;
+	}
+	/* Attached first, then the snapshot: no socket falls in between. */
+	engine__start(l.e, clock__mono_now());
+	err = run__take_snapshot(l.e, o, out, l.recording ? &l.rec : NULL);
+	if (!err)
+		err = output__flush(out);
+	if (err) {
+		live_close(&l);
+		return run__reader_gone(err) ? 0 : 1;
+	}
+	fprintf(stderr, "tcpstate-trace: tracing TCP state transitions; Ctrl-C to end\n");
+	err = live_loop(&l, exiting);
+	if (err == -EINTR || err == -EAGAIN)
+		err = 0;
+	err = live_drain(&l, err);
+	rerr = recording_close(&l, engine__summary(l.e)->stats);
+	ferr = engine__finish(l.e, clock__mono_now());
+	if (!err)
+		err = rerr ? rerr : ferr;
+	status = exit_status(err, l.e);
+	live_close(&l);
+	return status;
+}
