@@ -84,7 +84,7 @@ static int live_open(struct live *l)
 	if (engine__new(&l->e, &eo, l->out))
 		return -1;
 
-	const struct tracer_choices *c = tracer__choices(l->t);
+	const struct plan *c = tracer__plan(l->t);
 	struct run_summary *s = engine__summary(l->e);
 
 	s->state_hook = state_hook__name(c->state_hook);

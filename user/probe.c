@@ -52,6 +52,23 @@ bool probe__privileges(char *missing, size_t len)
 	return false;
 }
 
+/* The kernel's BTF, parsed once for every probe (several megabytes, tens
+ * of milliseconds each time) and released when probing is done. */
+static struct btf *vmlinux_btf_cache;
+
+static const struct btf *vmlinux_btf(void)
+{
+	if (!vmlinux_btf_cache)
+		vmlinux_btf_cache = btf__load_vmlinux_btf();
+	return vmlinux_btf_cache;
+}
+
+void probe__release(void)
+{
+	btf__free(vmlinux_btf_cache);
+	vmlinux_btf_cache = NULL;
+}
+
 bool probe__ringbuf(void)
 {
 	return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
@@ -73,16 +90,14 @@ static bool load_tp_btf(const char *tp, bool with_cookie)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	const struct btf *vmlinux = vmlinux_btf();
 	char name[128];
-	struct btf *vmlinux;
 	int id, fd;
 
-	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return false;
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF);
-	btf__free(vmlinux);
 	if (id <= 0)
 		return false;
 	opts.attach_btf_id = id;
@@ -113,7 +128,7 @@ bool probe__fentry(const char *fn, char *why, size_t len)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
-	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const struct btf *vmlinux = vmlinux_btf();
 	int id, fd, link;
 
 	if (!vmlinux) {
@@ -121,7 +136,6 @@ bool probe__fentry(const char *fn, char *why, size_t len)
 		return false;
 	}
 	id = btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC);
-	btf__free(vmlinux);
 	if (id <= 0) {
 		snprintf(why, len, "%s not in kernel BTF", fn);
 		return false;
@@ -205,17 +219,13 @@ static bool btf_has_member(const struct btf *btf, int id, const char *name, int 
 
 bool probe__classic_misses_counted(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool yes = false;
+	const struct btf *vmlinux = vmlinux_btf();
 	int id;
 
 	if (!vmlinux)
 		return false;
 	id = btf__find_by_name_kind(vmlinux, "bpf_link_info", BTF_KIND_STRUCT);
-	if (id > 0)
-		yes = btf_has_member(vmlinux, id, "missed", 4);
-	btf__free(vmlinux);
-	return yes;
+	return id > 0 && btf_has_member(vmlinux, id, "missed", 4);
 }
 
 uint32_t probe__own_netns(void)

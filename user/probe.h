@@ -46,4 +46,7 @@ int probe__ensure_tracefs(bool verbose);
 /* A classic tracepoint "category/name" exists (tracefs must be mounted). */
 bool probe__tracepoint(const char *category, const char *name);
 
+/* Free what the probes keep between calls (the kernel's BTF). */
+void probe__release(void);
+
 #endif /* PROBE_H */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "plan.h"
 #include "probe.h"
 #include "tcpstate.skel.h"
 #include "wire.h"
@@ -20,7 +21,7 @@
 struct tracer {
 	struct tcpstate_bpf *skel;
 	struct ring_buffer *rb;
-	struct tracer_choices choices;
+	struct plan plan;
 	tracer_record_fn fn;
 	void *ctx;
 	int ncpus;
@@ -73,99 +74,79 @@ static int on_sample(void *ctx, void *data, size_t len)
 	return t->fn(t->ctx, &e);
 }
 
-/* Decide how to reach inet_sock_set_state and how to name sockets. */
-static int choose(struct tracer *t, const struct cli_opts *o, char *err, size_t errlen)
-{
-	bool tp_btf = o->state_hook != STATE_HOOK_TRACEPOINT && probe__tp_btf(STATE_TP);
+static const char *const sys_tps[] = { "sys_exit_accept4", "sys_exit_accept",
+				       "sys_enter_close", "sys_enter_shutdown",
+				       "sys_exit_shutdown", "sys_enter_connect",
+				       "sys_exit_connect" };
 
-	if (o->state_hook == STATE_HOOK_TP_BTF && !tp_btf) {
-		snprintf(err, errlen, "--state-hook tp_btf: this kernel cannot attach tp_btf/" STATE_TP
-			 " (needs Linux 5.5+ with BTF); use --state-hook tracepoint");
-		return -EOPNOTSUPP;
-	}
-	if (tp_btf) {
-		t->choices.state_hook = STATE_HOOK_TP_BTF;
+static bool syscall_tps_exist(void)
+{
+	for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++)
+		if (!probe__tracepoint("syscalls", sys_tps[i]))
+			return false;
+	return true;
+}
+
+/* Everything the plan needs to know, probed once; what the options rule
+ * out is not probed (an fentry probe loads a program). */
+static void probe_features(struct features *f, const struct cli_opts *o)
+{
+	memset(f, 0, sizeof(*f));
+	if (o->state_hook != STATE_HOOK_TRACEPOINT)
+		f->tp_btf = probe__tp_btf(STATE_TP);
+	if (f->tp_btf)
+		f->tp_btf_cookie = probe__tp_btf_cookie(STATE_TP);
+	else
+		f->classic_misses_counted = probe__classic_misses_counted();
+	snprintf(f->why_no_fentry, sizeof(f->why_no_fentry), "not tried");
+	snprintf(f->why_no_kprobe, sizeof(f->why_no_kprobe), "not tried");
+	if (o->attach == ATTACH_AUTO || o->attach == ATTACH_FENTRY)
+		f->fentry = probe__fentry("tcp_close", f->why_no_fentry, sizeof(f->why_no_fentry)) &&
+			    probe__fentry("tcp_shutdown", f->why_no_fentry, sizeof(f->why_no_fentry));
+	if (!f->fentry && (o->attach == ATTACH_AUTO || o->attach == ATTACH_KPROBE))
+		f->kprobe = probe__kprobe("tcp_close", f->why_no_kprobe, sizeof(f->why_no_kprobe)) &&
+			    probe__kprobe("tcp_shutdown", f->why_no_kprobe, sizeof(f->why_no_kprobe));
+	/* Classic tracepoints (the syscalls' and the state fallback) are
+	 * found through tracefs. */
+	f->tracefs_err = probe__ensure_tracefs(verbose);
+	f->syscall_tps = !f->tracefs_err && syscall_tps_exist();
+	f->tw_timer_fn = probe__ksym("tw_timer_handler");
+	f->bpf_loop = probe__bpf_loop();
+	f->task_btf = probe__task_btf();
+	probe__release();
+}
+
+/* -v: what the plan chose, and why. */
+static void plan_notes(const struct plan *p, const struct features *f, const struct cli_opts *o)
+{
+	bool btf = p->state_hook == STATE_HOOK_TP_BTF;
+
+	if (btf)
 		note("state hook: tp_btf/" STATE_TP "%s",
 		     o->state_hook == STATE_HOOK_AUTO ? " (available)" : " (forced)");
-	} else {
-		t->choices.state_hook = STATE_HOOK_TRACEPOINT;
+	else
 		note("state hook: tracepoint sock/" STATE_TP "%s",
 		     o->state_hook == STATE_HOOK_TRACEPOINT ? " (forced)" : " (tp_btf unavailable)");
-	}
-	/* The classic hooks run in softirq too, where they can interrupt
-	 * another BPF program: then the kernel skips them. */
-	t->choices.misses_counted = tp_btf || probe__classic_misses_counted();
-	if (!t->choices.misses_counted)
-		fprintf(stderr, "tcpstate-trace: WARNING: this kernel does not count the classic "
-			"tracepoint runs it skips (Linux 6.7 does): a transition missed so shows "
-			"only as a gap in its socket's history%s\n",
-			o->state_hook == STATE_HOOK_TRACEPOINT ? "; drop --state-hook tracepoint"
-							       : "");
-
-	if (tp_btf && probe__tp_btf_cookie(STATE_TP)) {
-		t->choices.cookie_mode = TS_COOKIE_HELPER;
+	if (p->cookie_mode == TS_COOKIE_HELPER)
 		note("socket cookie: bpf_get_socket_cookie()");
-	} else {
-		t->choices.cookie_mode = TS_COOKIE_READ;
+	else
 		note("socket cookie: skc_cookie where the kernel set it, else tracer-assigned ids "
-		     "(%s)", tp_btf ? "kernel before 5.12: no cookie helper in tracing programs"
-				    : "classic tracepoint: socket pointer not trusted");
-	}
-	return 0;
-}
-
-/* fentry where the kernel allows, else kprobes, else the syscall
- * tracepoints alone; a forced kind that cannot attach is an error. */
-static int choose_close_hook(struct tracer *t, const struct cli_opts *o, char *err, size_t errlen)
-{
-	char why_f[160] = "not tried", why_k[160] = "not tried";
-	bool fentry = false, kprobe = false;
-
-	if (o->attach == ATTACH_AUTO || o->attach == ATTACH_FENTRY)
-		fentry = probe__fentry("tcp_close", why_f, sizeof(why_f)) &&
-			 probe__fentry("tcp_shutdown", why_f, sizeof(why_f));
-	if (o->attach == ATTACH_FENTRY && !fentry) {
-		snprintf(err, errlen, "--attach fentry: %s; use --attach kprobe or tracepoint", why_f);
-		return -EOPNOTSUPP;
-	}
-	if (!fentry && (o->attach == ATTACH_AUTO || o->attach == ATTACH_KPROBE))
-		kprobe = probe__kprobe("tcp_close", why_k, sizeof(why_k)) &&
-			 probe__kprobe("tcp_shutdown", why_k, sizeof(why_k));
-	if (o->attach == ATTACH_KPROBE && !kprobe) {
-		snprintf(err, errlen, "--attach kprobe: %s; use --attach fentry or tracepoint", why_k);
-		return -EOPNOTSUPP;
-	}
-	if (fentry)
-		t->choices.close_hook = TS_CLOSE_HOOK_FENTRY;
-	else if (kprobe)
-		t->choices.close_hook = TS_CLOSE_HOOK_KPROBE;
-	else
-		t->choices.close_hook = TS_CLOSE_HOOK_TRACEPOINT;
+		     "(%s)", btf ? "kernel before 5.12: no cookie helper in tracing programs"
+				 : "classic tracepoint: socket pointer not trusted");
 	if (o->attach != ATTACH_AUTO)
-		note("close hook: %s (forced)", close_hook__name(t->choices.close_hook));
-	else if (fentry)
+		note("close hook: %s (forced)", close_hook__name(p->close_hook));
+	else if (p->close_hook == TS_CLOSE_HOOK_FENTRY)
 		note("close hook: fentry/tcp_close, fentry/tcp_shutdown");
-	else if (kprobe)
-		note("close hook: kprobe/tcp_close, kprobe/tcp_shutdown (fentry: %s)", why_f);
+	else if (p->close_hook == TS_CLOSE_HOOK_KPROBE)
+		note("close hook: kprobe/tcp_close, kprobe/tcp_shutdown (fentry: %s)",
+		     f->why_no_fentry);
 	else
-		note("close hook: syscall tracepoints only (fentry: %s; kprobe: %s)", why_f, why_k);
-	t->choices.exit_scan = probe__bpf_loop();
-	note("process exit: %s", t->choices.exit_scan ? "descriptor walk with bpf_loop()"
-			: "no bpf_loop() (Linux 5.17): exits seen only through tcp_close");
-	return 0;
-}
-
-static int need_tracefs(struct tracer *t, char *err, size_t errlen)
-{
-	int e = probe__ensure_tracefs(verbose);
-
-	if (e) {
-		snprintf(err, errlen, "tracefs is not mounted and mounting it at /sys/kernel/tracing "
-			 "failed (%s): mount it with 'mount -t tracefs tracefs /sys/kernel/tracing'",
-			 strerror(-e));
-		return e;
-	}
-	return 0;
+		note("close hook: syscall tracepoints only (fentry: %s; kprobe: %s)",
+		     f->why_no_fentry, f->why_no_kprobe);
+	note("process exit: %s", p->exit_scan ? "descriptor walk with bpf_loop()"
+		: "no descriptor walk (needs bpf_loop(), Linux 5.17, and syscall tracepoints)");
+	note("syscalls: %s", p->syscalls ? "accept, accept4, close, shutdown" : "none");
+	note("TIME_WAIT: %s", p->timewait ? "timer_start/timer_cancel on tw_timer_handler" : "off");
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -206,17 +187,10 @@ static void explain_load_error(int e, char *err, size_t errlen)
 			 "detail", strerror(-e));
 }
 
-int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn fn, void *ctx,
-		 char *err, size_t errlen)
+/* What no plan can do without: said before anything is probed. */
+static int check_basics(char *err, size_t errlen)
 {
-	struct tracer *t;
-	struct tcpstate_bpf *s;
 	char missing[128];
-	int e;
-
-	verbose = o->verbose;
-	libbpf_set_print(libbpf_print);
-	*out = NULL;
 
 	if (!probe__privileges(missing, sizeof(missing))) {
 		snprintf(err, errlen, "tracing needs root or %s: run as root (sudo)", missing);
@@ -233,41 +207,17 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 			 "required");
 		return -EOPNOTSUPP;
 	}
+	return 0;
+}
 
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->fn = fn;
-	t->ctx = ctx;
-	/* Every socket the kernel may still tell about, the timewait ones too. */
-	if (wire_decoder__init(&t->wire, cli__conn_cap(o))) {
-		free(t);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	t->ncpus = libbpf_num_possible_cpus();
-	if (t->ncpus <= 0) {
-		e = t->ncpus ? t->ncpus : -EINVAL;
-		snprintf(err, errlen, "cannot count possible CPUs: %s", strerror(-e));
-		goto fail;
-	}
-
-	e = choose(t, o, err, errlen);
-	if (!e)
-		e = choose_close_hook(t, o, err, errlen);
-	if (e)
-		goto fail;
-
-	s = t->skel = tcpstate_bpf__open();
-	if (!s) {
-		e = -errno;
-		snprintf(err, errlen, "failed to open the BPF object: %s", strerror(-e));
-		goto fail;
-	}
-	s->rodata->cookie_mode = t->choices.cookie_mode;
-	s->rodata->close_hook = t->choices.close_hook;
-	s->rodata->has_bpf_loop = t->choices.exit_scan;
-	s->rodata->has_task_btf = probe__task_btf();
+/* The options into the programs' constants and the maps' sizes. */
+static void configure(struct tcpstate_bpf *s, const struct plan *p, const struct cli_opts *o)
+{
+	s->rodata->cookie_mode = p->cookie_mode;
+	s->rodata->close_hook = p->close_hook;
+	s->rodata->has_bpf_loop = p->exit_scan;
+	s->rodata->has_task_btf = p->task_btf;
+	s->rodata->tw_timer_fn = p->tw_timer_fn;
 	s->rodata->filter_pid = o->pid;
 	s->rodata->filter_family = (uint16_t)o->family;
 	s->rodata->filter_netns = o->all_netns ? 0 : probe__own_netns();
@@ -284,90 +234,118 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	s->rodata->tw_buckets_mask = twb - 1;
 	bpf_map__set_max_entries(s->maps.socks, sb);
 	bpf_map__set_max_entries(s->maps.tw_live, twb);
+}
 
-	bool btf = t->choices.state_hook == STATE_HOOK_TP_BTF;
-	enum ts_close_hook ch = t->choices.close_hook;
+/* Load exactly the programs the plan names. */
+static void select_programs(struct tcpstate_bpf *s, const struct plan *p)
+{
+	bool btf = p->state_hook == STATE_HOOK_TP_BTF, sys = p->syscalls, tw = p->timewait;
+	enum ts_close_hook ch = p->close_hook;
+	const struct { struct bpf_program *prog; bool on; } sel[] = {
+		{ s->progs.state_btf, btf },
+		{ s->progs.reset_send_btf, btf },
+		{ s->progs.reset_recv_btf, btf },
+		{ s->progs.state_tp, !btf },
+		{ s->progs.reset_send_tp, !btf },
+		{ s->progs.reset_recv_tp, !btf },
+		{ s->progs.fentry_tcp_close, ch == TS_CLOSE_HOOK_FENTRY },
+		{ s->progs.fentry_tcp_shutdown, ch == TS_CLOSE_HOOK_FENTRY },
+		{ s->progs.kprobe_tcp_close, ch == TS_CLOSE_HOOK_KPROBE },
+		{ s->progs.kprobe_tcp_shutdown, ch == TS_CLOSE_HOOK_KPROBE },
+		{ s->progs.exit_accept4, sys },
+		{ s->progs.exit_accept, sys },
+		{ s->progs.enter_close, sys },
+		{ s->progs.enter_shutdown, sys },
+		{ s->progs.exit_shutdown, sys },
+		{ s->progs.enter_connect, sys },
+		{ s->progs.exit_connect, sys },
+		{ s->progs.timer_start_btf, tw && btf },
+		{ s->progs.timer_cancel_btf, tw && btf },
+		{ s->progs.timer_start_tp, tw && !btf },
+		{ s->progs.timer_cancel_tp, tw && !btf },
+		{ s->progs.sched_exit, p->exit_scan },
+	};
 
-	bpf_program__set_autoload(s->progs.state_btf, btf);
-	bpf_program__set_autoload(s->progs.reset_send_btf, btf);
-	bpf_program__set_autoload(s->progs.reset_recv_btf, btf);
-	bpf_program__set_autoload(s->progs.state_tp, !btf);
-	bpf_program__set_autoload(s->progs.reset_send_tp, !btf);
-	bpf_program__set_autoload(s->progs.reset_recv_tp, !btf);
-	bpf_program__set_autoload(s->progs.fentry_tcp_close, ch == TS_CLOSE_HOOK_FENTRY);
-	bpf_program__set_autoload(s->progs.fentry_tcp_shutdown, ch == TS_CLOSE_HOOK_FENTRY);
-	bpf_program__set_autoload(s->progs.kprobe_tcp_close, ch == TS_CLOSE_HOOK_KPROBE);
-	bpf_program__set_autoload(s->progs.kprobe_tcp_shutdown, ch == TS_CLOSE_HOOK_KPROBE);
+	for (size_t i = 0; i < sizeof(sel) / sizeof(sel[0]); i++)
+		bpf_program__set_autoload(sel[i].prog, sel[i].on);
+}
 
-	/* Classic tracepoints (the syscalls' and the state fallback) are found
-	 * through tracefs. Without syscall tracepoints the tracer loses owners
-	 * of accepted sockets and every close(2) that is not the last: a
-	 * degradation, said aloud. */
-	e = need_tracefs(t, err, errlen);
-	if (e && !btf)
-		goto fail;
-	t->choices.syscalls = !e;
-	static const char *const sys_tps[] = { "sys_exit_accept4", "sys_exit_accept",
-					       "sys_enter_close", "sys_enter_shutdown",
-					       "sys_exit_shutdown", "sys_enter_connect",
-					       "sys_exit_connect" };
-	for (size_t i = 0; i < sizeof(sys_tps) / sizeof(sys_tps[0]); i++)
-		if (t->choices.syscalls && !probe__tracepoint("syscalls", sys_tps[i]))
-			t->choices.syscalls = false;
-	if (!t->choices.syscalls) {
-		fprintf(stderr, "tcpstate-trace: warning: syscall tracepoints unavailable (%s); "
-			"accepted sockets are attributed to the listener's owner and only final "
-			"closes are seen\n",
-			e ? "tracefs not mounted" : "kernel without CONFIG_FTRACE_SYSCALLS");
-		bpf_program__set_autoload(s->progs.exit_accept4, false);
-		bpf_program__set_autoload(s->progs.exit_accept, false);
-		bpf_program__set_autoload(s->progs.enter_close, false);
-		bpf_program__set_autoload(s->progs.enter_shutdown, false);
-		bpf_program__set_autoload(s->progs.exit_shutdown, false);
-		bpf_program__set_autoload(s->progs.enter_connect, false);
-		bpf_program__set_autoload(s->progs.exit_connect, false);
+/* Open the skeleton, apply the plan, load, fill the filters, attach, and
+ * open the ring buffer. */
+static int load_and_attach(struct tracer *t, const struct cli_opts *o, char *err, size_t errlen)
+{
+	struct tcpstate_bpf *s;
+	int e;
+
+	s = t->skel = tcpstate_bpf__open();
+	if (!s) {
+		e = -errno;
+		snprintf(err, errlen, "failed to open the BPF object: %s", strerror(errno));
+		return e;
 	}
-	note("syscalls: %s", t->choices.syscalls ? "accept, accept4, close, shutdown" : "none");
-	/* TIME_WAIT: timers whose function is tw_timer_handler. */
-	uint64_t tw_fn = probe__ksym("tw_timer_handler");
-
-	t->choices.timewait = tw_fn != 0;
-	s->rodata->tw_timer_fn = tw_fn;
-	bpf_program__set_autoload(s->progs.timer_start_btf, tw_fn && btf);
-	bpf_program__set_autoload(s->progs.timer_cancel_btf, tw_fn && btf);
-	bpf_program__set_autoload(s->progs.timer_start_tp, tw_fn && !btf);
-	bpf_program__set_autoload(s->progs.timer_cancel_tp, tw_fn && !btf);
-	if (!tw_fn)
-		fprintf(stderr, "tcpstate-trace: warning: tw_timer_handler not in /proc/kallsyms; "
-			"TIME_WAIT is not followed (connections end at FIN_WAIT2 -> CLOSE)\n");
-	note("TIME_WAIT: %s", tw_fn ? "timer_start/timer_cancel on tw_timer_handler" : "off");
-	/* sched_process_exit is a classic tracepoint too. */
-	t->choices.exit_scan = t->choices.exit_scan && t->choices.syscalls;
-	bpf_program__set_autoload(s->progs.sched_exit, t->choices.exit_scan);
-
+	configure(s, &t->plan, o);
+	select_programs(s, &t->plan);
 	e = tcpstate_bpf__load(s);
 	if (e) {
 		explain_load_error(e, err, errlen);
-		goto fail;
+		return e;
 	}
 	if (fill_ports(bpf_map__fd(s->maps.sports), o->sports, o->nsports) ||
 	    fill_ports(bpf_map__fd(s->maps.dports), o->dports, o->ndports)) {
 		e = -errno;
 		snprintf(err, errlen, "failed to set the port filters: %s", strerror(errno));
-		goto fail;
+		return e;
 	}
 	e = tcpstate_bpf__attach(s);
 	if (e) {
 		snprintf(err, errlen, "failed to attach the BPF programs (%s); -v shows libbpf's "
 			 "detail", strerror(-e));
-		goto fail;
+		return e;
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_sample, t, NULL);
 	if (!t->rb) {
 		e = -errno;
 		snprintf(err, errlen, "failed to set up the ring buffer: %s", strerror(errno));
+		return e;
+	}
+	return 0;
+}
+
+int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn fn, void *ctx,
+		 char *err, size_t errlen)
+{
+	struct features f;
+	struct tracer *t;
+	int e;
+
+	verbose = o->verbose;
+	libbpf_set_print(libbpf_print);
+	*out = NULL;
+	if ((e = check_basics(err, errlen)))
+		return e;
+	t = calloc(1, sizeof(*t));
+	/* Every socket the kernel may still tell about, the timewait ones too. */
+	if (!t || wire_decoder__init(&t->wire, cli__conn_cap(o))) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->fn = fn;
+	t->ctx = ctx;
+	t->ncpus = libbpf_num_possible_cpus();
+	if (t->ncpus <= 0) {
+		e = t->ncpus ? t->ncpus : -EINVAL;
+		snprintf(err, errlen, "cannot count possible CPUs: %s", strerror(-e));
 		goto fail;
 	}
+	probe_features(&f, o);
+	if ((e = plan__make(&t->plan, &f, o, err, errlen)))
+		goto fail;
+	plan_notes(&t->plan, &f, o);
+	for (int i = 0; i < t->plan.nwarnings; i++)
+		fprintf(stderr, "tcpstate-trace: %s\n", t->plan.warning[i]);
+	if ((e = load_and_attach(t, o, err, errlen)))
+		goto fail;
 	*out = t;
 	return 0;
 fail:
@@ -433,9 +411,9 @@ void tracer__detach(struct tracer *t)
 	tcpstate_bpf__detach(t->skel);
 }
 
-const struct tracer_choices *tracer__choices(const struct tracer *t)
+const struct plan *tracer__plan(const struct tracer *t)
 {
-	return &t->choices;
+	return &t->plan;
 }
 
 void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s)

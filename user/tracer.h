@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cli.h"
+#include "plan.h"
 #include "tcpstate.h"
 
 struct tracer;
@@ -14,16 +15,6 @@ struct tracer;
 /* Called for each record in the ring buffer, decoded; return < 0 to stop
  * consuming (the record counts as consumed). */
 typedef int (*tracer_record_fn)(void *ctx, const struct ts_event *e);
-
-struct tracer_choices {
-	enum state_hook state_hook;	/* TP_BTF or TRACEPOINT: what is attached */
-	enum ts_cookie_mode cookie_mode;
-	bool syscalls;			/* accept, close, shutdown syscall tracepoints */
-	enum ts_close_hook close_hook;	/* what sees tcp_close/tcp_shutdown */
-	bool exit_scan;			/* process exit walks its descriptors */
-	bool timewait;			/* timewait sockets followed (timer tracepoints) */
-	bool misses_counted;		/* tracer__missed() counts every skipped run */
-};
 
 /* What decoding the ring's records found wrong (see wire.h). */
 struct tracer_decode_stats {
@@ -42,14 +33,15 @@ int tracer__poll(struct tracer *t, int timeout_ms);
 /* Runs the kernel skipped because a BPF program was already running on
  * that CPU: a classic tracepoint (bpf_prog_active) that fires in a softirq
  * interrupting another one. Their records never existed. Counted by
- * kernels since 6.7 (choices.misses_counted); tp_btf programs are not
+ * kernels since 6.7 (plan.misses_counted); tp_btf programs are not
  * skipped before 6.2, and counted since. */
 uint64_t tracer__missed(struct tracer *t);
 /* Stop every program; records already in the ring stay to be read. */
 void tracer__detach(struct tracer *t);
 /* Sum the per-CPU counters (enum ts_stat). */
 int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX]);
-const struct tracer_choices *tracer__choices(const struct tracer *t);
+/* The hooks chosen and loaded. */
+const struct plan *tracer__plan(const struct tracer *t);
 void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s);
 void tracer__close(struct tracer *t);
 
