@@ -140,12 +140,12 @@ json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int
  * before 6.7 skip classic tracepoints without counting). */
 int64_t tracer_runs_lost(struct tracer_run *t);
 
-/* got equals want ("A>B C>D ..."), or, when the tracer's summary reports
- * program runs the kernel skipped ("missed": classic tracepoints nesting
- * on a CPU) or transitions it found missing ("gaps": kernels before 6.7
- * skip without counting), got is want with some transitions left out.
- * Missing records are acceptable only when they are not missing silently. */
-bool transitions_match(struct tracer_run *t, const char *got, const char *want);
+/* got (the transitions of list, one connection's records) equals want
+ * ("A>B C>D ..."), or, when one of that connection's own records is marked
+ * gap, got is want with some transitions left out: missing records are
+ * acceptable only where the connection itself says so, never because the
+ * run lost something somewhere else. */
+bool transitions_match(struct tracer_run *t, json_t *list, const char *got, const char *want);
 
 /* A free TCP port on loopback (bound and released). */
 int free_port(int family);

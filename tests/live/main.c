@@ -8,10 +8,15 @@
 #include "harness.h"
 #include "tests.h"
 
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,11 +59,36 @@ static const struct test tests[] = {
 
 enum result { PASS, FAIL, SKIP };
 
+/* Each test in a network namespace of its own, with only lo up: no other
+ * test's sockets, TIME_WAIT leftovers, ports or sysctls reach it, and the
+ * tracer (which follows its own namespace) sees only the test's sockets. */
+static bool fresh_netns(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd;
+
+	if (unshare(CLONE_NEWNET)) {
+		EXPECT(0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+		return false;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ||
+	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
+		EXPECT(0, "bringing lo up in the test's namespace: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 static enum result run_one(const struct test *t)
 {
 	check_failed = 0;
 	skip_reason = NULL;
-	t->fn();
+	if (fresh_netns())
+		t->fn();
 	if (check_failed)
 		return FAIL;
 	return skip_reason ? SKIP : PASS;

@@ -79,7 +79,7 @@ static void expect_seq(struct tracer_run *t, uint64_t cookie, const char *who, c
 	char got[512];
 
 	transitions_str(list, got, sizeof(got));
-	EXPECT(transitions_match(t, got, want), "%s: transitions '%s', expected '%s'", who, got,
+	EXPECT(transitions_match(t, list, got, want), "%s: transitions '%s', expected '%s'", who, got,
 	       want);
 	json_decref(list);
 }

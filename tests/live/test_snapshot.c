@@ -143,7 +143,7 @@ void t_snapshot_start(void)
 		size_t i;
 
 		transitions_str(list, got, sizeof(got));
-		EXPECT(transitions_match(&t, got, "CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSE"),
+		EXPECT(transitions_match(&t, list, got, "CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSE"),
 		       "followed by cookie: '%s'", got);
 		json_array_foreach(list, i, r)
 			EXPECT(json_is_true(json_object_get(r, "before_start")),
