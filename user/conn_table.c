@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sock_key.h"
 #include "tcp_names.h"
 
 static void list_init(struct conn *head, bool cw)
@@ -342,6 +343,8 @@ struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const
 		list_append(&t->lru, c);
 	}
 	refresh_ident(c, e);
+	if (e->mono_ns > c->last_ns)
+		c->last_ns = e->mono_ns;
 	if (!c->first_ns) {
 		c->first_ns = e->mono_ns;
 		c->drop_gen = e->drop_gen;
@@ -434,4 +437,56 @@ const struct conn_call *conn__call(const struct conn *c, uint32_t i)
 	if (i >= kept)
 		return NULL;
 	return &c->calls[(first + i) % CONN_CALLS_MAX];
+}
+
+static int cmp_cookie(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool is_gone(const struct conn *c, const uint64_t *alive, size_t nalive,
+		    uint64_t checked_ns)
+{
+	uint64_t key = sock_key__of(&c->ident);
+
+	if (c->last_ns >= checked_ns)
+		return false;
+	return !nalive || !bsearch(&key, alive, nalive, sizeof(*alive), cmp_cookie);
+}
+
+long conn_table__find_gone(struct conn_table *t, const uint64_t *alive, size_t nalive,
+			   uint64_t checked_ns, uint64_t **out)
+{
+	size_t n = 0, cap = 0;
+	uint64_t *v = NULL;
+
+	for (struct conn *c = t->lru.lru_next; c != &t->lru; c = c->lru_next) {
+		if (!is_gone(c, alive, nalive, checked_ns))
+			continue;
+		if (n == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[n++] = c->ident.cookie;
+	}
+	*out = v;
+	return (long)n;
+}
+
+bool conn_table__end_gone(struct conn_table *t, uint64_t cookie)
+{
+	struct conn *c = conn_table__find(t, cookie);
+
+	if (!c || c->closed)
+		return false;
+	c->lost = true;
+	remove_conn(t, c, CONN_EXIT_GONE);
+	return true;
 }

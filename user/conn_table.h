@@ -28,6 +28,7 @@ enum conn_exit {
 	CONN_EXIT_CLOSED = 1,	/* reached CLOSE (and a round passed for late records) */
 	CONN_EXIT_EVICTED,	/* dropped to keep the table within its cap */
 	CONN_EXIT_OPEN,		/* still open when the run ended */
+	CONN_EXIT_GONE,		/* the kernel no longer had it after records were lost */
 };
 
 /* A close or shutdown made on the connection. */
@@ -63,6 +64,7 @@ struct conn {
 	uint32_t steps_dropped;		/* transitions past CONN_STEPS_MAX, not kept */
 	struct conn_step steps[CONN_STEPS_MAX];
 	uint64_t first_ns;		/* the earliest record's time; 0: none yet */
+	uint64_t last_ns;		/* the latest record's time */
 	uint32_t drop_gen;		/* the first record's ts_event.drop_gen */
 	bool lost;			/* records were dropped while it lived */
 	uint8_t reset_dir;		/* the first reset: enum ts_reset_dir, 0 if none */
@@ -133,6 +135,16 @@ struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const
  * it was there already or memory ran out. Seed in order of since_ns. */
 struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident, int state,
 			      uint64_t since_ns, bool bounded);
+/* After records were lost: the open connections the kernel no longer has.
+ * alive: the keys (sock_key.h) of every socket a dump taken at checked_ns
+ * found, sorted. A connection is gone when its key is not in alive and no
+ * record of it came at or after checked_ns. Their cookies into *out
+ * (malloc'd, the caller frees); the count, or -ENOMEM. */
+long conn_table__find_gone(struct conn_table *t, const uint64_t *alive, size_t nalive,
+			   uint64_t checked_ns, uint64_t **out);
+/* End an open connection as gone (CONN_EXIT_GONE): its end's records were
+ * lost. False if it is not open in the table. */
+bool conn_table__end_gone(struct conn_table *t, uint64_t cookie);
 /* The connection longest in CLOSE_WAIT and not yet alerted, if it has been
  * there at least min_age_ns at now_ns; mark it alerted. NULL otherwise. */
 struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,

@@ -334,6 +334,46 @@ int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes)
 	return output__lost(e->out, total - said, total, ringbuf_bytes);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
+		       uint64_t checked_ns)
+{
+	uint64_t held[TW_PENDING_SLOTS], *gone;
+	size_t nheld = tw_pending__cookies(&e->tw, held, TW_PENDING_SLOTS);
+	long n = conn_table__find_gone(&e->conns, alive, nalive, checked_ns, &gone), ended = 0;
+
+	if (nheld > 1)
+		qsort(held, nheld, sizeof(*held), cmp_u64);
+	for (long i = 0; i < n; i++) {
+		/* Its end is here, held a round for a possible re-arm. */
+		if (nheld && bsearch(&gone[i], held, nheld, sizeof(*held), cmp_u64))
+			continue;
+		ended++;
+		/* So a replay ends the same connections at the same point. */
+		if (e->o.rec && !e->write_err) {
+			int err = recording__write_gone(e->o.rec, gone[i], checked_ns);
+
+			if (err)
+				e->write_err = err;
+		}
+		conn_table__end_gone(&e->conns, gone[i]);
+	}
+	if (n > 0)
+		free(gone);
+	return n < 0 ? n : ended;
+}
+
+void engine__gone(struct engine *e, uint64_t cookie)
+{
+	conn_table__end_gone(&e->conns, cookie);
+}
+
 int engine__finish(struct engine *e, uint64_t now)
 {
 	int err = flush_tw(e, UINT64_MAX);

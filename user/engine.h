@@ -64,6 +64,14 @@ int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes);
  * what only it knows first. */
 int engine__finish(struct engine *e, uint64_t now);
 
+/* After records were lost, the kernel's sockets at checked_ns (alive,
+ * their keys, sock_key.h, sorted): the open connections it no longer has end as
+ * gone, recorded as such. Returns how many, or -ENOMEM. */
+long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
+		       uint64_t checked_ns);
+/* One connection a live run ended as gone (a replay's gone frame). */
+void engine__gone(struct engine *e, uint64_t cookie);
+
 /* Every CLOSE_WAIT connection older than min_age_ns diagnosed, up to
  * ENGINE_ALERT_BATCH of them; *count (if set) says how many were. */
 #define ENGINE_ALERT_BATCH 64

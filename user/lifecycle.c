@@ -19,7 +19,7 @@ static const char *const end_names[END__MAX] = {
 	[END_ABORT] = "abort",
 };
 static const char *const missing_names[LC_MISS__COUNT] = {
-	"birth", "gap", "lost", "evicted", "open", "steps",
+	"birth", "gap", "lost", "evicted", "open", "steps", "gone",
 };
 
 const char *conn_role__name(enum conn_role r)
@@ -228,6 +228,8 @@ void lifecycle__derive(struct lifecycle *l, const struct conn *c, enum conn_exit
 		l->missing |= LC_MISS_EVICTED;
 	if (why == CONN_EXIT_OPEN)
 		l->missing |= LC_MISS_OPEN;
+	if (why == CONN_EXIT_GONE)
+		l->missing |= LC_MISS_GONE;
 	if (!(l->missing & LC_MISS_BIRTH) && c->nsteps) {
 		l->start_known = true;
 		l->start_ns = c->steps[0].mono_ns;

@@ -45,7 +45,8 @@ enum lifecycle_missing {
 	LC_MISS_EVICTED = 1 << 3,	/* dropped from the table to stay within its cap */
 	LC_MISS_OPEN = 1 << 4,		/* still open when the run ended */
 	LC_MISS_STEPS = 1 << 5,		/* more transitions than are kept */
-	LC_MISS__COUNT = 6,
+	LC_MISS_GONE = 1 << 6,		/* its end was lost: the kernel no longer had it */
+	LC_MISS__COUNT = 7,
 };
 
 /* A stay in one state. */
@@ -75,7 +76,7 @@ void lifecycle__derive(struct lifecycle *l, const struct conn *c, enum conn_exit
 const char *conn_role__name(enum conn_role r);		/* "client", ... */
 const char *conn_closed_by__name(enum conn_closed_by b);	/* NULL for NONE */
 const char *conn_end__name(enum conn_end e);		/* NULL for END_NONE */
-/* "birth", "gap", "lost", "evicted", "open", "steps": bit i of missing. */
+/* "birth", "gap", "lost", "evicted", "open", "steps", "gone": bit i of missing. */
 const char *lifecycle_missing__name(int bit);
 
 /* Counts of ended (or at exit, unfinished) lifecycles, for the summary. */

@@ -4,9 +4,11 @@
 #include "run.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "snapshot.h"
 #include "tracer.h"
 
 /* Under a flood the ring refills as fast as it drains: a round ends after
@@ -21,7 +23,14 @@ struct live {
 	struct recording_writer rec;
 	bool recording;
 	uint32_t budget;	/* records left this round; 0: no limit */
+	uint64_t dropped;	/* records the kernel dropped, at the last check */
+	bool reconcile_due;	/* records were lost since the last reconcile */
+	uint64_t next_reconcile;	/* not before then */
 };
+
+/* A sock_diag dump of every socket costs: after a loss, reconcile at most
+ * this often. */
+#define RECONCILE_EVERY_NS (5 * 1000000000ULL)
 
 static int on_record(void *ctx, const struct ts_event *ev)
 {
@@ -109,7 +118,49 @@ static int check_lost(struct live *l)
 
 	if (tracer__stats(l->t, stats))
 		return 0;
+	if (stats[TS_STAT_DROPPED] > l->dropped) {
+		l->dropped = stats[TS_STAT_DROPPED];
+		l->reconcile_due = true;
+	}
 	return engine__lost(l->e, stats[TS_STAT_DROPPED], l->o->ringbuf_bytes);
+}
+
+/* Everything in the ring now, however many rounds' budget it takes. */
+static int drain(struct live *l)
+{
+	int err;
+
+	do {
+		l->budget = RECORDS_PER_ROUND;
+		err = tracer__poll(l->t, 0);
+	} while (err == -EAGAIN);
+	return err < 0 && err != -EINTR ? err : 0;
+}
+
+/* After a loss, the connections whose end was lost would stay open for
+ * ever: end those the kernel no longer has. The dump first, then a drain,
+ * so every record made before the dump is in: a connection with none since
+ * and no socket did not just report late. A dump that fails leaves the
+ * table as it is, to try again later. */
+static int reconcile(struct live *l)
+{
+	uint64_t *alive = NULL, checked = clock__mono_now();
+	size_t n = 0;
+	long gone;
+	int err;
+
+	l->reconcile_due = false;
+	l->next_reconcile = checked + RECONCILE_EVERY_NS;
+	if (snapshot__alive_keys(l->o->all_netns, &alive, &n)) {
+		l->reconcile_due = true;
+		return 0;
+	}
+	err = drain(l);
+	gone = err ? 0 : engine__reconcile(l->e, alive, n, checked);
+	if (!err)
+		tracer__forget_gone(l->t, alive, n, checked);
+	free(alive);
+	return err ? err : gone < 0 ? (int)gone : 0;
 }
 
 /* Poll rounds until the end. 100 ms bounds the delivery delay: records are
@@ -133,6 +184,9 @@ static int live_loop(struct live *l, volatile sig_atomic_t *exiting)
 			if ((err = check_lost(l)))
 				return err;
 		}
+		if (l->reconcile_due && clock__mono_now() >= l->next_reconcile &&
+		    (err = reconcile(l)))
+			return err;
 	}
 	return 0;
 }
@@ -150,6 +204,10 @@ static int live_drain(struct live *l, int err)
 		l->budget = 0;
 		tracer__poll(l->t, 0);	/* a write error stays in the engine */
 		err = check_lost(l);
+		/* Whatever was lost since the last reconcile: no phantom
+		 * stays open in the final picture. */
+		if (!err && l->reconcile_due)
+			err = reconcile(l);
 	}
 	tracer__stats(l->t, s->stats);
 	s->missed = tracer__missed(l->t);

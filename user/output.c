@@ -458,6 +458,10 @@ static void text_connections(FILE *f, const char *prefix, const struct conn_summ
 	if (cs->evictions)
 		fprintf(f, "%sWARNING: %" PRIu64 " connections evicted to keep the table within "
 			"its cap: their timelines are incomplete\n", prefix, cs->evictions);
+	if (cs->ended.by_missing[__builtin_ctz(LC_MISS_GONE)])
+		fprintf(f, "%sWARNING: %" PRIu64 " connections ended unseen: records were lost and "
+			"the kernel no longer had them (missing \"gone\")\n", prefix,
+			cs->ended.by_missing[__builtin_ctz(LC_MISS_GONE)]);
 }
 
 int output__connections(struct output *o, const struct conn_summary *cs, uint64_t lost,

@@ -326,6 +326,19 @@ int recording__create(struct recording_writer *w, const char *path,
 	return 0;
 }
 
+int recording__write_gone(struct recording_writer *w, uint64_t cookie, uint64_t checked_ns)
+{
+	unsigned char p[RECORDING_GONE_SIZE];
+
+	if (w->err)
+		return w->err;
+	if (!cookie)
+		return -EINVAL;
+	put64(p, cookie);
+	put64(p + 8, checked_ns);
+	return put_frame(w, RECORDING_KIND_GONE, p, sizeof(p));
+}
+
 int recording__write_snapshot(struct recording_writer *w, const struct snapshot *s,
 			      uint64_t now_ns, const struct snapshot_seed *seeds, size_t n)
 {
@@ -474,12 +487,12 @@ static int check_header(const unsigned char *h, size_t got, struct recording_met
 	if (v == 1)
 		return fail(err, errlen, -EPROTONOSUPPORT,
 			    "recording format version 1 is older than this tcpstate-trace reads "
-			    "(%d; it has no start-up snapshot): replay it with the version that "
-			    "made it", RECORDING_VERSION);
-	if (v != RECORDING_VERSION)
+			    "(%d to %d; it has no start-up snapshot): replay it with the version "
+			    "that made it", RECORDING_VERSION_OLDEST, RECORDING_VERSION);
+	if (v < RECORDING_VERSION_OLDEST)
 		return fail(err, errlen, -EPROTONOSUPPORT,
-			    "recording format version %u is unknown (this tcpstate-trace reads %d)",
-			    v, RECORDING_VERSION);
+			    "recording format version %u is unknown (this tcpstate-trace reads %d "
+			    "to %d)", v, RECORDING_VERSION_OLDEST, RECORDING_VERSION);
 	if (got < RECORDING_HEADER_SIZE)
 		return fail(err, errlen, -ENODATA,
 			    "recording cut short: %zu bytes, the header alone has %d", got,
@@ -537,6 +550,7 @@ int recording__open_stream(struct recording_reader *r, FILE *f, struct recording
 	ret = check_header(h, (size_t)n, &m, err, errlen);
 	if (ret)
 		return ret;
+	r->version = get32(h + H_VERSION);
 	if (meta)
 		*meta = m;
 	return 0;
@@ -631,6 +645,8 @@ static uint32_t kind_size(uint16_t kind)
 		return RECORDING_SNAPSHOT_SIZE;
 	case RECORDING_KIND_SEED:
 		return RECORDING_SEED_SIZE;
+	case RECORDING_KIND_GONE:
+		return RECORDING_GONE_SIZE;
 	}
 	return 0;
 }
@@ -654,8 +670,8 @@ static int check_order(struct recording_reader *r, uint16_t kind, uint64_t rec, 
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64 " is %s",
 			    rec, at, what);
-	if ((kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_END) &&
-	    r->seeds != r->seeds_due)
+	if ((kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_END ||
+	     kind == RECORDING_KIND_GONE) && r->seeds != r->seeds_due)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: the snapshot counts %" PRIu64 " connections but %"
 			    PRIu64 " seeds come before record %" PRIu64 " at byte %" PRIu64,
@@ -748,7 +764,7 @@ int recording__next(struct recording_reader *r, struct recording_item *it, char 
 			    " has %zd of its %d header bytes", rec, at, n, RECORDING_FRAME_SIZE);
 	len = get32(fh);
 	kind = get16(fh + 4);
-	want = kind_size(kind);
+	want = kind == RECORDING_KIND_GONE && r->version < 3 ? 0 : kind_size(kind);
 	if (!want)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
@@ -780,6 +796,13 @@ int recording__next(struct recording_reader *r, struct recording_item *it, char 
 		return read_snapshot(r, payload, &it->snapshot, at, err, errlen);
 	case RECORDING_KIND_SEED:
 		return read_seed(r, payload, &it->seed, rec, at, err, errlen);
+	case RECORDING_KIND_GONE:
+		it->gone.cookie = get64(payload);
+		it->gone.checked_ns = get64(payload + 8);
+		if (!it->gone.cookie)
+			return stop(r, -EBADMSG, err, errlen, "recording damaged: record %" PRIu64
+				    " at byte %" PRIu64 " is a gone frame without a cookie", rec, at);
+		return 1;
 	}
 	memcpy(&it->event, payload, sizeof(it->event));
 	if (!recording__event_ok(&it->event, why, sizeof(why)))

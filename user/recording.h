@@ -5,11 +5,11 @@
  * one sentence saying where and what; it never yields a record that was
  * not written. No printing: errors are -errno and a message for the caller.
  *
- * File format, version 2. Header fields little-endian; records in the byte
+ * File format, version 3. Header fields little-endian; records in the byte
  * order the header names (the kernel's, as the ring buffer gave them).
  *
  *   header, RECORDING_HEADER_SIZE (256) bytes:
- *     0  magic "TCPSTREC"          8  u32 format version (2)
+ *     0  magic "TCPSTREC"          8  u32 format version (3)
  *    12  u32 header size (256)    16  u32 record size: sizeof(struct ts_event)
  *    20  u32 layout id: CRC-32 of the ts_event field names, offsets, sizes
  *    24  u32 byte order of records: 1 little-endian, 2 big-endian
@@ -36,13 +36,17 @@
  *     little-endian, u32 state, u32 bounded (0 or 1), u64 in the state
  *     since, CLOCK_MONOTONIC ns (struct snapshot_seed).
  *   kind 1, event: one struct ts_event (record size bytes)
+ *   kind 5, gone (version 3): a connection the live run ended because the
+ *     kernel no longer had it when checked after records were lost: u64
+ *     cookie, u64 the check's time, CLOCK_MONOTONIC ns; among the events,
+ *     in the order the run decided it.
  *   kind 2, end, last in the file: u64 events, i64 end realtime ns,
  *     u64 end monotonic ns, u32 counters kept, u32 0, u64 counters[16]
  *     (enum ts_stat order). A file without it was cut short.
  *
  * Version 1 had no snapshot: its replays could not mark connections that
  * predate tracing, and it is refused (its records are of an older layout
- * too). A newer version, another record size or layout, or the other byte
+ * too). Version 2 is version 3 without gone frames, and is read as such. A newer version, another record size or layout, or the other byte
  * order is refused with a message naming the difference. CRC-32 is zlib's. */
 #ifndef RECORDING_H
 #define RECORDING_H
@@ -55,13 +59,16 @@
 #include "tcpstate.h"
 
 #define RECORDING_MAGIC "TCPSTREC"
-#define RECORDING_VERSION 2
+#define RECORDING_VERSION 3
+#define RECORDING_VERSION_OLDEST 2	/* the oldest read */
 #define RECORDING_HEADER_SIZE 256
 #define RECORDING_FRAME_SIZE 12		/* frame header */
 #define RECORDING_KIND_EVENT 1
 #define RECORDING_KIND_END 2
 #define RECORDING_KIND_SNAPSHOT 3
 #define RECORDING_KIND_SEED 4
+#define RECORDING_KIND_GONE 5
+#define RECORDING_GONE_SIZE 16
 #define RECORDING_STATS_MAX 16		/* counters the end frame has room for */
 #define RECORDING_END_SIZE (32 + 8 * RECORDING_STATS_MAX)
 #define RECORDING_STATES_MAX 16		/* states the snapshot frame has room for */
@@ -85,11 +92,15 @@ struct recording_snapshot {
 
 /* One frame read back: kind says which member is filled. */
 struct recording_item {
-	int kind;			/* RECORDING_KIND_EVENT, _SNAPSHOT or _SEED */
+	int kind;			/* RECORDING_KIND_EVENT, _SNAPSHOT, _SEED or _GONE */
 	union {
 		struct ts_event event;
 		struct recording_snapshot snapshot;
 		struct snapshot_seed seed;
+		struct {
+			uint64_t cookie;
+			uint64_t checked_ns;
+		} gone;
 	};
 };
 
@@ -145,6 +156,8 @@ int recording__write_snapshot(struct recording_writer *w, const struct snapshot 
 /* Append one record (buffered). -EINVAL if !recording__event_ok(e): nothing
  * is written, the file stays readable. Else 0, or the first write error
  * (-ENOSPC, -EPIPE, -EIO, ...) of this writer, which stops all writing. */
+/* A connection ended as gone (kind 5). */
+int recording__write_gone(struct recording_writer *w, uint64_t cookie, uint64_t checked_ns);
 int recording__write(struct recording_writer *w, const struct ts_event *e);
 /* Write out what is buffered, so a run killed later loses nothing before
  * this point (call it once per poll round). 0 or the first write error. */
@@ -162,6 +175,7 @@ struct recording_reader {
 	uint64_t off;			/* bytes consumed */
 	uint64_t frames;		/* frames read (their index for the CRC) */
 	uint64_t events;
+	uint32_t version;		/* the file's format version */
 	bool snapshot;			/* a snapshot frame was read */
 	uint64_t seeds, seeds_due;	/* seed frames read; how many it counts */
 	int err;			/* sticky: 0, 1 after the end, or -errno */

@@ -40,6 +40,9 @@ static int replay_item(struct replay *rp, const struct recording_item *it)
 	case RECORDING_KIND_SEED:
 		snapshot__seed(engine__conns(rp->e), &it->seed);
 		return 0;
+	case RECORDING_KIND_GONE:
+		engine__gone(rp->e, it->gone.cookie);
+		return 0;
 	default:
 		rp->now = it->event.mono_ns;
 		err = rounds_before(rp, rp->now);

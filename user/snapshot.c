@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sock_key.h"
 #include "sockdiag.h"
 
 #define TW_LEN_MS 60000	/* TCP_TIMEWAIT_LEN */
@@ -176,8 +177,9 @@ static void no_free(void *p)
 	(void)p;
 }
 
-/* Every distinct network namespace some process is in, however many. */
-static void dump_all(struct collect *c, struct snapshot *s)
+/* Every distinct network namespace some process is in, however many:
+ * each socket to fn(ctx), each namespace counted in s. */
+static void dump_all(sockdiag_fn fn, void *ctx, struct snapshot *s)
 {
 	void *seen = NULL;
 	DIR *d = opendir("/proc");
@@ -207,7 +209,7 @@ static void dump_all(struct collect *c, struct snapshot *s)
 			continue;
 		}
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || sockdiag__dump_netns(fd, on_sock, c) || c->err)
+		if (fd < 0 || sockdiag__dump_netns(fd, fn, ctx))
 			s->netns_failed++;
 		else
 			s->netns++;
@@ -236,7 +238,7 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 		return err;
 	err = 0;
 	if (all_netns) {
-		dump_all(&c, s);
+		dump_all(on_sock, &c, s);
 	} else {
 		err = sockdiag__dump(on_sock, &c);
 		if (err)
@@ -259,4 +261,48 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 		free(c.v);
 	free(c.inos);
 	return c.err ? c.err : err;
+}
+
+struct cookies {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int on_cookie(void *ctx, const struct sockdiag_sock *s)
+{
+	struct cookies *c = ctx;
+
+	if (c->n + 2 > c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4096;
+		uint64_t *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = s->cookie;
+	c->v[c->n++] = sock_key__tuple(s->netns, s->family, s->saddr, s->sport, s->daddr, s->dport);
+	return 0;
+}
+
+int snapshot__alive_keys(bool all_netns, uint64_t **out, size_t *n)
+{
+	struct cookies c = { 0 };
+	struct snapshot s = { 0 };
+	int err = 0;
+
+	if (all_netns)
+		dump_all(on_cookie, &c, &s);
+	else
+		err = sockdiag__dump(on_cookie, &c);
+	if (err || s.netns_failed) {
+		free(c.v);
+		return err ? err : -EIO;
+	}
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_u64);
+	*out = c.v;
+	*n = c.n;
+	return 0;
 }

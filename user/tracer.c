@@ -422,6 +422,12 @@ void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s)
 	s->unidentified = t->wire.unidentified;
 }
 
+void tracer__forget_gone(struct tracer *t, const uint64_t *alive, size_t nalive,
+			 uint64_t checked_ns)
+{
+	wire_decoder__forget_gone(&t->wire, alive, nalive, checked_ns);
+}
+
 void tracer__close(struct tracer *t)
 {
 	if (!t)

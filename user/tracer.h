@@ -43,6 +43,10 @@ int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX]);
 /* The hooks chosen and loaded. */
 const struct plan *tracer__plan(const struct tracer *t);
 void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s);
+/* After a loss: the decoder forgets sockets the kernel no longer has
+ * (wire_decoder__forget_gone()). */
+void tracer__forget_gone(struct tracer *t, const uint64_t *alive, size_t nalive,
+			 uint64_t checked_ns);
 void tracer__close(struct tracer *t);
 
 const char *cookie_mode__name(enum ts_cookie_mode m);

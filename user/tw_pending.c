@@ -95,3 +95,16 @@ bool tw_pending__take_due(struct tw_pending *p, uint64_t round, struct ts_event 
 	p->n--;
 	return true;
 }
+
+size_t tw_pending__cookies(const struct tw_pending *p, uint64_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < p->used && n < max; k++) {
+		int i = slot(p, k);
+
+		if (!p->dead[i])
+			out[n++] = p->ev[i].cookie;
+	}
+	return n;
+}

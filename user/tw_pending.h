@@ -8,6 +8,7 @@
 #define TW_PENDING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "tcpstate.h"
 
@@ -37,5 +38,8 @@ bool tw_pending__rearm(struct tw_pending *p, const struct ts_event *rearm);
 /* Take one end held from a round before `round` (all of them when round is
  * UINT64_MAX) into *out; false when none is due. Oldest first. */
 bool tw_pending__take_due(struct tw_pending *p, uint64_t round, struct ts_event *out);
+
+/* The cookies of the ends held, up to max, into out; how many. */
+size_t tw_pending__cookies(const struct tw_pending *p, uint64_t *out, size_t max);
 
 #endif /* TW_PENDING_H */

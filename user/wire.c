@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sock_key.h"
 #include "tcp_names.h"
 
 #define WIRE_MIN_SLOTS 1024
@@ -291,4 +292,39 @@ bool wire_decoder__decode(struct wire_decoder *d, const void *data, size_t len,
 	if (s && w->type == TS_EV_STATE && e->newstate == TS_TCP_CLOSE)
 		erase(d, s);
 	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+long wire_decoder__forget_gone(struct wire_decoder *d, const uint64_t *alive, size_t nalive,
+			       uint64_t checked_ns)
+{
+	size_t n = 0, slots = d->mask + 1;
+	uint64_t *gone = malloc(d->count * sizeof(*gone) + 1);
+
+	if (!gone)
+		return -ENOMEM;
+	/* Collected first: an erase pulls later entries back over the scan. */
+	for (size_t i = 0; i < slots; i++) {
+		const struct wire_sock *s = &d->slots[i];
+
+		uint64_t key;
+
+		if (!s->cookie || s->last_ns >= checked_ns)
+			continue;
+		key = s->cookie & TS_SYNTH_COOKIE_BIT ?
+			sock_key__tuple(s->id.netns, s->id.family, s->id.saddr, s->id.sport,
+					s->id.daddr, s->id.dport) : s->cookie;
+		if (!nalive || !bsearch(&key, alive, nalive, sizeof(*alive), cmp_u64))
+			gone[n++] = s->cookie;
+	}
+	for (size_t k = 0; k < n; k++)
+		erase(d, find(d, gone[k]));
+	free(gone);
+	return (long)n;
 }

@@ -35,6 +35,11 @@ int wire_decoder__init(struct wire_decoder *d, size_t cap);
 void wire_decoder__free(struct wire_decoder *d);
 /* Decode one record of len bytes into e. Returns false, counting it, for a
  * malformed record (e is then not meaningful). */
+/* After a loss: forget the sockets the kernel no longer has (alive: the
+ * keys, sock_key.h, a dump at checked_ns found, sorted) that sent nothing since, so
+ * lost ends do not pile up. How many, or -ENOMEM. */
+long wire_decoder__forget_gone(struct wire_decoder *d, const uint64_t *alive, size_t nalive,
+			       uint64_t checked_ns);
 bool wire_decoder__decode(struct wire_decoder *d, const void *data, size_t len,
 			  struct ts_event *e);
 

@@ -295,6 +295,13 @@ int run_capture_as(int uid, const char *const argv[], char **out, char **err)
 	return st;
 }
 
+const char *ss_path(void)
+{
+	if (access("/usr/bin/ss", X_OK) == 0)
+		return "/usr/bin/ss";
+	return access("/bin/ss", X_OK) == 0 ? "/bin/ss" : NULL;
+}
+
 int run_capture(const char *const argv[], char **out, char **err)
 {
 	return run_capture_as(-1, argv, out, err);

@@ -70,6 +70,8 @@ bool tracer_reap(struct tracer_run *t);
 /* Run a program with args (NULL-terminated), stdin/stdout/stderr captured;
  * returns the wait status, fills out/err (malloc'd, NUL-terminated). */
 int run_capture(const char *const argv[], char **out, char **err);
+/* iproute2's ss, where this system has it; NULL if it has none. */
+const char *ss_path(void);
 /* The same as user uid, with no capabilities. */
 int run_capture_as(int uid, const char *const argv[], char **out, char **err);
 

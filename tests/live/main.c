@@ -36,6 +36,7 @@ static const struct test tests[] = {
 	{ "closed_stdout", t_closed_stdout, 0 },
 	{ "preexisting_socket", t_preexisting_socket, 0 },
 	{ "lost_events", t_lost_events, 0 },
+	{ "no_phantoms_after_loss", t_no_phantoms_after_loss, 0 },
 	{ "close_fork_inherited", t_close_fork_inherited, 0 },
 	{ "close_eof_never_closed", t_close_eof_never_closed, 0 },
 	{ "close_halfclose", t_close_halfclose, 0 },

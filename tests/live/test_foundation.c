@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "tests.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -627,3 +628,126 @@ void t_lost_events(void)
 	tracer_free(&t);
 }
 
+
+/* The 4-tuples of every TCP socket the kernel has here (ss), one
+ * "local peer" per line. */
+static char *kernel_tuples(void)
+{
+	const char *argv[] = { ss_path(), "-Htan", NULL };
+	char *out = NULL, *err = NULL, *tuples, *p, *save = NULL;
+	size_t len;
+
+	if (!argv[0] || run_capture(argv, &out, &err) != 0 || !out) {
+		free(out);
+		free(err);
+		return NULL;
+	}
+	len = strlen(out) + 1;
+	tuples = calloc(1, len);
+	p = tuples;
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char st[32], local[80], peer[80];
+		long rq, sq;
+
+		if (sscanf(l, "%31s %ld %ld %79s %79s", st, &rq, &sq, local, peer) == 5)
+			p += snprintf(p, len - (size_t)(p - tuples), "%s %s\n", local, peer);
+	}
+	free(out);
+	free(err);
+	return tuples;
+}
+
+static bool timeline_missing(json_t *o, const char *what)
+{
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "missing"), i, m)
+		if (strcmp(json_string_value(m), what) == 0)
+			return true;
+	return false;
+}
+
+static bool two_established(struct tracer_run *t, void *arg)
+{
+	json_t *r;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(t->records, i, r)
+		n += jstr(r, "new") && strcmp(jstr(r, "new"), "ESTABLISHED") == 0;
+	return n >= 2;
+}
+
+/* Records of connections' ends lost in a full ring: the tracer must not
+ * hold them open for ever. At exit every connection it still calls open is
+ * one the kernel has (by its 4-tuple), the rest end as gone. */
+void t_no_phantoms_after_loss(void)
+{
+	char path[] = "/tmp/tcpstate-phantom-XXXXXX";
+	int fd = mkstemp(path);
+	const char *targs[] = { "-j", "--ringbuf", "4K", "--timeline", path, NULL };
+	const char *hargs[] = { "-W", NULL };
+	struct scenario held;
+	struct tracer_run t = {};
+	char *tuples = NULL, line[8192];
+	json_t *rep;
+	int open = 0, phantoms = 0, gone = 0;
+	FILE *f;
+
+	CHECK(fd >= 0, "mkstemp: %s", strerror(errno));
+	close(fd);
+	if (tracer_start(&t, targs))
+		goto out;
+	/* A connection the tracer sees established... */
+	if (scenario_start(&held, "pair", hargs) || !(rep = scenario_read(&held))) {
+		check_fail(__FILE__, __LINE__, "pair -W did not get established");
+		goto out;
+	}
+	json_decref(rep);
+	EXPECT(tracer_wait(&t, two_established, NULL), "the held pair's records never came");
+	/* ...whose end goes into a ring already full. */
+	kill(t.pid, SIGSTOP);
+	for (int k = 0; k < 20; k++)
+		json_decref(scenario_run("pair", NULL));
+	scenario_send(&held, "go\n");
+	json_decref(scenario_read(&held));
+	EXPECT(scenario_finish(&held), "the held pair failed");
+	kill(t.pid, SIGCONT);
+	EXPECT(tracer_wait(&t, has_lost_record, NULL), "no lost record after a full ring");
+	tuples = kernel_tuples();
+	EXPECT(tuples, "ss -Htan failed");
+	tracer_stop(&t, SIGINT);
+	f = fopen(path, "r");
+	EXPECT(f, "no timeline at %s", path);
+	while (f && tuples && fgets(line, sizeof(line), f)) {
+		json_t *o = json_loads(line, 0, NULL);
+		char tuple[200];
+
+		if (!o)
+			continue;
+		gone += timeline_missing(o, "gone");
+		if (timeline_missing(o, "open")) {
+			open++;
+			snprintf(tuple, sizeof(tuple), "%s:%lld %s:%lld\n", jstr(o, "saddr"),
+				 (long long)jint(o, "sport"), jstr(o, "daddr"),
+				 (long long)jint(o, "dport"));
+			if (!strstr(tuples, tuple)) {
+				phantoms++;
+				printf("#   open at exit, unknown to the kernel: %s", tuple);
+			}
+		}
+		json_decref(o);
+	}
+	if (f)
+		fclose(f);
+	EXPECT(phantoms == 0, "%d of %d connections open at exit are not in the kernel (%d gone)",
+	       phantoms, open, gone);
+	if (!phantoms)
+		printf("#   note: %d open at exit, all in the kernel; %d ended as gone\n", open,
+		       gone);
+out:
+	free(tuples);
+	unlink(path);
+	tracer_free(&t);
+}

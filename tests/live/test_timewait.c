@@ -210,16 +210,14 @@ void t_timewait_count(void)
 {
 	const char *targs[] = { "-j", "--timewait-report", NULL };
 	const char *sargs[] = { "burst", "2000", NULL };
-	const char *ss = "/usr/bin/ss";
+	const char *ss = ss_path();
 	struct tracer_run t;
 	char filter[64], *out = NULL, *err = NULL;
 	int want[2], ss_count = -1;
 	json_t *rep, *r, *g;
 	size_t i;
 
-	if (access(ss, X_OK) != 0)
-		ss = "/bin/ss";
-	if (access(ss, X_OK) != 0) {
+	if (!ss) {
 		test_skip("ss (iproute2) is not installed here");
 		return;
 	}

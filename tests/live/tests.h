@@ -23,6 +23,7 @@ void t_human_output(void);
 void t_closed_stdout(void);
 void t_preexisting_socket(void);
 void t_lost_events(void);
+void t_no_phantoms_after_loss(void);
 
 /* test_closepath.c */
 void t_close_fork_inherited(void);

@@ -213,6 +213,32 @@ static void finish_counts_every_record(void **state)
 	fx_close(&x);
 }
 
+/* After a loss, the kernel no longer has connection 7: it ends as gone,
+ * and its timeline says so; 8 is alive and stays open. */
+static void reconcile_ends_the_gone(void **state)
+{
+	struct ts_event a = rec_state(7, 2 * SEC, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED),
+			b = rec_state(8, 2 * SEC, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED);
+	uint64_t alive[] = { 8 };
+	struct fx x;
+	json_t *s, *c;
+
+	fx_open(&x, NULL, 0);
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__feed(x.e, &b), 0);
+	assert_int_equal(engine__reconcile(x.e, alive, 1, 3 * SEC), 1);
+	assert_int_equal(engine__reconcile(x.e, alive, 1, 3 * SEC), 0);
+	assert_int_equal(engine__finish(x.e, 4 * SEC), 0);
+	s = line_of(&x, "summary", 0);
+	assert_non_null(s);
+	c = json_object_get(s, "connections");
+	assert_int_equal(json_integer_value(json_object_get(c, "open")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "missing"),
+							    "gone")), 1);
+	json_decref(s);
+	fx_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +247,7 @@ int main(void)
 		cmocka_unit_test(alert_names_the_holder),
 		cmocka_unit_test(tentative_end_held_a_round),
 		cmocka_unit_test(finish_counts_every_record),
+		cmocka_unit_test(reconcile_ends_the_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -563,11 +563,11 @@ static void header_refusals(void **state)
 	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
 
 	memcpy(buf, orig, len);
-	put32le(buf + 8, 3);
+	put32le(buf + 8, RECORDING_VERSION + 1);
 	reseal_header(buf);
 	o = read_all(buf, len);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 3 is newer"));
+	assert_non_null(strstr(o.err, "version 4 is newer"));
 
 	memcpy(buf, orig, len);
 	put32le(buf + 16, sizeof(struct ts_event) + 8);
@@ -866,8 +866,80 @@ static void version1_refused(void **state)
 	reseal_header(buf);
 	o = read_all(buf, len);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2"));
+	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2 to 3"));
 	assert_non_null(strstr(o.err, "replay it with the version that made it"));
+	free(buf);
+}
+
+/* A gone frame among the events: read back as written, in its place. */
+static unsigned char *make_gone(size_t *len)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	struct ts_event e0 = ev(0), e1 = ev(1);
+	int fd = memfd_create("rec", 0);
+
+	assert_non_null(w);
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	assert_int_equal(recording__write(w, &e0), 0);
+	assert_int_equal(recording__write_gone(w, 77, 123456789), 0);
+	assert_int_equal(recording__write_gone(w, 0, 1), -EINVAL);
+	assert_int_equal(recording__write(w, &e1), 0);
+	assert_int_equal(recording__close(w, NULL, 0), 0);
+	free(w);
+	return slurp(fd, len);
+}
+
+static void gone_frames(void **state)
+{
+	size_t len;
+	unsigned char *buf = make_gone(&len);
+	FILE *f = bytes(buf, len);
+	struct recording_reader r;
+	struct recording_item it;
+	char err[256];
+	int kinds[4], n = 0;
+
+	assert_int_equal(recording__open_stream(&r, f, NULL, err, sizeof(err)), 0);
+	while (n < 4 && recording__next(&r, &it, err, sizeof(err)) == 1) {
+		kinds[n++] = it.kind;
+		if (it.kind == RECORDING_KIND_GONE) {
+			assert_int_equal(it.gone.cookie, 77);
+			assert_int_equal(it.gone.checked_ns, 123456789);
+		}
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(kinds[0], RECORDING_KIND_EVENT);
+	assert_int_equal(kinds[1], RECORDING_KIND_GONE);
+	assert_int_equal(kinds[2], RECORDING_KIND_EVENT);
+	assert_non_null(recording__end(&r));
+	recording__close_reader(&r);
+	fclose(f);
+	free(buf);
+}
+
+/* Version 2 files are read: they are version 3 without gone frames, which
+ * they cannot have. */
+static void version2_read(void **state)
+{
+	size_t len;
+	unsigned char *buf = make(3, true, &len);
+	struct outcome o;
+
+	put32le(buf + 8, 2);
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, 0);
+	assert_int_equal(o.records, 3);
+	assert_int_equal(o.last, 0);
+	free(buf);
+	buf = make_gone(&len);
+	put32le(buf + 8, 2);
+	reseal_header(buf);
+	o = read_all(buf, len);
+	assert_int_equal(o.records, 1);
+	assert_int_equal(o.last, -EBADMSG);
+	assert_non_null(strstr(o.err, "unknown kind 5"));
 	free(buf);
 }
 
@@ -937,6 +1009,8 @@ int main(void)
 		cmocka_unit_test(snapshot_invalid_refused),
 		cmocka_unit_test(snapshot_writer_refuses),
 		cmocka_unit_test(version1_refused),
+		cmocka_unit_test(gone_frames),
+		cmocka_unit_test(version2_read),
 		cmocka_unit_test(write_error_enospc),
 		cmocka_unit_test(write_error_epipe),
 	};

@@ -252,6 +252,35 @@ static void erase_keeps_runs(void **state)
 	wire_decoder__free(&d);
 }
 
+/* After a loss: sockets the kernel no longer has, silent since the dump,
+ * are forgotten; the alive and the recent stay. */
+static void forget_gone(void **state)
+{
+	uint64_t alive[] = { 2 };
+	struct wire_decoder d;
+	struct ts_event e;
+
+	assert_int_equal(wire_decoder__init(&d, 64), 0);
+	for (uint64_t k = 1; k <= 40; k++) {
+		struct ts_wire_full f = full(TS_EV_STATE, k, k == 3 ? 900 : 100);
+
+		f.w.oldstate = TS_TCP_SYN_SENT;
+		f.w.newstate = TS_TCP_ESTABLISHED;
+		assert_true(wire_decoder__decode(&d, &f, sizeof(f), &e));
+	}
+	/* 1 and 4..40 are gone: 2 is alive, 3 spoke after the dump at 500 */
+	assert_int_equal(wire_decoder__forget_gone(&d, alive, 1, 500), 38);
+	assert_int_equal(d.count, 2);
+	for (uint64_t k = 1; k <= 4; k++) {
+		struct ts_wire w = head(TS_EV_STATE, k, 1000, TS_TCP_ESTABLISHED,
+					TS_TCP_CLOSE_WAIT);
+
+		wire_decoder__decode(&d, &w, sizeof(w), &e);
+	}
+	assert_int_equal(d.unidentified, 2);	/* 1 and 4; 2 and 3 still known */
+	wire_decoder__free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +292,7 @@ int main(void)
 		cmocka_unit_test(malformed_refused),
 		cmocka_unit_test(full_table_forgets_the_oldest),
 		cmocka_unit_test(erase_keeps_runs),
+		cmocka_unit_test(forget_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
