@@ -254,6 +254,14 @@ static void reseal_header(unsigned char *h)
 	put32le(h + 252, (uint32_t)crc32(crc32(0, NULL, 0), h, 252));
 }
 
+/* The recording in buf as if written in format version v. */
+static struct outcome read_as_version(unsigned char *buf, size_t len, uint32_t v)
+{
+	put32le(buf + 8, v);
+	reseal_header(buf);
+	return read_all(buf, len);
+}
+
 /* Recompute the checksum of the frame at off, index idx. */
 static void reseal_frame(unsigned char *buf, size_t off, uint64_t idx)
 {
@@ -563,9 +571,7 @@ static void header_refusals(void **state)
 	assert_non_null(strstr(o.err, "not a tcpstate-trace recording"));
 
 	memcpy(buf, orig, len);
-	put32le(buf + 8, RECORDING_VERSION + 1);
-	reseal_header(buf);
-	o = read_all(buf, len);
+	o = read_as_version(buf, len, RECORDING_VERSION + 1);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
 	assert_non_null(strstr(o.err, "version 4 is newer"));
 
@@ -860,11 +866,8 @@ static void version1_refused(void **state)
 {
 	size_t len;
 	unsigned char *buf = make(2, true, &len);
-	struct outcome o;
+	struct outcome o = read_as_version(buf, len, 1);
 
-	put32le(buf + 8, 1);
-	reseal_header(buf);
-	o = read_all(buf, len);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
 	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2 to 3"));
 	assert_non_null(strstr(o.err, "replay it with the version that made it"));
@@ -924,19 +927,14 @@ static void version2_read(void **state)
 {
 	size_t len;
 	unsigned char *buf = make(3, true, &len);
-	struct outcome o;
+	struct outcome o = read_as_version(buf, len, 2);
 
-	put32le(buf + 8, 2);
-	reseal_header(buf);
-	o = read_all(buf, len);
 	assert_int_equal(o.open, 0);
 	assert_int_equal(o.records, 3);
 	assert_int_equal(o.last, 0);
 	free(buf);
 	buf = make_gone(&len);
-	put32le(buf + 8, 2);
-	reseal_header(buf);
-	o = read_all(buf, len);
+	o = read_as_version(buf, len, 2);
 	assert_int_equal(o.records, 1);
 	assert_int_equal(o.last, -EBADMSG);
 	assert_non_null(strstr(o.err, "unknown kind 5"));
