@@ -629,32 +629,33 @@ void t_lost_events(void)
 }
 
 
-/* The 4-tuples of every TCP socket the kernel has here (ss), one
- * "local peer" per line. */
+/* The 4-tuples of every IPv4 TCP socket the kernel has in this namespace,
+ * TIME_WAIT ones included, one "local peer" per line: from
+ * /proc/net/tcp, which every kernel and guest has (ss may be missing). */
 static char *kernel_tuples(void)
 {
-	const char *argv[] = { ss_path(), "-Htan", NULL };
-	char *out = NULL, *err = NULL, *tuples, *p, *save = NULL;
-	size_t len;
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512], *out = NULL;
+	size_t len = 0;
+	FILE *o;
 
-	if (!argv[0] || run_capture(argv, &out, &err) != 0 || !out) {
-		free(out);
-		free(err);
+	if (!f)
 		return NULL;
-	}
-	len = strlen(out) + 1;
-	tuples = calloc(1, len);
-	p = tuples;
-	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char st[32], local[80], peer[80];
-		long rq, sq;
+	o = open_memstream(&out, &len);
+	while (o && fgets(line, sizeof(line), f)) {
+		unsigned la, lp, ra, rp;
 
-		if (sscanf(l, "%31s %ld %ld %79s %79s", st, &rq, &sq, local, peer) == 5)
-			p += snprintf(p, len - (size_t)(p - tuples), "%s %s\n", local, peer);
+		if (sscanf(line, " %*d: %8X:%4X %8X:%4X", &la, &lp, &ra, &rp) != 4)
+			continue;	/* the header */
+		/* The addresses are in network order, printed as host words. */
+		fprintf(o, "%u.%u.%u.%u:%u %u.%u.%u.%u:%u\n", la & 255, la >> 8 & 255,
+			la >> 16 & 255, la >> 24, lp, ra & 255, ra >> 8 & 255, ra >> 16 & 255,
+			ra >> 24, rp);
 	}
-	free(out);
-	free(err);
-	return tuples;
+	fclose(f);
+	if (o)
+		fclose(o);
+	return out;
 }
 
 static bool timeline_missing(json_t *o, const char *what)
@@ -681,7 +682,8 @@ static bool two_established(struct tracer_run *t, void *arg)
 
 /* Records of connections' ends lost in a full ring: the tracer must not
  * hold them open for ever. At exit every connection it still calls open is
- * one the kernel has (by its 4-tuple), the rest end as gone. */
+ * one the kernel has (by its 4-tuple in /proc/net/tcp), the rest end as
+ * gone. */
 void t_no_phantoms_after_loss(void)
 {
 	char path[] = "/tmp/tcpstate-phantom-XXXXXX";
@@ -716,7 +718,7 @@ void t_no_phantoms_after_loss(void)
 	kill(t.pid, SIGCONT);
 	EXPECT(tracer_wait(&t, has_lost_record, NULL), "no lost record after a full ring");
 	tuples = kernel_tuples();
-	EXPECT(tuples, "ss -Htan failed");
+	EXPECT(tuples, "/proc/net/tcp unreadable");
 	tracer_stop(&t, SIGINT);
 	f = fopen(path, "r");
 	EXPECT(f, "no timeline at %s", path);
@@ -743,7 +745,7 @@ void t_no_phantoms_after_loss(void)
 		fclose(f);
 	EXPECT(phantoms == 0, "%d of %d connections open at exit are not in the kernel (%d gone)",
 	       phantoms, open, gone);
-	if (!phantoms)
+	if (tuples && !phantoms)
 		printf("#   note: %d open at exit, all in the kernel; %d ended as gone\n", open,
 		       gone);
 out:
