@@ -252,7 +252,7 @@ class Tool:
             res['events'] = max(lines - 1, 0)     # minus the header line
             res['lost'] = sum(int(x) for x in re.findall(r'[Ll]ost (\d+) event', err))
         else:
-            m = re.search(r'(\d+) events \((\d+) transitions\), (\d+) lost, (\d+) on sockets', err)
+            m = re.search(r'(\d+) events \((\d+) transitions\), (\d+) lost, (\d+) on (?:untracked )?sockets', err)
             if m:
                 res.update(events=int(m.group(1)), transitions=int(m.group(2)),
                            lost=int(m.group(3)), untracked=int(m.group(4)))
