@@ -213,6 +213,12 @@ static struct conn *insert(struct conn_table *t, const struct ts_event *e)
 	}
 	memset(c, 0, sizeof(*c));
 	c->ident = *e;
+	if (e->type == TS_EV_CLOSE || e->type == TS_EV_SHUTDOWN) {
+		/* The caller, who need not be the owner. */
+		c->ident.pid = 0;
+		c->ident.owner_src = TS_OWNER_NONE;
+		memset(c->ident.comm, 0, sizeof(c->ident.comm));
+	}
 	if (2 * (t->nhashed + 1) > t->nslots)
 		grow(t);
 	if (t->nhashed + 1 >= t->nslots) {
@@ -231,6 +237,12 @@ static struct conn *insert(struct conn_table *t, const struct ts_event *e)
  * assigns them (connect() picks the local port after SYN_SENT). */
 static void refresh_ident(struct conn *c, const struct ts_event *e)
 {
+	if (e->family) {
+		/* A record that carried it, or one completed from it. */
+		c->ident.skaddr = e->skaddr;
+		c->ident.netns = e->netns;
+		c->ident.family = e->family;
+	}
 	if (e->sport)
 		c->ident.sport = e->sport;
 	c->ident.dport = e->dport;
@@ -330,10 +342,11 @@ struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const
 		c = NULL;
 	}
 	if (!c) {
-		/* A socket on its way out, or already closed (a reset can
-		 * beat accept()), starts nothing: nothing would remove it. */
-		if (e->newstate == TS_TCP_CLOSE || (e->type == TS_EV_CLOSE && e->final) ||
-		    e->type == TS_EV_RESET)
+		/* A socket already closed (a reset can beat accept()) starts
+		 * nothing: nothing would remove it. Any other record starts
+		 * its connection: its identity is kept here, and later
+		 * records of the socket leave it out. */
+		if (e->newstate == TS_TCP_CLOSE)
 			return NULL;
 		c = insert(t, e);
 		if (!c)

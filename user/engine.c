@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "tw_pending.h"
 #include "tw_report.h"
+#include "wire.h"
 
 /* Closed connections leave after this long without a later record: far
  * longer than records trail, so live and replayed timelines agree. */
@@ -136,17 +137,20 @@ void engine__start(struct engine *e, uint64_t now)
 		e->next_report = now + e->o.interval_ns;
 }
 
-/* A record, into the connection table and out. */
-static int report(struct engine *e, const struct ts_event *ev)
+/* The record's connection, once those closed long enough before it have
+ * left: what a record joins depends on the records alone, live or replayed. */
+static struct conn *conn_of(struct engine *e, const struct ts_event *ev)
 {
-	struct conn *c;
-	bool before_start;
-	int err;
-
 	if (ev->mono_ns > CONN_LATE_NS)
 		conn_table__expire(&e->conns, ev->mono_ns - CONN_LATE_NS);
-	c = ev->cookie ? conn_table__find(&e->conns, ev->cookie) : NULL;
-	before_start = c && c->before_start;
+	return ev->cookie ? conn_table__find(&e->conns, ev->cookie) : NULL;
+}
+
+/* A record, into its connection c and out. */
+static int report(struct engine *e, const struct ts_event *ev, struct conn *c)
+{
+	bool before_start = c && c->before_start;
+	int err;
 
 	if (ev->type == TS_EV_STATE)
 		e->sum.transitions++;
@@ -161,7 +165,8 @@ static int report(struct engine *e, const struct ts_event *ev)
 	return err;
 }
 
-int engine__feed(struct engine *e, const struct ts_event *ev)
+/* ev, whose connection is c (looked up by conn_of()). */
+static int feed(struct engine *e, const struct ts_event *ev, struct conn *c)
 {
 	e->sum.records++;
 	if (ev->type < TS_EV_STATE || ev->type > TS_EV__MAX) {
@@ -189,10 +194,32 @@ int engine__feed(struct engine *e, const struct ts_event *ev)
 		/* Held a round; when the holding area is full its oldest
 		 * end is reported now. */
 		if (tw_pending__add(&e->tw, ev, e->round, &oldest))
-			return report(e, &oldest);
+			return report(e, &oldest, conn_of(e, &oldest));
 		return 0;
 	}
-	return report(e, ev);
+	return report(e, ev, c);
+}
+
+int engine__feed(struct engine *e, const struct ts_event *ev)
+{
+	return feed(e, ev, conn_of(e, ev));
+}
+
+int engine__feed_wire(struct engine *e, const void *data, size_t len)
+{
+	struct ts_event ev;
+	int parts = wire__decode(data, len, &ev);
+	struct conn *c;
+
+	if (parts < 0) {
+		e->sum.records++;
+		e->sum.malformed++;
+		return 0;
+	}
+	c = conn_of(e, &ev);
+	if (!wire__complete(&ev, parts, c ? &c->ident : NULL))
+		e->sum.unidentified++;
+	return feed(e, &ev, c);
 }
 
 /* Report the early TIME_WAIT ends no re-arm has withdrawn since the last
@@ -203,7 +230,7 @@ static int flush_tw(struct engine *e, uint64_t round)
 	int err = e->write_err;
 
 	while (!err && tw_pending__take_due(&e->tw, round, &ev))
-		err = report(e, &ev);
+		err = report(e, &ev, conn_of(e, &ev));
 	return err;
 }
 

@@ -3,7 +3,8 @@
  * the held TIME_WAIT ends, latency, the timeline, CLOSE_WAIT alerts and the
  * run summary. A source - the live ring buffer or a recording - drives it
  * with the same three calls, so live and replay are one code path:
- *   engine__feed()   each record, in order;
+ *   engine__feed()   each record, in order (engine__feed_wire() as the
+ *                    ring has it);
  *   engine__tick()   once per round (a poll, or 100 ms of recorded time);
  *   engine__finish() once, at the end.
  * What only a live system has (the holders of a socket in /proc) is a
@@ -55,6 +56,9 @@ void engine__start(struct engine *e, uint64_t now);
 /* One record from the source. 0, or the first write error, which ends the
  * run. */
 int engine__feed(struct engine *e, const struct ts_event *ev);
+/* The same for a record as the ring has it (wire.h): what it leaves out of
+ * its connection's identity and owner comes from the connection table. */
+int engine__feed_wire(struct engine *e, const void *data, size_t len);
 /* A round has passed; now is the source's time. */
 int engine__tick(struct engine *e, uint64_t now);
 /* The kernel says total records were dropped so far. */

@@ -32,10 +32,10 @@ struct live {
  * this often. */
 #define RECONCILE_EVERY_NS (5 * 1000000000ULL)
 
-static int on_record(void *ctx, const struct ts_event *ev)
+static int on_record(void *ctx, const void *data, size_t len)
 {
 	struct live *l = ctx;
-	int err = engine__feed(l->e, ev);
+	int err = engine__feed_wire(l->e, data, len);
 
 	if (!err && l->budget && --l->budget == 0)
 		return -EAGAIN;
@@ -157,8 +157,6 @@ static int reconcile(struct live *l)
 	}
 	err = drain(l);
 	gone = err ? 0 : engine__reconcile(l->e, alive, n, checked);
-	if (!err)
-		tracer__forget_gone(l->t, alive, n, checked);
 	free(alive);
 	return err ? err : gone < 0 ? (int)gone : 0;
 }
@@ -197,7 +195,6 @@ static int live_loop(struct live *l, volatile sig_atomic_t *exiting)
 static int live_drain(struct live *l, int err)
 {
 	struct run_summary *s = engine__summary(l->e);
-	struct tracer_decode_stats ds;
 
 	if (!err) {
 		tracer__detach(l->t);
@@ -211,10 +208,6 @@ static int live_drain(struct live *l, int err)
 	}
 	tracer__stats(l->t, s->stats);
 	s->missed = tracer__missed(l->t);
-	tracer__decode_stats(l->t, &ds);
-	s->records += ds.malformed;
-	s->malformed += ds.malformed;
-	s->unidentified = ds.unidentified;
 	return err;
 }
 

@@ -14,7 +14,6 @@
 #include "plan.h"
 #include "probe.h"
 #include "tcpstate.skel.h"
-#include "wire.h"
 
 #define STATE_TP "inet_sock_set_state"
 
@@ -25,7 +24,6 @@ struct tracer {
 	tracer_record_fn fn;
 	void *ctx;
 	int ncpus;
-	struct wire_decoder wire;
 };
 
 const char *cookie_mode__name(enum ts_cookie_mode m)
@@ -67,11 +65,8 @@ static void note(const char *fmt, ...)
 static int on_sample(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
-	struct ts_event e;
 
-	if (!wire_decoder__decode(&t->wire, data, len, &e))
-		return 0;
-	return t->fn(t->ctx, &e);
+	return t->fn(t->ctx, data, len);
 }
 
 static const char *const sys_tps[] = { "sys_exit_accept4", "sys_exit_accept",
@@ -324,9 +319,7 @@ int tracer__open(struct tracer **out, const struct cli_opts *o, tracer_record_fn
 	if ((e = check_basics(err, errlen)))
 		return e;
 	t = calloc(1, sizeof(*t));
-	/* Every socket the kernel may still tell about, the timewait ones too. */
-	if (!t || wire_decoder__init(&t->wire, cli__conn_cap(o))) {
-		free(t);
+	if (!t) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -416,24 +409,11 @@ const struct plan *tracer__plan(const struct tracer *t)
 	return &t->plan;
 }
 
-void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s)
-{
-	s->malformed = t->wire.malformed;
-	s->unidentified = t->wire.unidentified;
-}
-
-void tracer__forget_gone(struct tracer *t, const uint64_t *alive, size_t nalive,
-			 uint64_t checked_ns)
-{
-	wire_decoder__forget_gone(&t->wire, alive, nalive, checked_ns);
-}
-
 void tracer__close(struct tracer *t)
 {
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
 	tcpstate_bpf__destroy(t->skel);
-	wire_decoder__free(&t->wire);
 	free(t);
 }

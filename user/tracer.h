@@ -12,15 +12,9 @@
 
 struct tracer;
 
-/* Called for each record in the ring buffer, decoded; return < 0 to stop
- * consuming (the record counts as consumed). */
-typedef int (*tracer_record_fn)(void *ctx, const struct ts_event *e);
-
-/* What decoding the ring's records found wrong (see wire.h). */
-struct tracer_decode_stats {
-	uint64_t malformed;
-	uint64_t unidentified;	/* its consequence: sockets forgotten when full, or lost ends */
-};
+/* Called for each record in the ring buffer, as the kernel wrote it
+ * (wire.h); return < 0 to stop consuming (the record counts as consumed). */
+typedef int (*tracer_record_fn)(void *ctx, const void *data, size_t len);
 
 /* Open, load and attach. On failure returns -errno and writes one sentence
  * saying what is missing and what to do into err. */
@@ -42,11 +36,6 @@ void tracer__detach(struct tracer *t);
 int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX]);
 /* The hooks chosen and loaded. */
 const struct plan *tracer__plan(const struct tracer *t);
-void tracer__decode_stats(const struct tracer *t, struct tracer_decode_stats *s);
-/* After a loss: the decoder forgets sockets the kernel no longer has
- * (wire_decoder__forget_gone()). */
-void tracer__forget_gone(struct tracer *t, const uint64_t *alive, size_t nalive,
-			 uint64_t checked_ns);
 void tracer__close(struct tracer *t);
 
 const char *cookie_mode__name(enum ts_cookie_mode m);

@@ -73,8 +73,10 @@ bool tw_pending__rearm(struct tw_pending *p, const struct ts_event *rearm)
 	for (int k = p->used - 1; k >= 0; k--) {
 		int i = slot(p, k);
 
-		if (!p->dead[i] && p->ev[i].skaddr == rearm->skaddr &&
-		    p->ev[i].cookie == rearm->cookie) {
+		/* By cookie alone: the re-arm carries no identity, and what
+		 * user space knows of the socket's address may be the full
+		 * socket's or the timewait socket's. */
+		if (!p->dead[i] && p->ev[i].cookie == rearm->cookie) {
 			p->dead[i] = true;
 			p->n--;
 			p->undone++;

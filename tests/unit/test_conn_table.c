@@ -79,8 +79,9 @@ static void lifecycle_and_removal(void **state_)
 	assert_int_equal(exits[CONN_EXIT_CLOSED], 1);
 	assert_int_equal(t.count, 0);
 	assert_null(conn_table__find(&t, 1));
-	/* Records after the end start nothing. */
+	/* Records after the end, of a socket in CLOSE, start nothing. */
 	e = call(1, 4 * SEC, TS_EV_CLOSE, 10, 5, 1);
+	e.newstate = TS_TCP_CLOSE;
 	assert_null(conn_table__apply(&t, &e));
 	e.type = TS_EV_RESET;
 	assert_null(conn_table__apply(&t, &e));

@@ -242,6 +242,98 @@ static void reconcile_ends_the_gone(void **state)
 	fx_close(&x);
 }
 
+/* A ring record with the socket's identity and owner. */
+static struct ts_wire_full wire_full(uint64_t cookie, uint64_t at, uint8_t from, uint8_t to)
+{
+	struct ts_wire_full f;
+
+	memset(&f, 0, sizeof(f));
+	f.w = (struct ts_wire){ .type = TS_EV_STATE, .mono_ns = at, .cookie = cookie,
+				.oldstate = from, .newstate = to,
+				.wflags = TS_WF_IDENT | TS_WF_OWNER };
+	f.o = (struct ts_wire_owner){ .pid = 42, .owner_src = TS_OWNER_SYSCALL, .comm = "server" };
+	f.id = (struct ts_wire_ident){ .family = AF_INET, .sport = 8080, .dport = 51000, .ino = 99 };
+	inet_pton(AF_INET, "127.0.0.1", f.id.saddr);
+	inet_pton(AF_INET, "127.0.0.1", f.id.daddr);
+	return f;
+}
+
+static struct ts_wire wire_head(uint64_t cookie, uint64_t at, uint8_t from, uint8_t to)
+{
+	return (struct ts_wire){ .type = TS_EV_STATE, .mono_ns = at, .cookie = cookie,
+				 .oldstate = from, .newstate = to };
+}
+
+static void assert_line_is(struct fx *x, int n, int sport, int pid)
+{
+	json_t *l = line_of(x, "state", n);
+
+	assert_non_null(l);
+	assert_int_equal(json_integer_value(json_object_get(l, "sport")), sport);
+	if (pid)
+		assert_int_equal(json_integer_value(json_object_get(l, "pid")), pid);
+	else
+		assert_true(json_is_null(json_object_get(l, "pid")));
+	json_decref(l);
+}
+
+/* The ring leaves out what the connection table already knows: a head
+ * alone prints whole; a port of 0 (connect() had not picked one) does not
+ * wipe a known one; once the connection has ended and left, a head alone
+ * has no identity, and the summary counts it. */
+static void ring_records_take_identity_from_the_table(void **state)
+{
+	struct ts_wire_full a = wire_full(7, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED),
+			    c = wire_full(7, 3 * SEC, TS_TCP_CLOSE_WAIT, TS_TCP_LAST_ACK);
+	struct ts_wire b = wire_head(7, 2 * SEC + 5, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT),
+		       d = wire_head(7, 3 * SEC + 5, TS_TCP_LAST_ACK, TS_TCP_CLOSE),
+		       late = wire_head(7, 9 * SEC, TS_TCP_LAST_ACK, TS_TCP_CLOSE);
+	struct fx x;
+
+	fx_open(&x, NULL, 0);
+	assert_int_equal(engine__feed_wire(x.e, &a, sizeof(a)), 0);
+	assert_int_equal(engine__feed_wire(x.e, &b, sizeof(b)), 0);
+	c.id.sport = 0;
+	c.id.ino = 0;
+	assert_int_equal(engine__feed_wire(x.e, &c, sizeof(c)), 0);
+	assert_int_equal(engine__feed_wire(x.e, &d, sizeof(d)), 0);
+	assert_int_equal(engine__feed_wire(x.e, &late, sizeof(late)), 0);
+	assert_int_equal(engine__feed_wire(x.e, &late, sizeof(late) - 1), 0);
+	assert_int_equal(engine__tick(x.e, 10 * SEC), 0);
+	assert_line_is(&x, 0, 8080, 42);
+	assert_line_is(&x, 1, 8080, 42);
+	assert_line_is(&x, 2, 0, 42);		/* as the kernel said */
+	assert_line_is(&x, 3, 8080, 42);
+	assert_line_is(&x, 4, 0, 0);
+	assert_null(line_of(&x, "state", 5));
+	assert_int_equal(engine__summary(x.e)->unidentified, 1);
+	assert_int_equal(engine__summary(x.e)->malformed, 1);
+	fx_close(&x);
+}
+
+/* A close of a socket the tracer first meets there (open before tracing)
+ * starts its connection: the transitions that follow rely on its identity.
+ * The close's caller is not taken for the owner. */
+static void close_first_names_a_live_socket(void **state)
+{
+	struct ts_wire_full c = wire_full(11, 2 * SEC, 0, TS_TCP_ESTABLISHED);
+	struct ts_wire w = wire_head(11, 2 * SEC + 5, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1);
+	struct fx x;
+
+	fx_open(&x, NULL, 0);
+	c.w.type = TS_EV_CLOSE;
+	c.w.fd = 3;
+	c.w.refs = 1;
+	c.w.final = 1;
+	c.w.arg = TS_VIA_CLOSE;
+	assert_int_equal(engine__feed_wire(x.e, &c, sizeof(c)), 0);
+	assert_int_equal(engine__feed_wire(x.e, &w, sizeof(w)), 0);
+	assert_int_equal(engine__tick(x.e, 3 * SEC), 0);
+	assert_line_is(&x, 0, 8080, 0);
+	assert_int_equal(engine__summary(x.e)->unidentified, 0);
+	fx_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +342,8 @@ int main(void)
 		cmocka_unit_test(alert_names_the_holder),
 		cmocka_unit_test(tentative_end_held_a_round),
 		cmocka_unit_test(finish_counts_every_record),
+		cmocka_unit_test(ring_records_take_identity_from_the_table),
+		cmocka_unit_test(close_first_names_a_live_socket),
 		cmocka_unit_test(reconcile_ends_the_gone),
 	};
 
