@@ -132,6 +132,24 @@ struct conn *conn_table__find(struct conn_table *t, uint64_t cookie)
 	return NULL;
 }
 
+void conn_table__prefetch_slot(const struct conn_table *t, uint64_t cookie)
+{
+	__builtin_prefetch(&t->slots[slot_of(t, cookie)]);
+}
+
+void conn_table__prefetch_conn(const struct conn_table *t, uint64_t cookie)
+{
+	const struct conn_slot *s = &t->slots[slot_of(t, cookie)];
+
+	/* The home slot only: most lookups end there. A record touches the
+	 * identity, the state and steps, and the list links. */
+	if (s->cookie == cookie && s->c) {
+		__builtin_prefetch(s->c);
+		__builtin_prefetch((const char *)s->c + 128);
+		__builtin_prefetch(&s->c->lru_prev, 1);
+	}
+}
+
 /* Twice the slots when more than half are taken. */
 static void grow(struct conn_table *t)
 {

@@ -122,6 +122,11 @@ void conn_table__expire(struct conn_table *t, uint64_t before_ns);
  * the open ones (CONN_EXIT_OPEN), oldest first; the table is left empty. */
 void conn_table__drain(struct conn_table *t);
 struct conn *conn_table__find(struct conn_table *t, uint64_t cookie);
+/* Hints for a lookup of cookie to come: the slot it starts at, then (once
+ * that slot is in the cache) the connection found there. They change
+ * nothing; a batch of records overlaps its cache misses with them. */
+void conn_table__prefetch_slot(const struct conn_table *t, uint64_t cookie);
+void conn_table__prefetch_conn(const struct conn_table *t, uint64_t cookie);
 /* Fold one kernel record in. Returns its connection, or NULL when the
  * record never starts one (a final close, a reset or a CLOSE for a
  * connection not in the table). A connection that reaches CLOSE stays

@@ -222,6 +222,19 @@ int engine__feed_wire(struct engine *e, const void *data, size_t len)
 	return feed(e, &ev, c);
 }
 
+int engine__feed_wire_n(struct engine *e, const struct engine_wire *w, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++)
+		conn_table__prefetch_slot(&e->conns, wire__cookie(w[i].data, w[i].len));
+	for (size_t i = 0; i < n; i++)
+		conn_table__prefetch_conn(&e->conns, wire__cookie(w[i].data, w[i].len));
+	for (size_t i = 0; i < n && !err; i++)
+		err = engine__feed_wire(e, w[i].data, w[i].len);
+	return err;
+}
+
 /* Report the early TIME_WAIT ends no re-arm has withdrawn since the last
  * round (all of them with round UINT64_MAX). */
 static int flush_tw(struct engine *e, uint64_t round)

@@ -59,6 +59,13 @@ int engine__feed(struct engine *e, const struct ts_event *ev);
 /* The same for a record as the ring has it (wire.h): what it leaves out of
  * its connection's identity and owner comes from the connection table. */
 int engine__feed_wire(struct engine *e, const void *data, size_t len);
+/* n of them in order, their connections looked up ahead so that the cache
+ * misses overlap. Stops at the first error. */
+struct engine_wire {
+	const void *data;
+	size_t len;
+};
+int engine__feed_wire_n(struct engine *e, const struct engine_wire *w, size_t n);
 /* A round has passed; now is the source's time. */
 int engine__tick(struct engine *e, uint64_t now);
 /* The kernel says total records were dropped so far. */

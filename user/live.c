@@ -14,6 +14,16 @@
 /* Under a flood the ring refills as fast as it drains: a round ends after
  * this many records so the round's work and signals still get their turn. */
 #define RECORDS_PER_ROUND 65536
+/* Records are copied out of the ring and fed this many at a time: the
+ * connection table is looked up for all of them ahead (engine__feed_wire_n). */
+#define BATCH 32
+#define BATCH_REC_MAX sizeof(struct ts_wire_full)
+
+struct batch {
+	size_t n;
+	struct engine_wire w[BATCH];
+	unsigned char rec[BATCH][BATCH_REC_MAX];
+};
 
 struct live {
 	const struct cli_opts *o;
@@ -26,20 +36,53 @@ struct live {
 	uint64_t dropped;	/* records the kernel dropped, at the last check */
 	bool reconcile_due;	/* records were lost since the last reconcile */
 	uint64_t next_reconcile;	/* not before then */
+	struct batch batch;
 };
 
 /* A sock_diag dump of every socket costs: after a loss, reconcile at most
  * this often. */
 #define RECONCILE_EVERY_NS (5 * 1000000000ULL)
 
+static int batch_flush(struct live *l)
+{
+	int err = engine__feed_wire_n(l->e, l->batch.w, l->batch.n);
+
+	l->batch.n = 0;
+	return err;
+}
+
+/* Into the batch; a record longer than its slots (none the BPF side makes
+ * today) goes alone, in its turn. */
+static int batch_add(struct live *l, const void *data, size_t len)
+{
+	struct batch *b = &l->batch;
+
+	if (len > BATCH_REC_MAX) {
+		int err = batch_flush(l);
+
+		return err ? err : engine__feed_wire(l->e, data, len);
+	}
+	memcpy(b->rec[b->n], data, len);
+	b->w[b->n] = (struct engine_wire){ b->rec[b->n], len };
+	return ++b->n == BATCH ? batch_flush(l) : 0;
+}
+
 static int on_record(void *ctx, const void *data, size_t len)
 {
 	struct live *l = ctx;
-	int err = engine__feed_wire(l->e, data, len);
+	int err = batch_add(l, data, len);
 
 	if (!err && l->budget && --l->budget == 0)
 		return -EAGAIN;
 	return err;
+}
+
+/* One poll of the ring, every record it took fed. */
+static int live_poll(struct live *l, int timeout_ms)
+{
+	int err = tracer__poll(l->t, timeout_ms), ferr = batch_flush(l);
+
+	return ferr ? ferr : err;
 }
 
 static int recording_open(struct live *l)
@@ -132,7 +175,7 @@ static int drain(struct live *l)
 
 	do {
 		l->budget = RECORDS_PER_ROUND;
-		err = tracer__poll(l->t, 0);
+		err = live_poll(l, 0);
 	} while (err == -EAGAIN);
 	return err < 0 && err != -EINTR ? err : 0;
 }
@@ -171,7 +214,7 @@ static int live_loop(struct live *l, volatile sig_atomic_t *exiting)
 
 	while (!*exiting) {
 		l->budget = RECORDS_PER_ROUND;
-		err = tracer__poll(l->t, timeout_ms);
+		err = live_poll(l, timeout_ms);
 		timeout_ms = err == -EAGAIN ? 0 : 100;
 		if (err < 0 && err != -EINTR && err != -EAGAIN)
 			return err;
@@ -199,7 +242,7 @@ static int live_drain(struct live *l, int err)
 	if (!err) {
 		tracer__detach(l->t);
 		l->budget = 0;
-		tracer__poll(l->t, 0);	/* a write error stays in the engine */
+		live_poll(l, 0);	/* a write error stays in the engine */
 		err = check_lost(l);
 		/* Whatever was lost since the last reconcile: no phantom
 		 * stays open in the final picture. */

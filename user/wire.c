@@ -78,6 +78,11 @@ static void owner_to_event(uint32_t pid, uint8_t src, const char *comm, struct t
 	memcpy(e->comm, comm, sizeof(e->comm));
 }
 
+uint64_t wire__cookie(const void *data, size_t len)
+{
+	return len >= sizeof(struct ts_wire) ? ((const struct ts_wire *)data)->cookie : 0;
+}
+
 int wire__decode(const void *data, size_t len, struct ts_event *e)
 {
 	const struct ts_wire *w = data;

@@ -15,6 +15,8 @@
  * parts it carried (enum ts_wire_flags), or -1 for a malformed record (e is
  * then not meaningful). */
 int wire__decode(const void *data, size_t len, struct ts_event *e);
+/* The cookie a record of len bytes names; 0 if it is too short to say. */
+uint64_t wire__cookie(const void *data, size_t len);
 /* Complete e, which carried parts, with what earlier records said of its
  * connection (known: the connection's identity and owner, NULL if none is
  * known). False when its identity was neither carried nor known. */
