@@ -24,34 +24,73 @@ static __always_inline __u16 sk_protocol(const struct sock *sk, bool trusted)
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 
-/* Socket fields, read with a plain load where the pointer is trusted
- * (tp_btf, fentry: the verifier knows its type) and with a probe read where
- * it is not (classic tracepoints, pointers found by walking memory). A probe
- * read is a helper call; a plain load is one instruction. trusted is always
- * a constant, so each program keeps one of the two. */
-static __always_inline __u16 sk_family(const struct sock *sk, bool trusted)
+/* The struct sock_common fields the programs read, from one place: the
+ * socket itself where the pointer is trusted (tp_btf, fentry: plain loads),
+ * else a copy of its head made with one probe read - one helper call
+ * instead of one per field. The head runs to skc_cookie, past the family,
+ * state, ports, addresses and namespace. */
+union skc_copy {
+	struct sock_common skc;
+	__u8 raw[sizeof(struct sock_common)];
+};
+
+static __always_inline const struct sock_common *skc_of(const struct sock *sk, bool trusted,
+							union skc_copy *c)
 {
-	return trusted ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u32 n = bpf_core_field_offset(struct sock_common, skc_cookie) + sizeof(__u64);
+
+	if (trusted)
+		return &sk->__sk_common;
+	if (n > sizeof(*c))
+		n = sizeof(*c);
+	/* On a fault the helper zeroes the copy: family 0, no socket. */
+	bpf_probe_read_kernel(c, n, sk);
+	return &c->skc;
 }
 
-static __always_inline __u8 sk_state(const struct sock *sk, bool trusted)
+static __always_inline __u16 skc_family(const struct sock_common *skc)
 {
-	return trusted ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
+	return skc->skc_family;
+}
+
+static __always_inline __u8 skc_state(const struct sock_common *skc)
+{
+	return skc->skc_state;
 }
 
 /* Remote port, host order. */
-static __always_inline __u16 sk_dport(const struct sock *sk, bool trusted)
+static __always_inline __u16 skc_dport(const struct sock_common *skc)
 {
-	return bpf_ntohs(trusted ? sk->__sk_common.skc_dport
-				 : BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return bpf_ntohs(skc->skc_dport);
+}
+
+static __always_inline __u64 skc_cookie(const struct sock_common *skc)
+{
+	return skc->skc_cookie.counter;
 }
 
 /* Network namespace inode number; skc_net is a possible_net_t on every
- * kernel we support, with .net present when CONFIG_NET_NS=y. */
-static __always_inline __u32 sk_netns(const struct sock *sk, bool trusted)
+ * kernel we support, with .net present when CONFIG_NET_NS=y. In a copy the
+ * namespace pointer is a plain number: one probe read. */
+static __always_inline __u32 skc_netns(const struct sock_common *skc, bool trusted)
 {
-	return trusted ? sk->__sk_common.skc_net.net->ns.inum
-		       : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return trusted ? skc->skc_net.net->ns.inum : BPF_CORE_READ(skc->skc_net.net, ns.inum);
+}
+
+/* Local and remote address: 4 bytes for IPv4, 16 for IPv6; word by word,
+ * as plain loads through a trusted pointer must match the fields' types. */
+static __always_inline void skc_addrs(const struct sock_common *skc, __u16 family,
+				      __u8 saddr[16], __u8 daddr[16])
+{
+	if (family == TS_AF_INET) {
+		*(__u32 *)saddr = skc->skc_rcv_saddr;
+		*(__u32 *)daddr = skc->skc_daddr;
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		((__u32 *)saddr)[i] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+		((__u32 *)daddr)[i] = skc->skc_v6_daddr.in6_u.u6_addr32[i];
+	}
 }
 
 /* Local port, host order. inet_sport rather than skc_num: unhashing at
@@ -61,28 +100,6 @@ static __always_inline __u32 sk_netns(const struct sock *sk, bool trusted)
 static __always_inline __u16 sk_sport(const struct sock *sk)
 {
 	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-}
-
-/* Local and remote address: 4 bytes for IPv4, 16 for IPv6. */
-static __always_inline void sk_addrs(const struct sock_common *skc, bool trusted, __u16 family,
-				     __u8 saddr[16], __u8 daddr[16])
-{
-	if (family == TS_AF_INET && trusted) {
-		*(__u32 *)saddr = skc->skc_rcv_saddr;
-		*(__u32 *)daddr = skc->skc_daddr;
-	} else if (family == TS_AF_INET) {
-		bpf_core_read(saddr, 4, &skc->skc_rcv_saddr);
-		bpf_core_read(daddr, 4, &skc->skc_daddr);
-	} else if (trusted) {
-		/* word by word: plain loads must match the fields' types */
-		for (int i = 0; i < 4; i++) {
-			((__u32 *)saddr)[i] = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
-			((__u32 *)daddr)[i] = skc->skc_v6_daddr.in6_u.u6_addr32[i];
-		}
-	} else {
-		bpf_core_read(saddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(daddr, 16, &skc->skc_v6_daddr);
-	}
 }
 
 /* The socket's inode number, as /proc/PID/fd shows it ("socket:[N]"); 0

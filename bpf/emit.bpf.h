@@ -14,12 +14,14 @@ struct sock_id {
 	__u16 dport;
 };
 
-static __always_inline void sock_id(const struct sock *sk, bool trusted, struct sock_id *id)
+/* skc: sk's common fields (skc_of()); trusted as given to it. */
+static __always_inline void sock_id(const struct sock *sk, const struct sock_common *skc,
+				    bool trusted, struct sock_id *id)
 {
-	id->netns = sk_netns(sk, trusted);
-	id->family = sk_family(sk, trusted);
+	id->netns = skc_netns(skc, trusted);
+	id->family = skc_family(skc);
 	id->sport = filter_sport ? sk_sport(sk) : 0;
-	id->dport = sk_dport(sk, trusted);
+	id->dport = skc_dport(skc);
 }
 
 static __always_inline bool port_wanted(void *map, __u16 port)
@@ -75,17 +77,20 @@ static __always_inline void wire_owner(struct ts_wire_owner *wo, const struct ow
 	__builtin_memcpy(wo->comm, o->comm, sizeof(wo->comm));
 }
 
-static __always_inline void wire_ident(struct ts_wire_ident *id, const struct sock_common *skc,
-				       bool trusted, __u16 family, __u16 sport, __u64 ino)
+/* The identity of the socket at sk, whose common fields are skc and sid
+ * (sock_id()). */
+static __always_inline void wire_ident(struct ts_wire_ident *id, const void *sk,
+				       const struct sock_common *skc, const struct sock_id *sid,
+				       __u16 sport, __u64 ino)
 {
 	__builtin_memset(id, 0, sizeof(*id));
-	id->skaddr = (__u64)skc;
+	id->skaddr = (__u64)sk;
 	id->ino = ino;
-	id->family = family;
+	id->family = sid->family;
 	id->sport = sport;
-	id->dport = sk_dport((const struct sock *)skc, trusted);
-	id->netns = sk_netns((const struct sock *)skc, trusted);
-	sk_addrs(skc, trusted, family, id->saddr, id->daddr);
+	id->dport = sid->dport;
+	id->netns = sid->netns;
+	skc_addrs(skc, sid->family, id->saddr, id->daddr);
 }
 
 static __always_inline void record_dropped(void)
@@ -148,28 +153,30 @@ full:
 }
 
 /* A record about a call on a socket (close, shutdown, accept) or a reset,
- * past the filters. o: the caller, or the socket's owner. si: the socket's
- * entry, or NULL. The identity goes along unless user space has it and
- * still keeps it: after CLOSE it forgets the connection, and a close() may
- * come long after a reset. */
-static __always_inline bool sock_call_send(struct ts_wire *w, const struct sock *sk, bool trusted,
+ * past the filters. skc, trusted: its common fields (skc_of()). o: the
+ * caller, or the socket's owner. si: the socket's entry, or NULL. The
+ * identity goes along unless user space has it and still keeps it: after
+ * CLOSE it forgets the connection, and a close() may come long after a
+ * reset. */
+static __always_inline bool sock_call_send(struct ts_wire *w, const struct sock *sk,
+					   const struct sock_common *skc, bool trusted,
 					   const struct owner *o, __u32 caller_pid,
 					   struct sock_info *si, __u64 ino)
 {
 	struct ts_wire_ident id = {};
 	struct sock_id sid;
 
-	sock_id(sk, trusted, &sid);
+	sock_id(sk, skc, trusted, &sid);
 	if (!wanted(&sid, o->pid, caller_pid))
 		return false;
-	w->newstate = sk_state(sk, trusted);
+	w->newstate = skc_state(skc);
 	w->wflags = TS_WF_OWNER;
 	if (!si || w->newstate == TCP_CLOSE || w->type != TS_EV_CLOSE)
 		w->wflags |= TS_WF_IDENT;
 	else
 		w->wflags = wire_parts(w, si->ident_gen, true);
 	if (w->wflags & TS_WF_IDENT)
-		wire_ident(&id, &sk->__sk_common, trusted, sid.family, sk_sport(sk), ino);
+		wire_ident(&id, sk, skc, &sid, sk_sport(sk), ino);
 	if (!wire_send(w, o, &id))
 		return false;
 	if (si && (w->wflags & TS_WF_IDENT) && w->newstate != TCP_CLOSE)

@@ -46,8 +46,9 @@ static __always_inline struct file *fd_file(int fd)
 	return file;
 }
 
-/* The TCP socket behind a file, or NULL if the file is anything else. */
-static __always_inline struct sock *file_tcp_sock(struct file *file)
+/* The TCP socket behind a file, or NULL if the file is anything else; its
+ * common fields copied into c (skc_of()). */
+static __always_inline struct sock *file_tcp_sock(struct file *file, union skc_copy *c)
 {
 	struct socket *sock;
 	struct sock *sk;
@@ -61,7 +62,7 @@ static __always_inline struct sock *file_tcp_sock(struct file *file)
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return NULL;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = skc_family(skc_of(sk, false, c));
 	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return NULL;
 	if (sk_protocol(sk, false) != IPPROTO_TCP)

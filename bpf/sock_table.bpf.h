@@ -44,9 +44,9 @@ static __always_inline __u64 synth_cookie(void)
 }
 
 /* The kernel's cookie if something already asked for it, else one of ours. */
-static __always_inline __u64 read_cookie(const struct sock *sk, __u8 *synth)
+static __always_inline __u64 read_cookie(const struct sock_common *skc, __u8 *synth)
 {
-	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	__u64 cookie = skc_cookie(skc);
 
 	*synth = !cookie;
 	return cookie ? cookie : synth_cookie();
@@ -54,7 +54,7 @@ static __always_inline __u64 read_cookie(const struct sock *sk, __u8 *synth)
 
 /* Give si a cookie if it has none: the helper's (trusted_cookie, when the
  * caller could call it) or read_cookie(). */
-static __always_inline void sock_set_cookie(struct sock_info *si, const struct sock *sk,
+static __always_inline void sock_set_cookie(struct sock_info *si, const struct sock_common *skc,
 					    __u64 trusted_cookie)
 {
 	if (si->cookie)
@@ -63,7 +63,7 @@ static __always_inline void sock_set_cookie(struct sock_info *si, const struct s
 		si->cookie = trusted_cookie;
 		si->synth_cookie = 0;
 	} else {
-		si->cookie = read_cookie(sk, &si->synth_cookie);
+		si->cookie = read_cookie(skc, &si->synth_cookie);
 	}
 }
 
@@ -162,21 +162,24 @@ static __always_inline struct sock_info *sock_entry_unnamed(const struct sock *s
 }
 
 /* The socket's entry, created if missing, named. NULL only if the map
- * could not be read. */
-static __always_inline struct sock_info *sock_entry(const struct sock *sk, __u64 trusted_cookie)
+ * could not be read. skc: its common fields (skc_of()). */
+static __always_inline struct sock_info *sock_entry(const struct sock *sk,
+						    const struct sock_common *skc,
+						    __u64 trusted_cookie)
 {
 	struct sock_info *si = sock_entry_unnamed(sk);
 
 	if (!si)
 		return NULL;
-	sock_set_cookie(si, sk, trusted_cookie);
+	sock_set_cookie(si, skc, trusted_cookie);
 	if (!si->ino)
 		si->ino = sk_ino(sk);
 	return si;
 }
 
 /* A socket's cookie as the tracer named it, else the kernel's or a new one. */
-static __always_inline __u64 sock_cookie(const struct sock *sk, __u8 *synth)
+static __always_inline __u64 sock_cookie(const struct sock *sk, const struct sock_common *skc,
+					 __u8 *synth)
 {
 	struct sock_info *si = sock_find(sk);
 
@@ -184,7 +187,7 @@ static __always_inline __u64 sock_cookie(const struct sock *sk, __u8 *synth)
 		*synth = si->synth_cookie;
 		return si->cookie;
 	}
-	return read_cookie(sk, synth);
+	return read_cookie(skc, synth);
 }
 
 #endif /* SOCK_TABLE_BPF_H */

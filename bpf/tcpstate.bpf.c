@@ -29,10 +29,10 @@ static __always_inline bool syscall_transition(int oldstate, int newstate)
 	       (oldstate == TCP_LISTEN && newstate == TCP_CLOSE);
 }
 
-static __always_inline void listener_update(const struct sock *sk, bool trusted, int newstate,
+static __always_inline void listener_update(const struct sock *sk, __u32 netns, int newstate,
 					    const struct owner *o)
 {
-	struct listen_key lk = { .netns = sk_netns(sk, trusted), .port = sk_sport(sk) };
+	struct listen_key lk = { .netns = netns, .port = sk_sport(sk) };
 
 	if (newstate == TCP_LISTEN)
 		bpf_map_update_elem(&listeners, &lk, o, BPF_ANY);
@@ -41,10 +41,10 @@ static __always_inline void listener_update(const struct sock *sk, bool trusted,
 }
 
 /* A listener's child before accept(): owned, for now, by the listener's owner. */
-static __always_inline void inherit_listener(const struct sock *sk, bool trusted,
+static __always_inline void inherit_listener(const struct sock *sk, __u32 netns,
 					     struct sock_info *si)
 {
-	struct listen_key lk = { .netns = sk_netns(sk, trusted), .port = sk_sport(sk) };
+	struct listen_key lk = { .netns = netns, .port = sk_sport(sk) };
 	struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
 
 	if (lo) {
@@ -72,8 +72,9 @@ static __always_inline void owner_set(struct sock_info *si, const struct owner *
 /* One transition out. si is the socket's entry (or a stand-in when there is
  * no room): what user space lacks of its identity and owner goes along,
  * and si remembers what went. */
-static __always_inline void emit_state(const struct sock *sk, bool trusted, __u16 family,
-				       struct sock_info *si, __u64 ts, int oldstate,
+static __always_inline void emit_state(const struct sock *sk, const struct sock_common *skc,
+				       const struct sock_id *id, struct sock_info *si, __u64 ts,
+				       int oldstate,
 				       int newstate, __u64 last_ns, __u8 tw_substate, bool gap)
 {
 	struct ts_wire_ident ident = {};
@@ -98,7 +99,7 @@ static __always_inline void emit_state(const struct sock *sk, bool trusted, __u1
 	/* connect() assigns the local address and port after SYN_SENT. */
 	w.wflags = wire_parts(&w, oldstate == TCP_SYN_SENT ? 0 : si->ident_gen, si->owner_dirty);
 	if (w.wflags & TS_WF_IDENT)
-		wire_ident(&ident, &sk->__sk_common, trusted, family, sk_sport(sk), si->ino);
+		wire_ident(&ident, sk, skc, id, sk_sport(sk), si->ino);
 	if (!wire_send(&w, &si->owner, &ident))
 		return;
 	if (w.wflags & TS_WF_IDENT)
@@ -144,6 +145,8 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	__u64 now = bpf_ktime_get_ns(), cookie = 0, last_ns, birth_ns = 0;
 	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate), gap;
 	struct sock_info *si, spare = {};
+	const struct sock_common *skc;
+	union skc_copy copy;
 	struct owner cur;
 	struct sock_id id;
 	__u8 tw_substate = 0;
@@ -152,7 +155,8 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	 * not a transition. */
 	if (oldstate == newstate)
 		return 0;
-	sock_id(sk, trusted, &id);
+	skc = skc_of(sk, trusted, &copy);
+	sock_id(sk, skc, trusted, &id);
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
 	si = sock_entry_unnamed(sk);
@@ -163,7 +167,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 		/* inet_csk_clone_lock() sets the child's state before its
 		 * cookie and remote address: the birth is reported with the
 		 * next transition, when both are final. */
-		inherit_listener(sk, trusted, si);
+		inherit_listener(sk, id.netns, si);
 		si->last_ns = now;
 		si->state = newstate;
 		si->birth_pending = 1;
@@ -174,7 +178,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	 * helper, which kernels before 5.12 refuse in tracing programs. */
 	if (trusted && cookie_mode == TS_COOKIE_HELPER)
 		cookie = bpf_get_socket_cookie((void *)sk);
-	sock_set_cookie(si, sk, cookie);
+	sock_set_cookie(si, skc, cookie);
 	if (!si->ino)
 		si->ino = sk_ino(sk);
 	if (si->birth_pending) {
@@ -184,7 +188,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	if (syscall_transition(oldstate, newstate) && current_owner(&cur)) {
 		owner_set(si, &cur);
 		if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
-			listener_update(sk, trusted, newstate, &cur);
+			listener_update(sk, id.netns, newstate, &cur);
 	}
 	last_ns = si->last_ns;
 	si->last_ns = now;
@@ -194,14 +198,13 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	 * timewait socket: then the connection enters TIME_WAIT instead. */
 	if (newstate == TCP_CLOSE && tw_timer_fn &&
 	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING))
-		tw_substate = tw_handoff(sk, trusted, id.family, si, now);
+		tw_substate = tw_handoff(sk, skc, &id, si, now);
 
 	if (!wanted(&id, si->owner.pid, 0))
 		return 0;
 	if (birth_ns)
-		emit_state(sk, trusted, id.family, si, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0,
-			   false);
-	emit_state(sk, trusted, id.family, si, now, oldstate, newstate, last_ns, tw_substate, gap);
+		emit_state(sk, skc, &id, si, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0, false);
+	emit_state(sk, skc, &id, si, now, oldstate, newstate, last_ns, tw_substate, gap);
 	return 0;
 }
 
@@ -228,16 +231,17 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 static __always_inline int record_accept(long ret)
 {
 	struct sock_info *si;
+	union skc_copy c;
 	struct ts_wire w;
 	struct owner o;
 	struct sock *sk;
 
 	if (ret < 0)
 		return 0;
-	sk = file_tcp_sock(fd_file((int)ret));
+	sk = file_tcp_sock(fd_file((int)ret), &c);
 	if (!sk || !current_owner(&o))
 		return 0;
-	si = sock_entry(sk, 0);
+	si = sock_entry(sk, &c.skc, 0);
 	if (!si)
 		return 0;
 	si->owner = o;	/* this record tells user space */
@@ -245,7 +249,7 @@ static __always_inline int record_accept(long ret)
 	if (si->synth_cookie)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = (int)ret;
-	sock_call_send(&w, sk, false, &o, o.pid, si, si->ino);
+	sock_call_send(&w, sk, &c.skc, false, &o, o.pid, si, si->ino);
 	return 0;
 }
 
@@ -266,7 +270,8 @@ int exit_accept(struct trace_event_raw_sys_exit *ctx)
 /* A descriptor of a TCP socket is going away: close(2) or process exit.
  * refs is the file's reference count before; the last reference reaches
  * tcp_close, any other only drops a reference and sends nothing. */
-static __always_inline void record_close(struct sock *sk, struct file *file, int fd, __u8 via)
+static __always_inline void record_close(struct sock *sk, const struct sock_common *skc,
+					 struct file *file, int fd, __u8 via)
 {
 	__u32 refs = file_refs(file);
 	struct sock_info *si;
@@ -278,21 +283,21 @@ static __always_inline void record_close(struct sock *sk, struct file *file, int
 		return;
 	/* A socket never connected nor listening has no story to tell. */
 	si = sock_find(sk);
-	if (!si && sk_state(sk, false) == TCP_CLOSE)
+	if (!si && skc_state(skc) == TCP_CLOSE)
 		return;
 	if (refs == 1 && close_hook != TS_CLOSE_HOOK_TRACEPOINT) {
-		si = sock_entry(sk, 0);
+		si = sock_entry(sk, skc, 0);
 		if (si)
 			si->close_seen = 1;
 	}
-	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), sock_cookie(sk, &synth));
+	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), sock_cookie(sk, skc, &synth));
 	if (synth)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = fd;
 	w.refs = refs;
 	w.final = refs == 1;
 	w.arg = via;
-	sock_call_send(&w, sk, false, &cur, cur.pid, si, BPF_CORE_READ(file, f_inode, i_ino));
+	sock_call_send(&w, sk, skc, false, &cur, cur.pid, si, BPF_CORE_READ(file, f_inode, i_ino));
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -300,12 +305,13 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	int fd = (int)ctx->args[0];
 	struct file *file = fd_file(fd);
-	struct sock *sk = file_tcp_sock(file);
+	union skc_copy c;
+	struct sock *sk = file_tcp_sock(file, &c);
 
 	/* Reported on entry: close(2) releases the descriptor whatever it
 	 * returns, and on 6.7+ the final fput runs inside the call. */
 	if (sk)
-		record_close(sk, file, fd, TS_VIA_CLOSE);
+		record_close(sk, &c.skc, file, fd, TS_VIA_CLOSE);
 	return 0;
 }
 
@@ -320,15 +326,16 @@ static long exit_scan_fd(__u32 i, void *ctx)
 {
 	struct exit_scan *s = ctx;
 	struct file *file = NULL;
+	union skc_copy c;
 	struct sock *sk;
 
 	if (i >= s->max)
 		return 1;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &s->fds[i]) || !file)
 		return 0;
-	sk = file_tcp_sock(file);
+	sk = file_tcp_sock(file, &c);
 	if (sk)
-		record_close(sk, file, (int)i, TS_VIA_EXIT);
+		record_close(sk, &c.skc, file, (int)i, TS_VIA_EXIT);
 	return 0;
 }
 
@@ -362,12 +369,12 @@ static __always_inline void sock_owner(const struct sock *sk, struct owner *o)
 /* A record about a socket from a hook with a trusted pointer (fentry,
  * tp_btf), with the cookie the helper gave or 0. */
 static __always_inline void wire_head_trusted(struct ts_wire *w, __u32 type, const struct sock *sk,
-					      __u64 trusted_cookie)
+					      const struct sock_common *skc, __u64 trusted_cookie)
 {
 	__u8 synth = 0;
 
 	wire_head(w, type, bpf_ktime_get_ns(),
-		  trusted_cookie ? trusted_cookie : sock_cookie(sk, &synth));
+		  trusted_cookie ? trusted_cookie : sock_cookie(sk, skc, &synth));
 	if (synth)
 		w->flags |= TS_EVF_SYNTH_COOKIE;
 }
@@ -378,6 +385,8 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sock_info *si = sock_find(sk);
+	const struct sock_common *skc;
+	union skc_copy c;
 	struct ts_wire w;
 	struct owner cur = {};
 
@@ -386,11 +395,12 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 		return 0;
 	}
 	current_owner(&cur);
-	wire_head_trusted(&w, TS_EV_CLOSE, sk, trusted_cookie);
+	skc = skc_of(sk, false, &c);
+	wire_head_trusted(&w, TS_EV_CLOSE, sk, skc, trusted_cookie);
 	w.refs = 1;
 	w.final = 1;
 	w.arg = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
-	sock_call_send(&w, sk, false, &cur, cur.pid, NULL, sk_ino(sk));
+	sock_call_send(&w, sk, skc, false, &cur, cur.pid, NULL, sk_ino(sk));
 	return 0;
 }
 
@@ -399,17 +409,20 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 static __always_inline void emit_shutdown(struct sock *sk, const struct pending_shutdown *p,
 					  __u8 how, __u64 trusted_cookie)
 {
+	const struct sock_common *skc;
+	union skc_copy c;
 	struct ts_wire w;
 	struct owner cur = {};
 
 	current_owner(&cur);
-	wire_head_trusted(&w, TS_EV_SHUTDOWN, sk, trusted_cookie);
+	skc = skc_of(sk, false, &c);
+	wire_head_trusted(&w, TS_EV_SHUTDOWN, sk, skc, trusted_cookie);
 	if (p) {
 		w.fd = p->fd;
 		w.refs = p->refs;
 	}
 	w.arg = how;
-	sock_call_send(&w, sk, false, &cur, cur.pid, NULL, sk_ino(sk));
+	sock_call_send(&w, sk, skc, false, &cur, cur.pid, NULL, sk_ino(sk));
 }
 
 SEC("tracepoint/syscalls/sys_enter_shutdown")
@@ -417,7 +430,8 @@ int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 {
 	int fd = (int)ctx->args[0];
 	struct file *file = fd_file(fd);
-	struct sock *sk = file_tcp_sock(file);
+	union skc_copy c;
+	struct sock *sk = file_tcp_sock(file, &c);
 	struct pending_shutdown p = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
@@ -586,6 +600,8 @@ struct receive_reset_ctx {	/* the tcp_event_sk class */
 static __always_inline int handle_reset(const struct sock *sk, bool trusted, __u8 dir,
 					__u64 trusted_cookie)
 {
+	const struct sock_common *skc;
+	union skc_copy c;
 	struct owner o = {};
 	struct ts_wire w;
 	__u16 family;
@@ -593,13 +609,14 @@ static __always_inline int handle_reset(const struct sock *sk, bool trusted, __u
 	/* A reset answering a packet for no socket has nothing to attach to. */
 	if (!sk)
 		return 0;
-	family = sk_family(sk, trusted);
+	skc = skc_of(sk, trusted, &c);
+	family = skc_family(skc);
 	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return 0;
 	sock_owner(sk, &o);
-	wire_head_trusted(&w, TS_EV_RESET, sk, trusted_cookie);
+	wire_head_trusted(&w, TS_EV_RESET, sk, skc, trusted_cookie);
 	w.arg = dir;
-	sock_call_send(&w, sk, trusted, &o, 0, NULL, sk_ino(sk));
+	sock_call_send(&w, sk, skc, trusted, &o, 0, NULL, sk_ino(sk));
 	return 0;
 }
 

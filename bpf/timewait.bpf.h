@@ -35,12 +35,11 @@ static __always_inline __u32 addr_fold(const __u8 a[16], __u16 family)
 	return family == TS_AF_INET ? w[0] : w[0] ^ w[1] ^ w[2] ^ w[3];
 }
 
-static __always_inline __u32 skc_daddr_fold(const struct sock_common *skc, bool trusted,
-					    __u16 family)
+static __always_inline __u32 skc_daddr_fold(const struct sock_common *skc, __u16 family)
 {
 	__u8 s[16] = {}, d[16] = {};
 
-	sk_addrs(skc, trusted, family, s, d);
+	skc_addrs(skc, family, s, d);
 	return addr_fold(d, family);
 }
 
@@ -110,8 +109,9 @@ static __always_inline void tw_follow(__u64 tw, const struct tw_live *live)
 /* A new timewait socket: into this CPU's slots, for the handoff. */
 static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
 {
-	const struct sock_common *skc = &tw->__tw_common;
-	__u16 family = BPF_CORE_READ(skc, skc_family);
+	union skc_copy c;
+	const struct sock_common *skc = skc_of((const struct sock *)tw, false, &c);
+	__u16 family = skc_family(skc);
 	struct tw_born_slot *s;
 	struct tw_born *b;
 	__u32 zero = 0;
@@ -124,16 +124,17 @@ static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
 	s->tw = addr_of(tw);
 	s->ns = bpf_ktime_get_ns();
 	s->sport = tw_sport(tw);
-	s->dport = sk_dport((const struct sock *)skc, false);
-	s->daddr = skc_daddr_fold(skc, false, family);
+	s->dport = skc_dport(skc);
+	s->daddr = skc_daddr_fold(skc, family);
 	s->substate = BPF_CORE_READ(tw, tw_substate);
 }
 
 /* From handle_state(): is this X -> CLOSE the full socket handing over to
  * a timewait socket born just now on this CPU? If so the connection lives
  * on: follow the timewait socket and return its substate, else 0. */
-static __always_inline __u8 tw_handoff(const struct sock *sk, bool trusted, __u16 family,
-				       const struct sock_info *si, __u64 now)
+static __always_inline __u8 tw_handoff(const struct sock *sk, const struct sock_common *skc,
+				       const struct sock_id *id, const struct sock_info *si,
+				       __u64 now)
 {
 	struct tw_live live = {};
 	struct tw_born *b;
@@ -145,8 +146,8 @@ static __always_inline __u8 tw_handoff(const struct sock *sk, bool trusted, __u1
 	if (!b)
 		return 0;
 	sport = sk_sport(sk);
-	dport = sk_dport(sk, trusted);
-	daddr = skc_daddr_fold(&sk->__sk_common, trusted, family);
+	dport = id->dport;
+	daddr = skc_daddr_fold(skc, id->family);
 	for (int i = 0; i < TW_BORN_SLOTS; i++) {
 		struct tw_born_slot *s = &b->slot[i];
 
@@ -170,14 +171,14 @@ static __always_inline __u8 tw_handoff(const struct sock *sk, bool trusted, __u1
 	return live.substate;
 }
 
-static __always_inline void tw_sock_id(const struct inet_timewait_sock *tw, struct sock_id *id)
+/* skc: the timewait socket's common fields (skc_of()). */
+static __always_inline void tw_sock_id(const struct inet_timewait_sock *tw,
+				       const struct sock_common *skc, struct sock_id *id)
 {
-	const struct sock *sk = (const struct sock *)&tw->__tw_common;
-
-	id->netns = sk_netns(sk, false);
-	id->family = sk_family(sk, false);
+	id->netns = skc_netns(skc, false);
+	id->family = skc_family(skc);
 	id->sport = filter_sport ? tw_sport(tw) : 0;
-	id->dport = sk_dport(sk, false);
+	id->dport = skc_dport(skc);
 }
 
 /* mod_timer() moving a pending timer detaches it (timer_cancel) and queues
@@ -202,6 +203,7 @@ static __always_inline bool is_rearm(const struct tw_live *live,
  * holds the cancel it saw as a possible early end. */
 static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_live *live)
 {
+	union skc_copy c;
 	struct ts_wire w;
 	struct sock_id id;
 
@@ -209,7 +211,7 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 	live->substate = BPF_CORE_READ(tw, tw_substate);
 	/* User space forgot it at the cancel it holds: the end says all. */
 	live->ident_gen = 0;
-	tw_sock_id(tw, &id);
+	tw_sock_id(tw, skc_of((const struct sock *)tw, false, &c), &id);
 	if (!wanted(&id, live->owner.pid, 0))
 		return;
 	wire_head(&w, TS_EV_TW_REARM, bpf_ktime_get_ns(), live->cookie);
@@ -249,15 +251,15 @@ static __always_inline __u8 tw_kill_reason(void)
 
 /* The TIME_WAIT -> CLOSE record. live: what the tracer kept of it (a copy),
  * or only its cookie when it was born before tracing. */
-static __always_inline void tw_end_send(struct inet_timewait_sock *tw, const struct tw_live *live,
+static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
+					const struct sock_common *skc, const struct tw_live *live,
 					bool found, bool expired, __u64 now)
 {
-	const struct sock_common *skc = &tw->__tw_common;
 	struct ts_wire_ident ident = {};
 	struct ts_wire w;
 	struct sock_id id;
 
-	tw_sock_id(tw, &id);
+	tw_sock_id(tw, skc, &id);
 	if (!wanted(&id, live->owner.pid, 0))
 		return;
 	wire_head(&w, TS_EV_STATE, now, live->cookie);
@@ -277,7 +279,7 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw, const str
 	}
 	w.wflags = found ? wire_parts(&w, live->ident_gen, false) : TS_WF_IDENT | TS_WF_OWNER;
 	if (w.wflags & TS_WF_IDENT)
-		wire_ident(&ident, skc, false, id.family, tw_sport(tw), 0);
+		wire_ident(&ident, tw, skc, &id, tw_sport(tw), 0);
 	wire_send(&w, &live->owner, &ident);
 }
 
@@ -286,6 +288,8 @@ static __always_inline int on_timer_cancel(struct timer_list *timer, bool expire
 	struct inet_timewait_sock *tw = timer_tw(timer);
 	__u64 now = bpf_ktime_get_ns();
 	struct tw_live copy = {};
+	union skc_copy c;
+	const struct sock_common *skc = skc_of((const struct sock *)tw, false, &c);
 	struct tw_ref r;
 	bool found = tw_find(addr_of(tw), &r);
 
@@ -303,9 +307,9 @@ static __always_inline int on_timer_cancel(struct timer_list *timer, bool expire
 		}
 	} else {
 		/* Born before tracing, or its handoff never came. */
-		copy.cookie = read_cookie((const struct sock *)tw, &copy.synth_cookie);
+		copy.cookie = read_cookie(skc, &copy.synth_cookie);
 	}
-	tw_end_send(tw, &copy, found, expired, now);
+	tw_end_send(tw, skc, &copy, found, expired, now);
 	return 0;
 }
 
