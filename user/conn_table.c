@@ -7,6 +7,7 @@
 
 #include "sock_key.h"
 #include "tcp_names.h"
+#include "u64_set.h"
 
 static void list_init(struct conn *head, bool cw)
 {
@@ -470,21 +471,12 @@ const struct conn_call *conn__call(const struct conn *c, uint32_t i)
 	return &c->calls[(first + i) % CONN_CALLS_MAX];
 }
 
-static int cmp_cookie(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static bool is_gone(const struct conn *c, const uint64_t *alive, size_t nalive,
 		    uint64_t checked_ns)
 {
-	uint64_t key = sock_key__of(&c->ident);
-
 	if (c->last_ns >= checked_ns)
 		return false;
-	return !nalive || !bsearch(&key, alive, nalive, sizeof(*alive), cmp_cookie);
+	return !u64_set__has(alive, nalive, sock_key__of(&c->ident));
 }
 
 long conn_table__find_gone(struct conn_table *t, const uint64_t *alive, size_t nalive,

@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "tw_pending.h"
 #include "tw_report.h"
+#include "u64_set.h"
 #include "wire.h"
 
 /* Closed connections leave after this long without a later record: far
@@ -374,13 +375,6 @@ int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes)
 	return output__lost(e->out, total - said, total, ringbuf_bytes);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
 		       uint64_t checked_ns)
 {
@@ -388,11 +382,10 @@ long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
 	size_t nheld = tw_pending__cookies(&e->tw, held, TW_PENDING_SLOTS);
 	long n = conn_table__find_gone(&e->conns, alive, nalive, checked_ns, &gone), ended = 0;
 
-	if (nheld > 1)
-		qsort(held, nheld, sizeof(*held), cmp_u64);
+	u64_set__sort(held, nheld);
 	for (long i = 0; i < n; i++) {
 		/* Its end is here, held a round for a possible re-arm. */
-		if (nheld && bsearch(&gone[i], held, nheld, sizeof(*held), cmp_u64))
+		if (u64_set__has(held, nheld, gone[i]))
 			continue;
 		ended++;
 		/* So a replay ends the same connections at the same point. */

@@ -13,6 +13,7 @@
 
 #include "sock_key.h"
 #include "sockdiag.h"
+#include "u64_set.h"
 
 #define TW_LEN_MS 60000	/* TCP_TIMEWAIT_LEN */
 
@@ -32,13 +33,6 @@ static bool port_in(uint16_t port, const uint16_t *ports, int n)
 		if (ports[i] == port)
 			return true;
 	return false;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* The socket inodes in /proc/PID/fd, sorted. */
@@ -79,8 +73,7 @@ static int pid_sockets(uint32_t pid, uint64_t **inos, size_t *n)
 		(*inos)[(*n)++] = ino;
 	}
 	closedir(d);
-	if (*n > 1)	/* qsort(NULL, 0, ...) is undefined */
-		qsort(*inos, *n, sizeof(**inos), cmp_u64);
+	u64_set__sort(*inos, *n);
 	return 0;
 }
 
@@ -99,8 +92,7 @@ static bool wanted(const struct collect *c, const struct sockdiag_sock *s)
 	if (f->pid) {
 		uint64_t ino = s->ino;
 
-		/* bsearch(_, NULL, 0, ...) is undefined: the process holds none */
-		return ino && c->ninos && bsearch(&ino, c->inos, c->ninos, sizeof(ino), cmp_u64);
+		return ino && u64_set__has(c->inos, c->ninos, ino);
 	}
 	return true;
 }
@@ -300,8 +292,7 @@ int snapshot__alive_keys(bool all_netns, uint64_t **out, size_t *n)
 		free(c.v);
 		return err ? err : -EIO;
 	}
-	if (c.n > 1)
-		qsort(c.v, c.n, sizeof(*c.v), cmp_u64);
+	u64_set__sort(c.v, c.n);
 	*out = c.v;
 	*n = c.n;
 	return 0;
