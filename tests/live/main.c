@@ -7,15 +7,14 @@
  * Prints one line per test and "N passed, N failed"; exit 1 on any failure. */
 #include "harness.h"
 #include "tests.h"
+#include "../netns.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,22 +64,12 @@ enum result { PASS, FAIL, SKIP };
  * tracer (which follows its own namespace) sees only the test's sockets. */
 static bool fresh_netns(void)
 {
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd;
+	const char *what;
 
-	if (unshare(CLONE_NEWNET)) {
-		EXPECT(0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	if (netns__fresh(&what)) {
+		EXPECT(0, "%s: %s", what, strerror(errno));
 		return false;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ||
-	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
-		EXPECT(0, "bringing lo up in the test's namespace: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	close(fd);
 	return true;
 }
 
