@@ -48,6 +48,25 @@ static int64_t now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+int64_t mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t record_arrival(struct tracer_run *t, json_t *rec)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (r == rec)
+			return json_integer_value(json_array_get(t->arrivals, i));
+	return -1;
+}
+
 /* uid >= 0: run as that user, with no capabilities left. */
 static pid_t spawn_as(int uid, const char *const argv[], int *in_fd, int *out_fd, int *err_fd)
 {
@@ -97,8 +116,8 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
 	(*buf)[*len] = '\0';
 }
 
-/* Move complete lines from outbuf into records. */
-static void take_lines(struct tracer_run *t)
+/* Move complete lines from outbuf into records, read at now (ns). */
+static void take_lines(struct tracer_run *t, int64_t now)
 {
 	char *nl;
 
@@ -117,12 +136,14 @@ static void take_lines(struct tracer_run *t)
 				t->summary = json_incref(rec);
 			}
 			json_array_append_new(t->records, rec);
+			json_array_append_new(t->arrivals, json_integer(now));
 		} else if (t->json) {
 			fprintf(stdout, "#   tracer printed a line that is not JSON: %s\n", t->outbuf);
 			check_failed = 1;
 		} else {
 			/* Human output: keep the text line itself. */
 			json_array_append_new(t->records, json_string(t->outbuf));
+			json_array_append_new(t->arrivals, json_integer(now));
 		}
 		memmove(t->outbuf, nl + 1, t->outlen - n - 1);
 		t->outlen -= n + 1;
@@ -158,7 +179,7 @@ static bool pump(struct tracer_run *t, int ms)
 		if (i == 0) {
 			append(&t->outbuf, &t->outlen, buf, (size_t)n);
 			if (!t->raw)
-				take_lines(t);
+				take_lines(t, mono_now_ns());
 		} else {
 			append(&t->errbuf, &t->errlen, buf, (size_t)n);
 		}
@@ -174,6 +195,7 @@ int tracer_start(struct tracer_run *t, const char *const args[])
 
 	memset(t, 0, sizeof(*t));
 	t->records = json_array();
+	t->arrivals = json_array();
 	t->out_fd = t->err_fd = -1;
 	argv[n++] = cfg.tracer;
 	for (int i = 0; args && args[i] && n < 50; i++) {
@@ -269,6 +291,7 @@ void tracer_free(struct tracer_run *t)
 	if (t->err_fd >= 0)
 		close(t->err_fd);
 	json_decref(t->records);
+	json_decref(t->arrivals);
 	json_decref(t->summary);
 	free(t->outbuf);
 	free(t->errbuf);
@@ -277,7 +300,7 @@ void tracer_free(struct tracer_run *t)
 
 int run_capture_as(int uid, const char *const argv[], char **out, char **err)
 {
-	struct tracer_run t = { .records = json_array(), .raw = true };
+	struct tracer_run t = { .records = json_array(), .arrivals = json_array(), .raw = true };
 	int st;
 
 	t.pid = spawn_as(uid, argv, NULL, &t.out_fd, &t.err_fd);
@@ -677,6 +700,17 @@ int64_t tracer_runs_lost(struct tracer_run *t)
 	if (!t->summary)
 		return 0;
 	return jint(t->summary, "missed") + jint(t->summary, "gaps");
+}
+
+bool cookie_says_gap(struct tracer_run *t, uint64_t cookie)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (cookie && is_state(r) && is_gap(r) && (uint64_t)jint(r, "cookie") == cookie)
+			return true;
+	return false;
 }
 
 bool transitions_match(struct tracer_run *t, json_t *list, const char *got, const char *want)
