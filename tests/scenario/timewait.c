@@ -3,7 +3,7 @@
  *
  * usage: timewait MODE [N]
  *   active    one connection, the client closes first: its side ends in
- *             TIME_WAIT for 60 s
+ *             TIME_WAIT for 60 s; closed_ns is when (CLOCK_MONOTONIC)
  *   burst N   N such connections to one server port
  *   reuse     as active, from a fixed local port; then, once the kernel
  *             allows it (tcp_tw_reuse needs the timewait socket to be a
@@ -28,6 +28,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* CLOCK_MONOTONIC (the records' mono_ns clock) just before the last
+ * client's close(). */
+static long long closed_ns;
+
 /* One connection from fd (already bound or not) to port: the client closes
  * first, the server reads EOF and closes. Returns the client's port. */
 static uint16_t one(int lfd, int cfd, uint16_t port)
@@ -43,6 +47,12 @@ static uint16_t one(int lfd, int cfd, uint16_t port)
 	afd = accept(lfd, NULL, NULL);
 	if (afd < 0)
 		die("accept");
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		closed_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	}
 	close(cfd);		/* active close: the client keeps TIME_WAIT */
 	expect_eof(afd);
 	close(afd);
@@ -253,7 +263,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "active") == 0) {
 		uint16_t cport = one(lfd, client_socket(NO_BIND), port);
 
-		printf("{\"port\":%u,\"client_port\":%u}\n", port, cport);
+		printf("{\"port\":%u,\"client_port\":%u,\"closed_ns\":%lld}\n", port, cport,
+		       closed_ns);
 	} else if (strcmp(argv[1], "burst") == 0 && argc == 3) {
 		int n = atoi(argv[2]);
 
