@@ -74,9 +74,9 @@ static void dump_tw(struct tracer_run *t, uint64_t cookie, int64_t closed)
 }
 
 /* The kernel's time in TIME_WAIT against the harness's clock: from the
- * client's close() (the scenario's clock) to reading the end. Each record
- * is read within the delivery bound of its event (tcpstate-trace(8)), so a
- * late one is named, the tracer's or the harness's reading. */
+ * client's close() (the scenario's clock) to reading the end, which must
+ * come within the delivery bound of its event (tcpstate-trace(8)): a late
+ * end is named as such, not folded into "the harness saw". */
 static void check_tw_times(struct tracer_run *t, json_t *entry, json_t *end, int64_t closed)
 {
 	int64_t prev = jint(end, "prev_state_ns");
@@ -94,9 +94,11 @@ static void check_tw_times(struct tracer_run *t, json_t *entry, json_t *end, int
 	EXPECT(jint(entry, "mono_ns") >= closed && jint(entry, "mono_ns") - closed < 1000000000LL,
 	       "TIME_WAIT entered %lld ns after the client's close()",
 	       (long long)(jint(entry, "mono_ns") - closed));
-	EXPECT(read_after(t, entry) <= 200000000LL && read_after(t, end) <= 200000000LL,
-	       "records read %lld ms (entry) and %lld ms (end) after their events; bound 200 ms",
-	       (long long)(read_after(t, entry) / 1000000), (long long)(read_after(t, end) / 1000000));
+	/* The harness reads all along while it waits for the end (not while
+	 * the scenario runs, so the entry's reading says nothing). */
+	EXPECT(read_after(t, end) <= 200000000LL,
+	       "the end was read %lld ms after its event; the delivery bound is 200 ms",
+	       (long long)(read_after(t, end) / 1000000));
 	EXPECT(wall >= prev && wall - prev < 1500000000LL,
 	       "kernel says %lld ns in TIME_WAIT, the harness saw %lld ns from close() to the end",
 	       (long long)prev, (long long)wall);
