@@ -140,7 +140,9 @@ void t_timewait_expired(void)
 	if (entry && end)
 		check_tw_times(&t, entry, end, closed);
 	else
-		check_fail(__FILE__, __LINE__, "TIME_WAIT entry or end record missing");
+		check_fail(__FILE__, __LINE__, "TIME_WAIT entry or end record missing (the summary "
+			   "reports %lld skipped program runs and gaps)",
+			   (long long)tracer_runs_lost(&t));
 	check_summary(&t);
 	tracer_free(&t);
 }
