@@ -231,7 +231,7 @@ static bool n_tw_entries(struct tracer_run *t, void *arg)
 }
 
 /* Clients of port with no TIME_WAIT entry whose own records say gap; say:
- * list every client with no TIME_WAIT entry. */
+ * list every client with no entry or with an end already. */
 static int64_t tw_excused(struct tracer_run *t, int port, bool say)
 {
 	json_t *conns = json_object(), *r, *v;
@@ -248,16 +248,18 @@ static int64_t tw_excused(struct tracer_run *t, int port, bool say)
 		snprintf(k, sizeof(k), "%lld", (long long)jint(r, "cookie"));
 		bits = json_integer_value(json_object_get(conns, k));
 		bits |= (strcmp(jstr(r, "new"), "TIME_WAIT") == 0 ? 1 : 0) |
-			(json_is_true(json_object_get(r, "gap")) ? 2 : 0);
+			(json_is_true(json_object_get(r, "gap")) ? 2 : 0) |
+			(strcmp(jstr(r, "old"), "TIME_WAIT") == 0 ? 4 : 0);
 		json_object_set_new(conns, k, json_integer(bits));
 	}
 	json_object_foreach(conns, key, v) {
 		n += json_integer_value(v) == 2;
-		if (say && !(json_integer_value(v) & 1)) {
+		/* Those the count lacks: no entry, or an end already. */
+		if (say && (json_integer_value(v) & 5) != 1) {
 			json_t *l = records_of_cookie(t, strtoull(key, NULL, 10));
 			char buf[512];
 
-			printf("#   no TIME_WAIT entry: cookie %s: %s\n", key,
+			printf("#   not in TIME_WAIT: cookie %s: %s\n", key,
 			       transitions_str(l, buf, sizeof(buf)));
 			json_decref(l);
 		}
