@@ -60,7 +60,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-fuzz test-live test-live-san vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
+.PHONY: all static deps check-deps run test test-unit test-fuzz test-live test-live-busy test-live-san vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
 .DELETE_ON_ERROR:
 
 all: $(BIN)
@@ -72,6 +72,7 @@ help:
 	@echo 'make deps       install missing build and test dependencies (Debian packages; root)'
 	@echo 'make run        deps + build + trace live (root); ARGS="-j" passes options'
 	@echo 'make test       deps + build + unit tests + live tests + vmtest + vmtest-arm64 (root)'
+	@echo 'make test-live-busy  the live suite in every mode on a busy host (tests/live/README.md; root)'
 	@echo 'make vmtest     the live tests in qemu VMs on Debian kernels (KERNELS="$(KERNELS)")'
 	@echo 'make vmtest ARCH=arm64  the same on arm64 kernels under qemu-system-aarch64 (KERNELS="$(ARM64_KERNELS)")'
 	@echo 'make vmtest-arm64  what make test runs on arm64: KERNELS="$(ARM64_TEST_KERNELS)"'
@@ -168,6 +169,13 @@ test-unit: $(UNIT_BINS)
 LIVE_MODES := fentry kprobe tracepoint tp-classic
 test-live: $(BIN) $(SCENARIO_BINS) $(LIVETEST)
 	$(Q)tests/live/run-modes.sh $(LIVETEST) ./$(BIN) $(OUTPUT)/tests/scenario $(LIVE_MODES)
+
+# The live suite in every mode while the host's namespace is busy: TIME_WAIT
+# on every ephemeral port and 100 connections/s (tests/live/README.md).
+BUSYHOST := $(OUTPUT)/tests/scenario/busyhost
+test-live-busy: $(BIN) $(SCENARIO_BINS) $(LIVETEST)
+	$(Q)tests/live/busy-host.sh $(BUSYHOST) -- \
+		tests/live/run-modes.sh $(LIVETEST) ./$(BIN) $(OUTPUT)/tests/scenario $(LIVE_MODES)
 
 # The live suite once more, in tracepoint mode, with the tracer built under
 # AddressSanitizer and UndefinedBehaviorSanitizer: the first report ends

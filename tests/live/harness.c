@@ -48,6 +48,25 @@ static int64_t now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+int64_t mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t record_arrival(struct tracer_run *t, json_t *rec)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (r == rec)
+			return json_integer_value(json_array_get(t->arrivals, i));
+	return -1;
+}
+
 /* uid >= 0: run as that user, with no capabilities left. */
 static pid_t spawn_as(int uid, const char *const argv[], int *in_fd, int *out_fd, int *err_fd)
 {
@@ -97,72 +116,90 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
 	(*buf)[*len] = '\0';
 }
 
-/* Move complete lines from outbuf into records. */
-static void take_lines(struct tracer_run *t)
+/* One line of stdout into records, read at now (ns). */
+static void take_line(struct tracer_run *t, char *line, int64_t now)
 {
+	json_error_t e;
+	json_t *rec;
+
+	t->nlines++;
+	rec = json_loads(line, 0, &e);
+	if (rec) {
+		if (json_is_object(rec) && jstr(rec, "type") &&
+		    strcmp(jstr(rec, "type"), "summary") == 0) {
+			json_decref(t->summary);
+			t->summary = json_incref(rec);
+		}
+		json_array_append_new(t->records, rec);
+	} else if (t->json) {
+		fprintf(stdout, "#   tracer printed a line that is not JSON: %s\n", line);
+		check_failed = 1;
+		return;
+	} else {
+		/* Human output: keep the text line itself. */
+		json_array_append_new(t->records, json_string(line));
+	}
+	json_array_append_new(t->arrivals, json_integer(now));
+}
+
+/* Move complete lines from outbuf into records; the rest moves up once. */
+static void take_lines(struct tracer_run *t, int64_t now)
+{
+	size_t off = 0;
 	char *nl;
 
-	while (t->outbuf && (nl = memchr(t->outbuf, '\n', t->outlen))) {
-		size_t n = (size_t)(nl - t->outbuf);
-		json_error_t e;
-		json_t *rec;
-
+	while (t->outbuf && (nl = memchr(t->outbuf + off, '\n', t->outlen - off))) {
 		*nl = '\0';
-		t->nlines++;
-		rec = json_loads(t->outbuf, 0, &e);
-		if (rec) {
-			if (json_is_object(rec) && jstr(rec, "type") &&
-			    strcmp(jstr(rec, "type"), "summary") == 0) {
-				json_decref(t->summary);
-				t->summary = json_incref(rec);
-			}
-			json_array_append_new(t->records, rec);
-		} else if (t->json) {
-			fprintf(stdout, "#   tracer printed a line that is not JSON: %s\n", t->outbuf);
-			check_failed = 1;
-		} else {
-			/* Human output: keep the text line itself. */
-			json_array_append_new(t->records, json_string(t->outbuf));
-		}
-		memmove(t->outbuf, nl + 1, t->outlen - n - 1);
-		t->outlen -= n + 1;
+		take_line(t, t->outbuf + off, now);
+		off = (size_t)(nl - t->outbuf) + 1;
+	}
+	if (off) {
+		memmove(t->outbuf, t->outbuf + off, t->outlen - off);
+		t->outlen -= off;
+		t->outbuf[t->outlen] = '\0';
 	}
 }
 
-/* Read what is available on the pipes for up to ms. Returns false when
- * both pipes are closed. */
+/* One read from pipe i of p; false once it is closed. */
+static bool pump_one(struct tracer_run *t, struct pollfd *p, int i)
+{
+	static char buf[1 << 20];
+	ssize_t n = read(p[i].fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		close(p[i].fd);
+		p[i].fd = -1;
+		if (i == 0)
+			t->out_fd = -1;
+		else
+			t->err_fd = -1;
+		return false;
+	}
+	if (i == 1) {
+		append(&t->errbuf, &t->errlen, buf, (size_t)n);
+		return true;
+	}
+	append(&t->outbuf, &t->outlen, buf, (size_t)n);
+	if (!t->raw)
+		take_lines(t, mono_now_ns());
+	return true;
+}
+
+/* Read what is available on the pipes, waiting up to ms for the first
+ * bytes; then everything already there (up to 16 MiB), so a caller that
+ * checks a condition between calls keeps up with a fast writer. Returns
+ * false when both pipes are closed. */
 static bool pump(struct tracer_run *t, int ms)
 {
 	struct pollfd p[2] = { { .fd = t->out_fd, .events = POLLIN },
 			       { .fd = t->err_fd, .events = POLLIN } };
-	char buf[65536];
 
 	if (t->out_fd < 0 && t->err_fd < 0)
 		return false;
-	if (poll(p, 2, ms) <= 0)
-		return true;
-	for (int i = 0; i < 2; i++) {
-		ssize_t n;
-
-		if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		n = read(p[i].fd, buf, sizeof(buf));
-		if (n <= 0) {
-			close(p[i].fd);
-			if (i == 0)
-				t->out_fd = -1;
-			else
-				t->err_fd = -1;
-			continue;
-		}
-		if (i == 0) {
-			append(&t->outbuf, &t->outlen, buf, (size_t)n);
-			if (!t->raw)
-				take_lines(t);
-		} else {
-			append(&t->errbuf, &t->errlen, buf, (size_t)n);
-		}
-	}
+	for (int round = 0; round < 16 && poll(p, 2, round ? 0 : ms) > 0; round++)
+		for (int i = 0; i < 2; i++)
+			if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				pump_one(t, p, i);
 	return true;
 }
 
@@ -174,6 +211,7 @@ int tracer_start(struct tracer_run *t, const char *const args[])
 
 	memset(t, 0, sizeof(*t));
 	t->records = json_array();
+	t->arrivals = json_array();
 	t->out_fd = t->err_fd = -1;
 	argv[n++] = cfg.tracer;
 	for (int i = 0; args && args[i] && n < 50; i++) {
@@ -269,6 +307,7 @@ void tracer_free(struct tracer_run *t)
 	if (t->err_fd >= 0)
 		close(t->err_fd);
 	json_decref(t->records);
+	json_decref(t->arrivals);
 	json_decref(t->summary);
 	free(t->outbuf);
 	free(t->errbuf);
@@ -277,7 +316,7 @@ void tracer_free(struct tracer_run *t)
 
 int run_capture_as(int uid, const char *const argv[], char **out, char **err)
 {
-	struct tracer_run t = { .records = json_array(), .raw = true };
+	struct tracer_run t = { .records = json_array(), .arrivals = json_array(), .raw = true };
 	int st;
 
 	t.pid = spawn_as(uid, argv, NULL, &t.out_fd, &t.err_fd);
@@ -677,6 +716,17 @@ int64_t tracer_runs_lost(struct tracer_run *t)
 	if (!t->summary)
 		return 0;
 	return jint(t->summary, "missed") + jint(t->summary, "gaps");
+}
+
+bool cookie_says_gap(struct tracer_run *t, uint64_t cookie)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (cookie && is_state(r) && is_gap(r) && (uint64_t)jint(r, "cookie") == cookie)
+			return true;
+	return false;
 }
 
 bool transitions_match(struct tracer_run *t, json_t *list, const char *got, const char *want)

@@ -47,6 +47,7 @@ struct tracer_run {
 	char *outbuf, *errbuf;	/* unconsumed stdout bytes; all of stderr */
 	size_t outlen, errlen;
 	json_t *records;	/* every JSON line read from stdout, in order */
+	json_t *arrivals;	/* when each was read (CLOCK_MONOTONIC ns), by index */
 	size_t nlines;		/* stdout lines, JSON or not */
 	json_t *summary;	/* the summary record, once stopped */
 	int status;		/* wait status, once stopped */
@@ -62,6 +63,11 @@ bool tracer_wait(struct tracer_run *t, bool (*pred)(struct tracer_run *, void *)
 /* Send sig, read everything to EOF, reap. Returns the wait status. */
 int tracer_stop(struct tracer_run *t, int sig);
 void tracer_free(struct tracer_run *t);
+/* When the harness read record rec from the tracer's stdout (CLOCK_MONOTONIC
+ * ns, the clock of the records' mono_ns); -1 if rec is not one of its. */
+int64_t record_arrival(struct tracer_run *t, json_t *rec);
+/* CLOCK_MONOTONIC now, in ns. */
+int64_t mono_now_ns(void);
 /* Close our end of its stdout, as `| head` does. */
 void tracer_close_stdout(struct tracer_run *t);
 /* Wait up to cfg.timeout_ms for the process to exit; true if it did. */
@@ -141,6 +147,10 @@ json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int
  * it counted ("missed") and the transitions found missing ("gaps": kernels
  * before 6.7 skip classic tracepoints without counting). */
 int64_t tracer_runs_lost(struct tracer_run *t);
+
+/* One of this connection's own state records is marked gap: it says some
+ * of its transitions were not seen. false for cookie 0. */
+bool cookie_says_gap(struct tracer_run *t, uint64_t cookie);
 
 /* got (the transitions of list, one connection's records) equals want
  * ("A>B C>D ..."), or, when one of that connection's own records is marked

@@ -165,13 +165,19 @@ out:
 /* A connection in another network namespace: only --all-netns sees it. */
 void t_snapshot_netns(void)
 {
-	const char *own_args[] = { "-j", NULL }, *all_args[] = { "-j", "--all-netns", NULL };
-	const char *sargs[] = { "-n", NULL };
+	/* --all-netns sees the host too, however busy: only the pair's port,
+	 * outside the ephemeral range (the pair's namespace is new: it is free
+	 * there), so what the host does cannot flood it. */
+	char port[8];
+	const char *own_args[] = { "-j", NULL };
+	const char *all_args[] = { "-j", "--all-netns", "-L", port, NULL };
+	const char *sargs[] = { "-n", "-p", port, NULL };
 	struct tracer_run own = {}, all = {};
 	struct scenario_ports p;
 	struct stat st;
 	json_t *r;
 
+	snprintf(port, sizeof(port), "%d", 20000 + (int)(getpid() % 10000));
 	if (tracer_start(&own, own_args))
 		return;
 	if (tracer_start(&all, all_args)) {

@@ -53,12 +53,57 @@ static bool has_tw_entry(struct tracer_run *t, void *arg)
 	return cookie_by_ports(t, p->sport, p->dport, "TIME_WAIT") != 0;
 }
 
-static int64_t mono_ns(void)
+/* How long after its event the harness read record r (ns). */
+static int64_t read_after(struct tracer_run *t, json_t *r)
 {
-	struct timespec ts;
+	return record_arrival(t, r) - jint(r, "mono_ns");
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+/* The TIME_WAIT records as they came: the kernel's times, and when read. */
+static void dump_tw(struct tracer_run *t, uint64_t cookie, int64_t closed)
+{
+	int idx = -1;
+	json_t *r;
+
+	printf("#   the client's close() at %lld\n", (long long)closed);
+	while ((r = record_find(t, "state", cookie, idx, &idx)))
+		printf("#   %s>%s mono_ns %lld, read %lld ms later, prev_state_ns %lld %s\n",
+		       jstr(r, "old"), jstr(r, "new"), (long long)jint(r, "mono_ns"),
+		       (long long)(read_after(t, r) / 1000000), (long long)jint(r, "prev_state_ns"),
+		       jstr(r, "reason") ? jstr(r, "reason") : "");
+}
+
+/* The kernel's time in TIME_WAIT against the harness's clock: from the
+ * client's close() (the scenario's clock) to reading the end, which must
+ * come within the delivery bound of its event (tcpstate-trace(8)): a late
+ * end is named as such, not folded into "the harness saw". */
+static void check_tw_times(struct tracer_run *t, json_t *entry, json_t *end, int64_t closed)
+{
+	int64_t prev = jint(end, "prev_state_ns");
+	int64_t apart = jint(end, "mono_ns") - jint(entry, "mono_ns");
+	int64_t wall = record_arrival(t, end) - closed;
+
+	EXPECT(json_is_true(json_object_get(end, "timewait")) &&
+	       json_is_true(json_object_get(entry, "timewait")),
+	       "TIME_WAIT records not marked \"timewait\": true");
+	EXPECT(prev == apart, "prev_state_ns %lld, records %lld ns apart", (long long)prev,
+	       (long long)apart);
+	/* 60 s, late by at most the timer wheel's granularity at that range */
+	EXPECT(prev >= 60000000000LL && prev <= 64000000000LL,
+	       "TIME_WAIT lasted %lld ns, expected 60 s (+ timer slack)", (long long)prev);
+	EXPECT(jint(entry, "mono_ns") >= closed && jint(entry, "mono_ns") - closed < 1000000000LL,
+	       "TIME_WAIT entered %lld ns after the client's close()",
+	       (long long)(jint(entry, "mono_ns") - closed));
+	/* The harness reads all along while it waits for the end (not while
+	 * the scenario runs, so the entry's reading says nothing). */
+	EXPECT(read_after(t, end) <= 200000000LL,
+	       "the end was read %lld ms after its event; the delivery bound is 200 ms",
+	       (long long)(read_after(t, end) / 1000000));
+	EXPECT(wall >= prev && wall - prev < 1500000000LL,
+	       "kernel says %lld ns in TIME_WAIT, the harness saw %lld ns from close() to the end",
+	       (long long)prev, (long long)wall);
+	if (check_failed)
+		dump_tw(t, (uint64_t)jint(end, "cookie"), closed);
 }
 
 /* Active close: TIME_WAIT for the kernel's fixed 60 s, ended by the timer,
@@ -70,8 +115,9 @@ void t_timewait_expired(void)
 	struct tracer_run t;
 	struct tw_want w = { 0, "expired" };
 	struct ports p;
-	json_t *rep, *entry, *end;
-	int64_t seen_entry, seen_end, saved = cfg.timeout_ms;
+	json_t *rep, *entry = NULL, *end, *r;
+	int64_t closed, saved = cfg.timeout_ms;
+	int idx = -1;
 
 	if (tracer_start(&t, targs))
 		return;
@@ -79,44 +125,24 @@ void t_timewait_expired(void)
 	CHECK(rep, "timewait active failed");
 	p.sport = (int)jint(rep, "client_port");
 	p.dport = (int)jint(rep, "port");
+	closed = jint(rep, "closed_ns");
 	json_decref(rep);
 	EXPECT(tracer_wait(&t, has_tw_entry, &p), "client never entered TIME_WAIT");
-	seen_entry = mono_ns();
 	w.cookie = cookie_by_ports(&t, p.sport, p.dport, "TIME_WAIT");
-	entry = record_find(&t, "state", w.cookie, -1, NULL);
 	cfg.timeout_ms = 75000;
 	EXPECT(tracer_wait(&t, has_tw_end, &w), "no TIME_WAIT -> CLOSE 'expired' within 75 s");
 	cfg.timeout_ms = (int)saved;
-	seen_end = mono_ns();
 	tracer_stop(&t, SIGINT);
-	{
-		int idx = -1;
-		json_t *r;
-
-		while ((r = record_find(&t, "state", w.cookie, idx, &idx)))
-			if (strcmp(jstr(r, "new"), "TIME_WAIT") == 0)
-				entry = r;
-	}
+	while ((r = record_find(&t, "state", w.cookie, idx, &idx)))
+		if (strcmp(jstr(r, "new"), "TIME_WAIT") == 0)
+			entry = r;
 	end = tw_end(&t, w.cookie);
-	if (entry && end) {
-		int64_t prev = jint(end, "prev_state_ns");
-		int64_t apart = jint(end, "mono_ns") - jint(entry, "mono_ns");
-		int64_t wall = seen_end - seen_entry;
-
-		EXPECT(json_is_true(json_object_get(end, "timewait")) &&
-		       json_is_true(json_object_get(entry, "timewait")),
-		       "TIME_WAIT records not marked \"timewait\": true");
-		EXPECT(prev == apart, "prev_state_ns %lld, records %lld ns apart", (long long)prev,
-		       (long long)apart);
-		/* 60 s, late by at most the timer wheel's granularity at that range */
-		EXPECT(prev >= 60000000000LL && prev <= 64000000000LL,
-		       "TIME_WAIT lasted %lld ns, expected 60 s (+ timer slack)", (long long)prev);
-		EXPECT(llabs(wall - prev) < 1500000000LL,
-		       "kernel says %lld ns in TIME_WAIT, the harness saw %lld ns", (long long)prev,
-		       (long long)wall);
-	} else {
-		check_fail(__FILE__, __LINE__, "TIME_WAIT entry or end record missing");
-	}
+	if (entry && end)
+		check_tw_times(&t, entry, end, closed);
+	else
+		check_fail(__FILE__, __LINE__, "TIME_WAIT entry or end record missing (the summary "
+			   "reports %lld skipped program runs and gaps)",
+			   (long long)tracer_runs_lost(&t));
 	check_summary(&t);
 	tracer_free(&t);
 }
@@ -204,6 +230,44 @@ static bool n_tw_entries(struct tracer_run *t, void *arg)
 	return n >= want[1];
 }
 
+/* Clients of port with no TIME_WAIT entry whose own records say gap; say:
+ * list every client with no entry or with an end already. */
+static int64_t tw_excused(struct tracer_run *t, int port, bool say)
+{
+	json_t *conns = json_object(), *r, *v;
+	const char *key;
+	char k[32];
+	size_t i;
+	int64_t n = 0;
+
+	json_array_foreach(t->records, i, r) {
+		int64_t bits;
+
+		if (!jstr(r, "type") || strcmp(jstr(r, "type"), "state") || jint(r, "dport") != port)
+			continue;
+		snprintf(k, sizeof(k), "%lld", (long long)jint(r, "cookie"));
+		bits = json_integer_value(json_object_get(conns, k));
+		bits |= (strcmp(jstr(r, "new"), "TIME_WAIT") == 0 ? 1 : 0) |
+			(json_is_true(json_object_get(r, "gap")) ? 2 : 0) |
+			(strcmp(jstr(r, "old"), "TIME_WAIT") == 0 ? 4 : 0);
+		json_object_set_new(conns, k, json_integer(bits));
+	}
+	json_object_foreach(conns, key, v) {
+		n += json_integer_value(v) == 2;
+		/* Those the count lacks: no entry, or an end already. */
+		if (say && (json_integer_value(v) & 5) != 1) {
+			json_t *l = records_of_cookie(t, strtoull(key, NULL, 10));
+			char buf[512];
+
+			printf("#   not in TIME_WAIT: cookie %s: %s\n", key,
+			       transitions_str(l, buf, sizeof(buf)));
+			json_decref(l);
+		}
+	}
+	json_decref(conns);
+	return n;
+}
+
 /* A burst of connections: the TIME_WAIT count the tracer reports equals
  * what ss counts at that moment. */
 void t_timewait_count(void)
@@ -257,13 +321,18 @@ void t_timewait_count(void)
 				ours = jint(g, "count");
 		EXPECT(ss_count == want[1], "ss counts %d TIME_WAIT sockets to port %d, expected %d",
 		       ss_count, want[0], want[1]);
-		int64_t missed = tracer_runs_lost(&t);
+		int64_t excused = tw_excused(&t, want[0], false);
 
-		/* A run the kernel skipped (classic tracepoints nest badly) is
-		 * missing from the count, but never silently. */
-		EXPECT(ours == ss_count || (missed > 0 && ours + 2 * missed >= ss_count),
-		       "tracer counts %lld in TIME_WAIT to port %d, ss %d (%lld runs missed)",
-		       (long long)ours, want[0], ss_count, (long long)missed);
+		/* A connection the count lacks must say so itself: no
+		 * TIME_WAIT entry, and a record marked gap (a run the kernel
+		 * skipped; classic tracepoints nest badly). */
+		EXPECT(ours == ss_count || (ours < ss_count && ours + excused >= ss_count),
+		       "tracer counts %lld in TIME_WAIT to port %d, ss %d (%lld connections without "
+		       "a TIME_WAIT entry say gap; the summary reports %lld skipped runs and gaps)",
+		       (long long)ours, want[0], ss_count, (long long)excused,
+		       (long long)tracer_runs_lost(&t));
+		if (ours != ss_count)
+			tw_excused(&t, want[0], true);
 	}
 	check_summary(&t);
 out:
@@ -278,58 +347,78 @@ static bool ended(struct tracer_run *t, int sport, int dport)
 	       cookie_by_ports(t, sport, dport, "TIME_WAIT");
 }
 
-static bool last_pair_ended(struct tracer_run *t, void *arg)
+struct pairs {
+	json_t *cports;		/* the clients' ports */
+	int port;		/* the server's */
+};
+
+static bool all_pairs_ended(struct tracer_run *t, void *arg)
 {
-	struct ports *p = arg;
+	struct pairs *p = arg;
+	json_t *v;
+	size_t i;
 
-	return ended(t, p->sport, p->dport) && ended(t, p->dport, p->sport);
-}
+	json_array_foreach(p->cports, i, v) {
+		int cport = (int)json_integer_value(v);
 
-/* The FINs cross: both ends pass CLOSING and enter TIME_WAIT. */
-static bool both_closing(struct tracer_run *t, int cport, int port)
-{
-	uint64_t c = cookie_by_ports(t, cport, port, "ESTABLISHED");
-	uint64_t s = cookie_by_ports(t, port, cport, "ESTABLISHED");
-	char a[256], b[256];
-	json_t *la, *lb;
-	bool yes;
-
-	la = records_of_cookie(t, c);
-	lb = records_of_cookie(t, s);
-	transitions_str(la, a, sizeof(a));
-	transitions_str(lb, b, sizeof(b));
-	yes = c && s && strstr(a, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>CLOSING CLOSING>TIME_WAIT") &&
-	      strstr(b, "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>CLOSING CLOSING>TIME_WAIT");
-	if (yes) {
-		json_t *ea = json_array_get(la, json_array_size(la) - 1);
-		json_t *eb = json_array_get(lb, json_array_size(lb) - 1);
-
-		EXPECT(json_is_true(json_object_get(ea, "timewait")) &&
-		       json_is_true(json_object_get(eb, "timewait")),
-		       "CLOSING>TIME_WAIT not marked as the timewait socket's");
+		if (!ended(t, cport, p->port) || !ended(t, p->port, cport))
+			return false;
 	}
-	json_decref(la);
-	json_decref(lb);
-	return yes;
+	return true;
 }
 
-/* Simultaneous close: both ends pass CLOSING and enter TIME_WAIT. Two
- * threads shut down at once; when the FINs cross (on two CPUs, in one try
- * of a few; timing on a busy machine varies, hence 500, whose report still
- * fits the harness's 4 KiB line) the tracer must show it on both ends. */
+#define CROSSED "ESTABLISHED>FIN_WAIT1 FIN_WAIT1>CLOSING CLOSING>TIME_WAIT"
+
+/* One end of a crossed pair: from ESTABLISHED on, FIN_WAIT1, CLOSING, then
+ * the timewait socket's TIME_WAIT; fewer only where its records say gap. */
+/* The connection of the first state record with these ports, whatever its
+ * state (its ESTABLISHED may be the one the kernel skipped). */
+static uint64_t conn_of_ports(struct tracer_run *t, int sport, int dport)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (jstr(r, "type") && !strcmp(jstr(r, "type"), "state") &&
+		    jint(r, "sport") == sport && jint(r, "dport") == dport)
+			return (uint64_t)jint(r, "cookie");
+	return 0;
+}
+
+static void expect_crossed(struct tracer_run *t, int sport, int dport, const char *who)
+{
+	uint64_t c = conn_of_ports(t, sport, dport);
+	json_t *all = records_of_cookie(t, c), *closing = json_array(), *r, *last;
+	char got[256];
+	size_t i;
+
+	json_array_foreach(all, i, r)
+		if (strcmp(jstr(r, "new"), "SYN_SENT") && strcmp(jstr(r, "new"), "SYN_RECV") &&
+		    strcmp(jstr(r, "new"), "ESTABLISHED") && strcmp(jstr(r, "old"), "TIME_WAIT"))
+			json_array_append(closing, r);
+	transitions_str(closing, got, sizeof(got));
+	EXPECT(c && transitions_match(t, closing, got, CROSSED),
+	       "%s %d>%d: '%s' after ESTABLISHED, want '%s'", who, sport, dport, got, CROSSED);
+	last = json_array_get(closing, json_array_size(closing) - 1);
+	EXPECT(!last || strcmp(jstr(last, "new"), "TIME_WAIT") ||
+	       json_is_true(json_object_get(last, "timewait")),
+	       "%s %d>%d: CLOSING>TIME_WAIT not marked as the timewait socket's", who, sport, dport);
+	json_decref(all);
+	json_decref(closing);
+}
+
+/* Simultaneous close, made by the scenario rather than hoped for: lo's
+ * queue holds both FINs until both ends have sent theirs, so each end gets
+ * the other's in FIN_WAIT1, passes CLOSING and enters TIME_WAIT. Every
+ * connection it made so must show it on both ends. */
 void t_timewait_simultaneous(void)
 {
-	const char *targs[] = { "-j", NULL }, *sargs[] = { "simultaneous", "500", NULL };
+	const char *targs[] = { "-j", NULL }, *sargs[] = { "simultaneous", "3", NULL };
 	struct tracer_run t;
-	json_t *rep, *ports, *v;
-	struct ports last;
+	struct pairs p;
+	json_t *rep, *v;
 	size_t i;
-	int port, crossed = 0;
 
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-		test_skip("FINs cross only with two CPUs");
-		return;
-	}
 	if (tracer_start(&t, targs))
 		return;
 	rep = scenario_run("timewait", sargs);
@@ -337,19 +426,28 @@ void t_timewait_simultaneous(void)
 		check_fail(__FILE__, __LINE__, "timewait simultaneous failed");
 		goto out;
 	}
-	port = (int)jint(rep, "port");
-	ports = json_object_get(rep, "client_ports");
-	last.sport = (int)json_integer_value(json_array_get(ports, json_array_size(ports) - 1));
-	last.dport = port;
-	EXPECT(tracer_wait(&t, last_pair_ended, &last), "the last connection's records did not arrive");
+	if (jstr(rep, "error")) {
+		/* A kernel without sch_tbf cannot hold packets this way. */
+		if (strstr(jstr(rep, "error"), "No such file"))
+			test_skip(jstr(rep, "error"));
+		else
+			check_fail(__FILE__, __LINE__, "timewait simultaneous: %s", jstr(rep, "error"));
+		goto done;
+	}
+	p.port = (int)jint(rep, "port");
+	p.cports = json_object_get(rep, "client_ports");
+	EXPECT(json_array_size(p.cports) == 3,
+	       "the scenario crossed the FINs of %zu connections in %lld tries, want 3",
+	       json_array_size(p.cports), (long long)jint(rep, "tries"));
+	EXPECT(tracer_wait(&t, all_pairs_ended, &p), "the connections' ends did not arrive");
 	tracer_stop(&t, SIGINT);
-	json_array_foreach(ports, i, v)
-		crossed += both_closing(&t, (int)json_integer_value(v), port);
-	EXPECT(crossed > 0, "in %zu simultaneous shutdowns no connection showed both ends "
-	       "FIN_WAIT1>CLOSING>TIME_WAIT (the kernel skipped %lld program runs)",
-	       json_array_size(ports), (long long)tracer_runs_lost(&t));
-	json_decref(rep);
+	json_array_foreach(p.cports, i, v) {
+		expect_crossed(&t, (int)json_integer_value(v), p.port, "client");
+		expect_crossed(&t, p.port, (int)json_integer_value(v), "server");
+	}
 	check_summary(&t);
+done:
+	json_decref(rep);
 out:
 	tracer_free(&t);
 }

@@ -46,6 +46,7 @@ void t_snapshot_netns(void);
 void t_record_replay(void);
 void t_snapshot_replay(void);
 void t_snapshot_filtered(void);
+void t_delivery_bound(void);
 
 /* test_timeline.c */
 void t_timeline_live_replay(void);

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Live test of the delivery bound (tcpstate-trace(8), RECORDS): while the
+ * traced namespace churns, the records of a connection made at a known
+ * time reach the tracer's output within the bound of their events. The
+ * churn's records are counted and dropped as they are read, so the harness
+ * keeps up with the tracer and times each record when it is read. */
+#include "harness.h"
+#include "tests.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The man page's bound: one poll round (100 ms) after the event, plus one
+ * more for the work ahead of it in that round. */
+#define DELIVERY_BOUND_NS 200000000LL
+#define PROBES 20
+#define PROBE_EVERY_NS 50000000LL
+/* Churn lines read before the first probe: the load is under way. */
+#define CHURN_FIRST 20000
+
+struct probe {
+	int cport;
+	int64_t made_ns;	/* CLOCK_MONOTONIC before connect() */
+	bool server_closed, client_tw;
+};
+
+struct feed {
+	int fd, lport;
+	char buf[1 << 20];
+	size_t len;
+	int64_t lines;		/* every line, churn included */
+	json_t *ours;		/* the probes' records (and the summary) */
+	json_t *arrivals;	/* when each of ours was read */
+};
+
+/* A line of ours: it names the probes' listener port. */
+static void take_line(struct feed *f, char *line, int64_t now)
+{
+	char needle[16];
+	json_t *r;
+
+	f->lines++;
+	snprintf(needle, sizeof(needle), ":%d", f->lport);
+	if (!strstr(line, needle) && !strstr(line, "\"type\":\"summary\""))
+		return;
+	r = json_loads(line, 0, NULL);
+	if (r && (jint(r, "sport") == f->lport || jint(r, "dport") == f->lport ||
+		  (jstr(r, "type") && strcmp(jstr(r, "type"), "summary") == 0))) {
+		json_array_append(f->ours, r);
+		json_array_append_new(f->arrivals, json_integer(now));
+	}
+	json_decref(r);
+}
+
+/* Read what is there within ms; false at EOF. */
+static bool feed_read(struct feed *f, int ms)
+{
+	struct pollfd p = { .fd = f->fd, .events = POLLIN };
+	char *nl, *start;
+	ssize_t n;
+	int64_t now;
+
+	if (poll(&p, 1, ms) <= 0)
+		return true;
+	n = read(f->fd, f->buf + f->len, sizeof(f->buf) - 1 - f->len);
+	if (n <= 0)
+		return false;
+	now = mono_now_ns();
+	f->len += (size_t)n;
+	f->buf[f->len] = '\0';
+	start = f->buf;
+	while ((nl = memchr(start, '\n', f->len - (size_t)(start - f->buf)))) {
+		*nl = '\0';
+		take_line(f, start, now);
+		start = nl + 1;
+	}
+	f->len -= (size_t)(start - f->buf);
+	memmove(f->buf, start, f->len);
+	return true;
+}
+
+static int listen_lo(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 16))
+		return -1;
+	return fd;
+}
+
+static int port_of(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	return getsockname(fd, (struct sockaddr *)&a, &len) ? -1 : ntohs(a.sin_port);
+}
+
+/* One connection to the listener: the client closes first. */
+static bool probe(int lfd, int lport, struct probe *p)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+
+	p->made_ns = mono_now_ns();
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) || (s = accept(lfd, NULL, NULL)) < 0) {
+		if (c >= 0)
+			close(c);
+		return false;
+	}
+	p->cport = port_of(c);
+	close(c);
+	close(s);
+	return true;
+}
+
+/* Mark what has arrived of each probe: the server's CLOSE, the client's
+ * TIME_WAIT. True when every probe has both. */
+static bool probes_ended(struct feed *f, struct probe *p, int n)
+{
+	json_t *r;
+	size_t i;
+	bool all = true;
+
+	json_array_foreach(f->ours, i, r)
+		for (int k = 0; k < n && jstr(r, "new"); k++) {
+			if (jint(r, "sport") == f->lport && jint(r, "dport") == p[k].cport &&
+			    !strcmp(jstr(r, "new"), "CLOSE"))
+				p[k].server_closed = true;
+			if (jint(r, "sport") == p[k].cport && !strcmp(jstr(r, "new"), "TIME_WAIT"))
+				p[k].client_tw = true;
+		}
+	for (int k = 0; k < n; k++)
+		all &= p[k].server_closed && p[k].client_tw;
+	return all;
+}
+
+/* Every probe record's delay from its event to the harness reading it. */
+static void check_delays(struct feed *f, int64_t first_made, int64_t rate)
+{
+	int64_t worst = -1, sum = 0;
+	json_t *r, *worst_r = NULL;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(f->ours, i, r) {
+		int64_t at = json_integer_value(json_array_get(f->arrivals, i));
+		int64_t ev = jint(r, "mono_ns"), d = at - ev;
+
+		if (!jstr(r, "type") || strcmp(jstr(r, "type"), "summary") == 0 || ev < first_made)
+			continue;	/* the summary, the listener's birth */
+		EXPECT(d >= 0, "record at %lld read at %lld: before its event?", (long long)ev,
+		       (long long)at);
+		EXPECT(d <= DELIVERY_BOUND_NS, "%s %s>%s %lld>%lld: read %lld ms after its event, "
+		       "bound %lld ms", jstr(r, "type"), jstr(r, "old"), jstr(r, "new"),
+		       (long long)jint(r, "sport"), (long long)jint(r, "dport"),
+		       (long long)(d / 1000000), DELIVERY_BOUND_NS / 1000000);
+		if (d > worst) {
+			worst = d;
+			worst_r = r;
+		}
+		sum += d;
+		n++;
+	}
+	EXPECT(n >= PROBES * 8, "only %d records of %d probes", n, PROBES);
+	if (n)
+		printf("#   note: %d records of %d probes: mean delay %.1f ms, worst %.1f ms (%s>%s); "
+		       "%lld lines read, %lld/s while probing\n", n, PROBES, (double)sum / n / 1e6,
+		       (double)worst / 1e6, jstr(worst_r, "old"), jstr(worst_r, "new"),
+		       (long long)f->lines, (long long)rate);
+}
+
+/* Read until lines lines have come (or timeout_ms): counted, ours kept. */
+static bool feed_until_lines(struct feed *f, int64_t lines, int timeout_ms)
+{
+	int64_t deadline = mono_now_ns() + timeout_ms * 1000000LL;
+
+	while (f->lines < lines && mono_now_ns() < deadline)
+		if (!feed_read(f, 10))
+			return false;
+	return f->lines >= lines;
+}
+
+/* Probes every PROBE_EVERY_NS, reading all the while; then until they end. */
+static bool run_probes(struct feed *f, int lfd, struct probe *p, int64_t *churn_rate)
+{
+	int64_t next = mono_now_ns(), start = next, lines0 = f->lines, deadline;
+	int made = 0;
+
+	while (made < PROBES) {
+		if (mono_now_ns() >= next) {
+			if (!probe(lfd, f->lport, &p[made])) {
+				check_fail(__FILE__, __LINE__, "probe %d: connect failed", made);
+				return false;
+			}
+			made++;
+			next += PROBE_EVERY_NS;
+		}
+		if (!feed_read(f, 1))
+			return false;
+	}
+	*churn_rate = (f->lines - lines0) * 1000000000LL / (mono_now_ns() - start);
+	deadline = mono_now_ns() + cfg.timeout_ms * 1000000LL;
+	while (!probes_ended(f, p, PROBES) && mono_now_ns() < deadline)
+		if (!feed_read(f, 10))
+			return false;
+	return probes_ended(f, p, PROBES);
+}
+
+void t_delivery_bound(void)
+{
+	const char *targs[] = { "-j", NULL }, *cargs[] = { "5000", NULL };
+	static struct feed f;
+	struct probe p[PROBES] = {};
+	struct tracer_run t;
+	struct scenario churn;
+	int64_t rate = 0;
+	int lfd = listen_lo();	/* before the churn takes every port */
+
+	CHECK(lfd >= 0, "listener");
+	f = (struct feed){ .lport = port_of(lfd), .ours = json_array(), .arrivals = json_array() };
+	if (tracer_start(&t, targs))
+		goto out;
+	f.fd = t.out_fd;
+	if (scenario_start(&churn, "busyhost", cargs)) {
+		check_fail(__FILE__, __LINE__, "cannot start busyhost");
+		goto out;
+	}
+	if (!feed_until_lines(&f, CHURN_FIRST, cfg.timeout_ms))
+		check_fail(__FILE__, __LINE__, "%lld lines of churn, want %d before probing",
+			   (long long)f.lines, CHURN_FIRST);
+	else if (!run_probes(&f, lfd, p, &rate))
+		check_fail(__FILE__, __LINE__, "not every probe's records arrived");
+	kill(churn.pid, SIGTERM);
+	scenario_finish(&churn);
+	/* Heavy: thousands of records a second around the probes. */
+	EXPECT(rate >= 20000, "churn %lld lines/s while probing, want >= 20000", (long long)rate);
+	/* Its stdout to the end here, then reaped as usual. */
+	kill(t.pid, SIGINT);
+	while (feed_read(&f, 1000))
+		;
+	close(t.out_fd);
+	t.out_fd = -1;
+	EXPECT(tracer_reap(&t) && exited_ok(t.status), "tracer exit status %d", t.status);
+	check_delays(&f, p[0].made_ns, rate);
+out:
+	tracer_free(&t);
+	close(lfd);
+	json_decref(f.ours);
+	json_decref(f.arrivals);
+}
