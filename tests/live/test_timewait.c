@@ -232,13 +232,25 @@ static bool n_tw_entries(struct tracer_run *t, void *arg)
 
 /* Clients of port with no TIME_WAIT entry whose own records say gap; say:
  * list every client with no entry or with an end already. */
+/* Runs the kernel skipped that no record marks: with the classic state
+ * tracepoint, skipped runs (counted, not attributed) can be a connection's
+ * last ones, leaving no later record to carry "gap". TODO: the tracer could
+ * say so on the connection itself, checking its state against sock_diag
+ * after skipped runs. */
+static int64_t skips_unmarked(struct tracer_run *t)
+{
+	const char *hook = jstr(t->summary, "state_hook");
+
+	return hook && strcmp(hook, "tracepoint") == 0 ? jint(t->summary, "missed") : 0;
+}
+
 static int64_t tw_excused(struct tracer_run *t, int port, bool say)
 {
 	json_t *conns = json_object(), *r, *v;
 	const char *key;
 	char k[32];
 	size_t i;
-	int64_t n = 0;
+	int64_t n = 0, unmarked = 0, skipped = skips_unmarked(t);
 
 	json_array_foreach(t->records, i, r) {
 		int64_t bits;
@@ -254,6 +266,7 @@ static int64_t tw_excused(struct tracer_run *t, int port, bool say)
 	}
 	json_object_foreach(conns, key, v) {
 		n += json_integer_value(v) == 2;
+		unmarked += json_integer_value(v) == 0;
 		/* Those the count lacks: no entry, or an end already. */
 		if (say && (json_integer_value(v) & 5) != 1) {
 			json_t *l = records_of_cookie(t, strtoull(key, NULL, 10));
@@ -265,7 +278,8 @@ static int64_t tw_excused(struct tracer_run *t, int port, bool say)
 		}
 	}
 	json_decref(conns);
-	return n;
+	/* Records that stop short of TIME_WAIT, each owed to a skipped run. */
+	return n + (unmarked < skipped ? unmarked : skipped);
 }
 
 /* A burst of connections: the TIME_WAIT count the tracer reports equals
@@ -325,7 +339,9 @@ void t_timewait_count(void)
 
 		/* A connection the count lacks must say so itself: no
 		 * TIME_WAIT entry, and a record marked gap (a run the kernel
-		 * skipped; classic tracepoints nest badly). */
+		 * skipped; classic tracepoints nest badly); or, with the
+		 * classic tracepoint, records that stop short, no more of
+		 * them than the runs the kernel counted as skipped. */
 		EXPECT(ours == ss_count || (ours < ss_count && ours + excused >= ss_count),
 		       "tracer counts %lld in TIME_WAIT to port %d, ss %d (%lld connections without "
 		       "a TIME_WAIT entry say gap; the summary reports %lld skipped runs and gaps)",
