@@ -59,17 +59,19 @@ static void head_to_event(const struct ts_wire *w, struct ts_event *e)
 	}
 }
 
-static void ident_to_event(const struct ts_wire_ident *id, struct ts_event *e)
-{
-	e->skaddr = id->skaddr;
-	e->ino = id->ino;
-	e->netns = id->netns;
-	e->family = id->family;
-	e->sport = id->sport;
-	e->dport = id->dport;
-	memcpy(e->saddr, id->saddr, sizeof(e->saddr));
-	memcpy(e->daddr, id->daddr, sizeof(e->daddr));
-}
+/* The identity's fields, named alike in struct ts_wire_ident and struct
+ * ts_event: from a record's part, or from what is known. */
+#define IDENT_COPY(e, from)							\
+	do {									\
+		(e)->skaddr = (from)->skaddr;					\
+		(e)->ino = (from)->ino;						\
+		(e)->netns = (from)->netns;					\
+		(e)->family = (from)->family;					\
+		(e)->sport = (from)->sport;					\
+		(e)->dport = (from)->dport;					\
+		memcpy((e)->saddr, (from)->saddr, sizeof((e)->saddr));		\
+		memcpy((e)->daddr, (from)->daddr, sizeof((e)->daddr));		\
+	} while (0)
 
 static void owner_to_event(uint32_t pid, uint8_t src, const char *comm, struct ts_event *e)
 {
@@ -96,20 +98,8 @@ int wire__decode(const void *data, size_t len, struct ts_event *e)
 		owner_to_event(o->pid, o->owner_src, o->comm, e);
 	}
 	if (w->wflags & TS_WF_IDENT)
-		ident_to_event(&((const struct ts_wire_full *)data)->id, e);
+		IDENT_COPY(e, &((const struct ts_wire_full *)data)->id);
 	return w->wflags;
-}
-
-static void ident_copy(const struct ts_event *from, struct ts_event *e)
-{
-	e->skaddr = from->skaddr;
-	e->ino = from->ino;
-	e->netns = from->netns;
-	e->family = from->family;
-	e->sport = from->sport;
-	e->dport = from->dport;
-	memcpy(e->saddr, from->saddr, sizeof(e->saddr));
-	memcpy(e->daddr, from->daddr, sizeof(e->daddr));
 }
 
 /* Close and shutdown carry their caller, who need not be the owner: the
@@ -129,6 +119,6 @@ bool wire__complete(struct ts_event *e, int parts, const struct ts_event *known)
 	if (parts & TS_WF_IDENT)
 		return true;
 	if (known)
-		ident_copy(known, e);
+		IDENT_COPY(e, known);
 	return known || e->type == TS_EV_TW_REARM;
 }
