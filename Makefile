@@ -206,7 +206,7 @@ ARM64_TEST_KERNELS ?= 6.12
 VM_LIVETEST = livetest --tracer /bin/tcpstate-trace --scenarios /bin --timeout-ms 30000 --
 vmtest: static $(SCENARIO_BINS) $(LIVETEST)
 	$(Q)tests/vm/fetch-kernels.sh --arch $(VM_ARCH) $(KERNELS)
-	$(Q)KERNELS="$(KERNELS)" tests/vm/vmtest.sh --arch $(VM_ARCH) --timeout 1500 --module tcp_diag \
+	$(Q)KERNELS="$(KERNELS)" tests/vm/vmtest.sh --arch $(VM_ARCH) --timeout 1500 --module tcp_diag --module sch_tbf \
 		--bin $(OUTPUT)/static/tcpstate-trace --bin $(LIVETEST) \
 		$(foreach s,$(SCENARIO_BINS),--bin $(s)) \
 		--mode 'fentry=$(VM_LIVETEST) --attach fentry' \

@@ -24,7 +24,11 @@ const char *skip_reason;
 
 void test_skip(const char *why)
 {
-	skip_reason = why;
+	/* A copy: the reason may live in a report freed before it prints. */
+	static char reason[256];
+
+	snprintf(reason, sizeof(reason), "%s", why ? why : "(no reason given)");
+	skip_reason = reason;
 }
 
 void check_fail(const char *file, int line, const char *fmt, ...)
