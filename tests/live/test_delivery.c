@@ -139,7 +139,11 @@ static bool probes_ended(struct feed *f, struct probe *p, int n)
 			if (jint(r, "sport") == f->lport && jint(r, "dport") == p[k].cport &&
 			    !strcmp(jstr(r, "new"), "CLOSE"))
 				p[k].server_closed = true;
-			if (jint(r, "sport") == p[k].cport && !strcmp(jstr(r, "new"), "TIME_WAIT"))
+			/* TIME_WAIT, or CLOSE when the namespace's timewait
+			 * buckets are full (the churn fills them in a small
+			 * guest) */
+			if (jint(r, "sport") == p[k].cport && (!strcmp(jstr(r, "new"), "TIME_WAIT") ||
+							       !strcmp(jstr(r, "new"), "CLOSE")))
 				p[k].client_tw = true;
 		}
 	for (int k = 0; k < n; k++)
@@ -173,6 +177,11 @@ static void check_delays(struct feed *f, int64_t first_made, int64_t rate)
 
 		if (!jstr(r, "type") || strcmp(jstr(r, "type"), "summary") == 0 || ev < first_made)
 			continue;	/* the summary, the listener's birth */
+		/* A probe's TIME_WAIT ended early by the churn (reused or
+		 * killed): held a round for a re-arm by design, and timed by
+		 * the churn, not by the probe. */
+		if (jstr(r, "old") && strcmp(jstr(r, "old"), "TIME_WAIT") == 0)
+			continue;
 		EXPECT(d >= 0, "record at %lld read at %lld: before its event?", (long long)ev,
 		       (long long)at);
 		EXPECT(d <= DELIVERY_BOUND_NS, "%s %s>%s %lld>%lld: read %lld ms after its event, "
