@@ -251,6 +251,14 @@ void t_delivery_bound(void)
 	bool ended = false;
 	int lfd = listen_lo();	/* before the churn takes every port */
 
+	/* A timing bound is measured on the host: the emulated VM guests
+	 * (run with --timeout-ms 30000) ran the same probes 3 to 5 times
+	 * slower, two VMs at once. */
+	if (cfg.timeout_ms >= 30000) {
+		test_skip("an emulated guest (--timeout-ms >= 30000): the bound is measured on the host");
+		close(lfd);
+		return;
+	}
 	CHECK(lfd >= 0, "listener");
 	f = (struct feed){ .lport = port_of(lfd), .ours = json_array(), .arrivals = json_array() };
 	if (tracer_start(&t, targs))
