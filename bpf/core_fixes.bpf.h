@@ -13,14 +13,31 @@
 #define TS_S_IFMT 00170000
 #define TS_S_IFSOCK 0140000
 
+/* Features user space found (user/probe.c). */
+/* bpf_get_current_task_btf() (5.11): the current task by plain loads. */
+const volatile bool has_task_btf;
+/* bpf_rdonly_cast() (6.2, commit a35b9af4ec2c "bpf: Add a kfunc for generic
+ * type cast"): a pointer the verifier does not trust, cast to its kernel
+ * type, is read with plain loads the verifier makes fault-safe, instead of
+ * one helper call per field. The verifier inlines the call; where it is
+ * missing the call is dead code, which libbpf leaves unresolved. */
+const volatile bool has_rdonly_cast;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+#define KCAST(T, p) ((T *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(T)))
+/* Field f (a path such as a.b) of the kernel's T at p, any pointer. */
+#define KREAD(T, p, f) (has_rdonly_cast ? KCAST(T, p)->f : BPF_CORE_READ((T *)(p), f))
+
 /* sk_protocol was an 8-bit bitfield until 5.6, when commit bf9765145b85
  * ("sock: Make sk_protocol a 16-bit value") made it a plain u16. The probed
  * bitfield read handles both layouts. */
 static __always_inline __u16 sk_protocol(const struct sock *sk, bool trusted)
 {
-	/* A trusted pointer reads the plain u16 of 5.6+ (ring buffers need 5.8). */
+	/* Plain loads read the u16 of 5.6+ (ring buffers need 5.8). */
 	if (trusted)
 		return sk->sk_protocol;
+	if (has_rdonly_cast)
+		return KCAST(struct sock, sk)->sk_protocol;
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 
@@ -41,6 +58,8 @@ static __always_inline const struct sock_common *skc_of(const struct sock *sk, b
 
 	if (trusted)
 		return &sk->__sk_common;
+	if (has_rdonly_cast)
+		return &KCAST(struct sock, sk)->__sk_common;
 	if (n > sizeof(*c))
 		n = sizeof(*c);
 	/* On a fault the helper zeroes the copy: family 0, no socket. */
@@ -74,7 +93,9 @@ static __always_inline __u64 skc_cookie(const struct sock_common *skc)
  * namespace pointer is a plain number: one probe read. */
 static __always_inline __u32 skc_netns(const struct sock_common *skc, bool trusted)
 {
-	return trusted ? skc->skc_net.net->ns.inum : BPF_CORE_READ(skc->skc_net.net, ns.inum);
+	if (trusted || has_rdonly_cast)
+		return skc->skc_net.net->ns.inum;
+	return BPF_CORE_READ(skc->skc_net.net, ns.inum);
 }
 
 /* Local and remote address: 4 bytes for IPv4, 16 for IPv6; word by word,
@@ -99,7 +120,7 @@ static __always_inline void skc_addrs(const struct sock_common *skc, __u16 famil
  * struct sock, where a trusted pointer's plain loads may not go. */
 static __always_inline __u16 sk_sport(const struct sock *sk)
 {
-	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	return bpf_ntohs(KREAD(struct inet_sock, sk, inet_sport));
 }
 
 /* The socket's inode number, as /proc/PID/fd shows it ("socket:[N]"); 0
@@ -107,13 +128,18 @@ static __always_inline __u16 sk_sport(const struct sock *sk)
  * sits beside the socket in struct socket_alloc (SOCK_INODE()). */
 static __always_inline __u64 sk_ino(const struct sock *sk)
 {
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
-	struct socket_alloc *sa;
+	struct socket *sock = KREAD(struct sock, sk, sk_socket);
+	void *sa;
 
 	if (!sock)
 		return 0;
 	sa = (void *)sock - bpf_core_field_offset(struct socket_alloc, socket);
-	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+	return KREAD(struct socket_alloc, sa, vfs_inode.i_ino);
+}
+
+static __always_inline struct inode *file_inode_of(const struct file *file)
+{
+	return KREAD(struct file, file, f_inode);
 }
 
 /* struct file's reference count: f_count (atomic_long_t) until 6.13, when
@@ -126,11 +152,11 @@ struct file___pre_6_13 {
 static __always_inline __u32 file_refs(const struct file *file)
 {
 	if (bpf_core_field_exists(struct file, f_ref)) {
-		long v = BPF_CORE_READ(file, f_ref.refcnt.counter);
+		long v = KREAD(struct file, file, f_ref.refcnt.counter);
 
 		return v >= 0 && v < 0x7fffffff ? (__u32)v + 1 : 0;
 	}
-	return (__u32)BPF_CORE_READ((const struct file___pre_6_13 *)file, f_count.counter);
+	return (__u32)KREAD(struct file___pre_6_13, file, f_count.counter);
 }
 
 #endif /* CORE_FIXES_BPF_H */

@@ -11,10 +11,6 @@
 #include "core_fixes.bpf.h"
 
 
-/* bpf_get_current_task_btf() (5.11) is there: the walk to the descriptor
- * table is plain loads. */
-const volatile bool has_task_btf;
-
 static __always_inline struct file *fd_file(int fd)
 {
 	struct file *file = NULL;
@@ -47,22 +43,26 @@ static __always_inline struct file *fd_file(int fd)
 }
 
 /* The TCP socket behind a file, or NULL if the file is anything else; its
- * common fields copied into c (skc_of()). */
-static __always_inline struct sock *file_tcp_sock(struct file *file, union skc_copy *c)
+ * common fields in *skc, from skc_of() with c. */
+static __always_inline struct sock *file_tcp_sock(struct file *file, union skc_copy *c,
+						  const struct sock_common **skc)
 {
 	struct socket *sock;
+	struct inode *inode;
 	struct sock *sk;
 	__u16 family;
 
 	if (!file)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & TS_S_IFMT) != TS_S_IFSOCK)
+	inode = file_inode_of(file);
+	if ((KREAD(struct inode, inode, i_mode) & TS_S_IFMT) != TS_S_IFSOCK)
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
+	sock = KREAD(struct file, file, private_data);
+	sk = KREAD(struct socket, sock, sk);
 	if (!sk)
 		return NULL;
-	family = skc_family(skc_of(sk, false, c));
+	*skc = skc_of(sk, false, c);
+	family = skc_family(*skc);
 	if (family != TS_AF_INET && family != TS_AF_INET6)
 		return NULL;
 	if (sk_protocol(sk, false) != IPPROTO_TCP)

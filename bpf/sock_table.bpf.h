@@ -18,13 +18,19 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+static __always_inline unsigned int current_flags(void)
+{
+	if (has_task_btf)
+		return bpf_get_current_task_btf()->flags;
+	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), flags);
+}
+
 /* The current task, when it is a user process acting on its own socket. */
 static __always_inline bool current_owner(struct owner *o)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 
-	if ((__u32)id == 0 || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
+	if ((__u32)id == 0 || (current_flags() & PF_KTHREAD))
 		return false;
 	o->pid = id >> 32;
 	o->src = TS_OWNER_SYSCALL;
@@ -177,17 +183,22 @@ static __always_inline struct sock_info *sock_entry(const struct sock *sk,
 	return si;
 }
 
-/* A socket's cookie as the tracer named it, else the kernel's or a new one. */
-static __always_inline __u64 sock_cookie(const struct sock *sk, const struct sock_common *skc,
-					 __u8 *synth)
+/* A socket's cookie as the tracer named it in si (its entry, or NULL),
+ * else the kernel's or a new one. */
+static __always_inline __u64 entry_cookie(const struct sock_info *si,
+					  const struct sock_common *skc, __u8 *synth)
 {
-	struct sock_info *si = sock_find(sk);
-
 	if (si && si->cookie) {
 		*synth = si->synth_cookie;
 		return si->cookie;
 	}
 	return read_cookie(skc, synth);
+}
+
+static __always_inline __u64 sock_cookie(const struct sock *sk, const struct sock_common *skc,
+					 __u8 *synth)
+{
+	return entry_cookie(sock_find(sk), skc, synth);
 }
 
 #endif /* SOCK_TABLE_BPF_H */

@@ -176,7 +176,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	/* A child being born has no cookie of its own yet (see above). With
 	 * TS_COOKIE_READ this branch is dead and the verifier never sees the
 	 * helper, which kernels before 5.12 refuse in tracing programs. */
-	if (trusted && cookie_mode == TS_COOKIE_HELPER)
+	if (trusted && cookie_mode == TS_COOKIE_HELPER && !si->cookie)
 		cookie = bpf_get_socket_cookie((void *)sk);
 	sock_set_cookie(si, skc, cookie);
 	if (!si->ino)
@@ -230,6 +230,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * first moment the socket has an inode and a descriptor. */
 static __always_inline int record_accept(long ret)
 {
+	const struct sock_common *skc;
 	struct sock_info *si;
 	union skc_copy c;
 	struct ts_wire w;
@@ -238,10 +239,10 @@ static __always_inline int record_accept(long ret)
 
 	if (ret < 0)
 		return 0;
-	sk = file_tcp_sock(fd_file((int)ret), &c);
+	sk = file_tcp_sock(fd_file((int)ret), &c, &skc);
 	if (!sk || !current_owner(&o))
 		return 0;
-	si = sock_entry(sk, &c.skc, 0);
+	si = sock_entry(sk, skc, 0);
 	if (!si)
 		return 0;
 	si->owner = o;	/* this record tells user space */
@@ -249,7 +250,7 @@ static __always_inline int record_accept(long ret)
 	if (si->synth_cookie)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = (int)ret;
-	sock_call_send(&w, sk, &c.skc, false, &o, o.pid, si, si->ino);
+	sock_call_send(&w, sk, skc, false, &o, o.pid, si, si->ino);
 	return 0;
 }
 
@@ -266,6 +267,13 @@ int exit_accept(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* ---- close ------------------------------------------------------------- */
+
+static __always_inline __u64 file_ino(const struct file *file)
+{
+	struct inode *inode = file_inode_of(file);
+
+	return KREAD(struct inode, inode, i_ino);
+}
 
 /* A descriptor of a TCP socket is going away: close(2) or process exit.
  * refs is the file's reference count before; the last reference reaches
@@ -290,14 +298,14 @@ static __always_inline void record_close(struct sock *sk, const struct sock_comm
 		if (si)
 			si->close_seen = 1;
 	}
-	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), sock_cookie(sk, skc, &synth));
+	wire_head(&w, TS_EV_CLOSE, bpf_ktime_get_ns(), entry_cookie(si, skc, &synth));
 	if (synth)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = fd;
 	w.refs = refs;
 	w.final = refs == 1;
 	w.arg = via;
-	sock_call_send(&w, sk, skc, false, &cur, cur.pid, si, BPF_CORE_READ(file, f_inode, i_ino));
+	sock_call_send(&w, sk, skc, false, &cur, cur.pid, si, file_ino(file));
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
@@ -306,12 +314,13 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	int fd = (int)ctx->args[0];
 	struct file *file = fd_file(fd);
 	union skc_copy c;
-	struct sock *sk = file_tcp_sock(file, &c);
+	const struct sock_common *skc;
+	struct sock *sk = file_tcp_sock(file, &c, &skc);
 
 	/* Reported on entry: close(2) releases the descriptor whatever it
 	 * returns, and on 6.7+ the final fput runs inside the call. */
 	if (sk)
-		record_close(sk, &c.skc, file, fd, TS_VIA_CLOSE);
+		record_close(sk, skc, file, fd, TS_VIA_CLOSE);
 	return 0;
 }
 
@@ -325,6 +334,7 @@ struct exit_scan {
 static long exit_scan_fd(__u32 i, void *ctx)
 {
 	struct exit_scan *s = ctx;
+	const struct sock_common *skc;
 	struct file *file = NULL;
 	union skc_copy c;
 	struct sock *sk;
@@ -333,9 +343,9 @@ static long exit_scan_fd(__u32 i, void *ctx)
 		return 1;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &s->fds[i]) || !file)
 		return 0;
-	sk = file_tcp_sock(file, &c);
+	sk = file_tcp_sock(file, &c, &skc);
 	if (sk)
-		record_close(sk, &c.skc, file, (int)i, TS_VIA_EXIT);
+		record_close(sk, skc, file, (int)i, TS_VIA_EXIT);
 	return 0;
 }
 
@@ -383,7 +393,6 @@ static __always_inline void wire_head_trusted(struct ts_wire *w, __u32 type, con
  * some other way (dup2 over it, close_range, a kernel user). */
 static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sock_info *si = sock_find(sk);
 	const struct sock_common *skc;
 	union skc_copy c;
@@ -399,7 +408,7 @@ static __always_inline int on_tcp_close(struct sock *sk, __u64 trusted_cookie)
 	wire_head_trusted(&w, TS_EV_CLOSE, sk, skc, trusted_cookie);
 	w.refs = 1;
 	w.final = 1;
-	w.arg = (BPF_CORE_READ(task, flags) & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
+	w.arg = (current_flags() & PF_EXITING) ? TS_VIA_EXIT : TS_VIA_OTHER;
 	sock_call_send(&w, sk, skc, false, &cur, cur.pid, NULL, sk_ino(sk));
 	return 0;
 }
@@ -431,7 +440,8 @@ int enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 	int fd = (int)ctx->args[0];
 	struct file *file = fd_file(fd);
 	union skc_copy c;
-	struct sock *sk = file_tcp_sock(file, &c);
+	const struct sock_common *skc;
+	struct sock *sk = file_tcp_sock(file, &c, &skc);
 	struct pending_shutdown p = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
@@ -550,9 +560,9 @@ int timer_cancel_tp(struct timer_tp_ctx *ctx)
 {
 	struct timer_list *timer = ctx->timer;
 
-	if (!tw_timer((__u64)BPF_CORE_READ(timer, function)))
+	if (!tw_timer((__u64)KREAD(struct timer_list, timer, function)))
 		return 0;
-	return on_timer_cancel(timer, timer_due(BPF_CORE_READ(timer, expires)));
+	return on_timer_cancel(timer, timer_due(KREAD(struct timer_list, timer, expires)));
 }
 
 static __always_inline __u32 *connecting_slot(void)

@@ -23,7 +23,7 @@ static __always_inline struct inet_timewait_sock *timer_tw(struct timer_list *ti
 
 static __always_inline __u16 tw_sport(const struct inet_timewait_sock *tw)
 {
-	return bpf_ntohs(BPF_CORE_READ(tw, tw_sport));
+	return bpf_ntohs(KREAD(struct inet_timewait_sock, tw, tw_sport));
 }
 
 /* The remote address folded to 32 bits: with both ports, enough to tell
@@ -126,7 +126,7 @@ static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
 	s->sport = tw_sport(tw);
 	s->dport = skc_dport(skc);
 	s->daddr = skc_daddr_fold(skc, family);
-	s->substate = BPF_CORE_READ(tw, tw_substate);
+	s->substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
 }
 
 /* From handle_state(): is this X -> CLOSE the full socket handing over to
@@ -190,7 +190,7 @@ static __always_inline void tw_sock_id(const struct inet_timewait_sock *tw,
 static __always_inline bool is_rearm(const struct tw_live *live,
 				     const struct inet_timewait_sock *tw)
 {
-	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	__u64 cookie = KREAD(struct inet_timewait_sock, tw, __tw_common.skc_cookie.counter);
 
 	if (!live->cancelled || live->cancel_cpu != bpf_get_smp_processor_id())
 		return false;
@@ -208,7 +208,7 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 	struct sock_id id;
 
 	live->cancelled = 0;
-	live->substate = BPF_CORE_READ(tw, tw_substate);
+	live->substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
 	/* User space forgot it at the cancel it holds: the end says all. */
 	live->ident_gen = 0;
 	tw_sock_id(tw, skc_of((const struct sock *)tw, false, &c), &id);
@@ -266,7 +266,7 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 	w.flags = TS_EVF_TIMEWAIT | (live->synth_cookie ? TS_EVF_SYNTH_COOKIE : 0);
 	w.oldstate = TCP_TIME_WAIT;
 	w.newstate = TCP_CLOSE;
-	w.tw_substate = BPF_CORE_READ(tw, tw_substate);
+	w.tw_substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
 	if (live->enter_ns) {
 		w.prev_state_ns = now - live->enter_ns;
 		w.flags |= TS_EVF_PREV_KNOWN;

@@ -106,5 +106,6 @@ int plan__make(struct plan *p, const struct features *f, const struct cli_opts *
 	plan_syscalls(p, f);
 	plan_timewait(p, f);
 	p->task_btf = f->task_btf;
+	p->rdonly_cast = f->rdonly_cast;
 	return 0;
 }

@@ -26,6 +26,7 @@ struct features {
 	uint64_t tw_timer_fn;		/* tw_timer_handler's address; 0: not in kallsyms */
 	bool bpf_loop;			/* bpf_loop() (5.17) */
 	bool task_btf;			/* bpf_get_current_task_btf() (5.11) */
+	bool rdonly_cast;		/* the bpf_rdonly_cast() kfunc (6.2) */
 };
 
 #define PLAN_WARNINGS 3
@@ -39,6 +40,7 @@ struct plan {
 	bool timewait;			/* timer hooks follow timewait sockets */
 	bool misses_counted;		/* every skipped run is counted */
 	bool task_btf;
+	bool rdonly_cast;		/* untrusted pointers read by plain loads */
 	uint64_t tw_timer_fn;
 	/* Degradations the user is told about, each a sentence. */
 	char warning[PLAN_WARNINGS][256];

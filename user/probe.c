@@ -191,6 +191,39 @@ bool probe__task_btf(void)
 				       NULL) == 1;
 }
 
+/* A program of type type that casts 0 to struct sock with bpf_rdonly_cast(). */
+static bool load_rdonly_cast(enum bpf_prog_type type, int fn, int sock)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = sock },
+		{ .code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_KFUNC_CALL, .imm = fn },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(type, NULL, "GPL", insns, 5, NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+bool probe__rdonly_cast(void)
+{
+	const struct btf *vmlinux = vmlinux_btf();
+	int fn, sock;
+
+	if (!vmlinux)
+		return false;
+	fn = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC);
+	sock = btf__find_by_name_kind(vmlinux, "sock", BTF_KIND_STRUCT);
+	if (fn <= 0 || sock <= 0)
+		return false;
+	return load_rdonly_cast(BPF_PROG_TYPE_TRACEPOINT, fn, sock) &&
+	       load_rdonly_cast(BPF_PROG_TYPE_KPROBE, fn, sock);
+}
+
 bool probe__bpf_loop(void)
 {
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;

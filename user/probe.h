@@ -26,6 +26,9 @@ bool probe__fentry(const char *fn, char *why, size_t len);
 bool probe__kprobe(const char *fn, char *why, size_t len);
 /* bpf_get_current_task_btf() (5.11): a trusted pointer to the current task. */
 bool probe__task_btf(void);
+/* Tracepoint and kprobe programs may call the bpf_rdonly_cast() kfunc
+ * (Linux 6.2). */
+bool probe__rdonly_cast(void);
 /* The bpf_loop() helper (Linux 5.17). */
 bool probe__bpf_loop(void);
 /* The kernel counts the runs it skips of classic tracepoint and kprobe

@@ -108,6 +108,7 @@ static void probe_features(struct features *f, const struct cli_opts *o)
 	f->tw_timer_fn = probe__ksym("tw_timer_handler");
 	f->bpf_loop = probe__bpf_loop();
 	f->task_btf = probe__task_btf();
+	f->rdonly_cast = probe__rdonly_cast();
 	probe__release();
 }
 
@@ -142,6 +143,8 @@ static void plan_notes(const struct plan *p, const struct features *f, const str
 		: "no descriptor walk (needs bpf_loop(), Linux 5.17, and syscall tracepoints)");
 	note("syscalls: %s", p->syscalls ? "accept, accept4, close, shutdown" : "none");
 	note("TIME_WAIT: %s", p->timewait ? "timer_start/timer_cancel on tw_timer_handler" : "off");
+	note("untrusted kernel pointers: %s", p->rdonly_cast ? "plain loads (bpf_rdonly_cast())"
+		: "bpf_probe_read_kernel() per field (no bpf_rdonly_cast(), Linux 6.2)");
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -212,6 +215,7 @@ static void configure(struct tcpstate_bpf *s, const struct plan *p, const struct
 	s->rodata->close_hook = p->close_hook;
 	s->rodata->has_bpf_loop = p->exit_scan;
 	s->rodata->has_task_btf = p->task_btf;
+	s->rodata->has_rdonly_cast = p->rdonly_cast;
 	s->rodata->tw_timer_fn = p->tw_timer_fn;
 	s->rodata->filter_pid = o->pid;
 	s->rodata->filter_family = (uint16_t)o->family;

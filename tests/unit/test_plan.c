@@ -24,6 +24,7 @@ static struct features kernel(const char *version)
 		f.bpf_loop = true;		/* 5.17 */
 	}
 	f.task_btf = strcmp(version, "5.10") != 0;	/* 5.11 */
+	f.rdonly_cast = strcmp(version, "6.1") != 0 && strcmp(version, "5.10") != 0;	/* 6.2 */
 	f.classic_misses_counted = strcmp(version, "6.1") != 0 && strcmp(version, "5.10") != 0;
 	if (strcmp(version, "host") == 0) {
 		/* This machine's 6.18: no kprobes, fentry refused. */
@@ -62,6 +63,7 @@ static void linux_5_10(void **state)
 	assert_int_equal(p.close_hook, TS_CLOSE_HOOK_FENTRY);
 	assert_false(p.exit_scan);				/* no bpf_loop() */
 	assert_false(p.task_btf);
+	assert_false(p.rdonly_cast);
 	assert_true(p.misses_counted);				/* tp_btf is not skipped */
 	assert_true(p.timewait);
 	assert_int_equal(p.nwarnings, 0);
@@ -99,6 +101,7 @@ static void linux_6_12_and_7_x(void **state)
 		o.attach = ATTACH_KPROBE;
 		make_ok(&p, &f, &o);
 		assert_true(p.misses_counted);			/* 6.7 counts them */
+		assert_true(p.rdonly_cast);
 		assert_int_equal(p.close_hook, TS_CLOSE_HOOK_KPROBE);
 		assert_int_equal(p.nwarnings, 0);
 		assert_int_equal(p.tw_timer_fn, TW_FN);
