@@ -338,11 +338,75 @@ int run_capture_as(int uid, const char *const argv[], char **out, char **err)
 	return st;
 }
 
-const char *ss_path(void)
+/* iproute2's ss, where this system has it; NULL if it has none. */
+static const char *ss_path(void)
 {
 	if (access("/usr/bin/ss", X_OK) == 0)
 		return "/usr/bin/ss";
 	return access("/bin/ss", X_OK) == 0 ? "/bin/ss" : NULL;
+}
+
+static int tw_count_ss(const char *ss, int port)
+{
+	char filter[64], *out = NULL, *err = NULL;
+	const char *argv[] = { ss, "-Htan", "state", "time-wait", filter, NULL };
+	int st, n = 0;
+
+	snprintf(filter, sizeof(filter), "dport = :%d", port);
+	st = run_capture(argv, &out, &err);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("#   ss failed: %s\n", err ? err : "");
+		n = -1;
+	}
+	for (char *c = out; n >= 0 && c && *c; c++)
+		n += *c == '\n';
+	free(out);
+	free(err);
+	return n;
+}
+
+/* Lines "sl: local:port remote:port st ...", addresses and ports in hex;
+ * TIME_WAIT is st 06. */
+static int tw_count_proc_file(const char *path, int port)
+{
+	FILE *f = fopen(path, "r");
+	char line[512], rem[64];
+	unsigned int st, rport;
+	int n = 0;
+
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f)) {	/* the header */
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *colon;
+
+		if (sscanf(line, "%*s %*s %63s %x", rem, &st) != 2 || !(colon = strrchr(rem, ':')))
+			continue;
+		rport = (unsigned int)strtoul(colon + 1, NULL, 16);
+		n += st == 6 && rport == (unsigned int)port;
+	}
+	fclose(f);
+	return n;
+}
+
+int kernel_tw_count(int port, const char **how)
+{
+	const char *ss = ss_path();
+	int v4, v6;
+
+	if (ss) {
+		*how = "ss";
+		return tw_count_ss(ss, port);
+	}
+	*how = "/proc/net/tcp";
+	v4 = tw_count_proc_file("/proc/net/tcp", port);
+	v6 = tw_count_proc_file("/proc/net/tcp6", port);
+	if (v4 < 0)
+		return -1;
+	return v4 + (v6 > 0 ? v6 : 0);
 }
 
 int run_capture(const char *const argv[], char **out, char **err)

@@ -76,8 +76,11 @@ bool tracer_reap(struct tracer_run *t);
 /* Run a program with args (NULL-terminated), stdin/stdout/stderr captured;
  * returns the wait status, fills out/err (malloc'd, NUL-terminated). */
 int run_capture(const char *const argv[], char **out, char **err);
-/* iproute2's ss, where this system has it; NULL if it has none. */
-const char *ss_path(void);
+/* The TIME_WAIT sockets of this network namespace with remote port port,
+ * as the kernel lists them: with ss where it is installed, else from
+ * /proc/net/tcp and tcp6 (the VM guests have no ss). *how names the source.
+ * -1 if neither could be read. */
+int kernel_tw_count(int port, const char **how);
 /* The same as user uid, with no capabilities. */
 int run_capture_as(int uid, const char *const argv[], char **out, char **err);
 
