@@ -142,6 +142,13 @@ static __always_inline struct inode *file_inode_of(const struct file *file)
 	return KREAD(struct file, file, f_inode);
 }
 
+static __always_inline __u64 file_ino(const struct file *file)
+{
+	struct inode *inode = file_inode_of(file);
+
+	return KREAD(struct inode, inode, i_ino);
+}
+
 /* struct file's reference count: f_count (atomic_long_t) until 6.13, when
  * commit 90ee6ed776c0 ("fs: port files to file_ref") replaced it with f_ref,
  * a file_ref_t whose counter holds references - 1 (negative once dead). */

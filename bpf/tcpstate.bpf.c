@@ -268,13 +268,6 @@ int exit_accept(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- close ------------------------------------------------------------- */
 
-static __always_inline __u64 file_ino(const struct file *file)
-{
-	struct inode *inode = file_inode_of(file);
-
-	return KREAD(struct inode, inode, i_ino);
-}
-
 /* A descriptor of a TCP socket is going away: close(2) or process exit.
  * refs is the file's reference count before; the last reference reaches
  * tcp_close, any other only drops a reference and sends nothing. */

@@ -26,6 +26,11 @@ static __always_inline __u16 tw_sport(const struct inet_timewait_sock *tw)
 	return bpf_ntohs(KREAD(struct inet_timewait_sock, tw, tw_sport));
 }
 
+static __always_inline __u8 tw_substate_of(const struct inet_timewait_sock *tw)
+{
+	return KREAD(struct inet_timewait_sock, tw, tw_substate);
+}
+
 /* The remote address folded to 32 bits: with both ports, enough to tell
  * apart the few timewait sockets born on one CPU at once. */
 static __always_inline __u32 addr_fold(const __u8 a[16], __u16 family)
@@ -126,7 +131,7 @@ static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
 	s->sport = tw_sport(tw);
 	s->dport = skc_dport(skc);
 	s->daddr = skc_daddr_fold(skc, family);
-	s->substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
+	s->substate = tw_substate_of(tw);
 }
 
 /* From handle_state(): is this X -> CLOSE the full socket handing over to
@@ -208,7 +213,7 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 	struct sock_id id;
 
 	live->cancelled = 0;
-	live->substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
+	live->substate = tw_substate_of(tw);
 	/* User space forgot it at the cancel it holds: the end says all. */
 	live->ident_gen = 0;
 	tw_sock_id(tw, skc_of((const struct sock *)tw, false, &c), &id);
@@ -266,7 +271,7 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 	w.flags = TS_EVF_TIMEWAIT | (live->synth_cookie ? TS_EVF_SYNTH_COOKIE : 0);
 	w.oldstate = TCP_TIME_WAIT;
 	w.newstate = TCP_CLOSE;
-	w.tw_substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
+	w.tw_substate = tw_substate_of(tw);
 	if (live->enter_ns) {
 		w.prev_state_ns = now - live->enter_ns;
 		w.flags |= TS_EVF_PREV_KNOWN;
