@@ -35,8 +35,8 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf \
 	      -Wall -Wno-unused-function
-LDLIBS := -lbpf -lelf -lz
-STATIC_LDLIBS := -static -lbpf -lelf -lz -lzstd
+LDLIBS := -lbpf -lelf -lz -levent_extra -levent_core -lpthread
+STATIC_LDLIBS := -static -lbpf -lelf -lz -lzstd -levent_extra -levent_core -lpthread
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))

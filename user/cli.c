@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "metrics_export.h"
+
 #define PROG "tcpstate-trace"
 
 static const char doc[] =
@@ -30,6 +32,9 @@ static const char doc[] =
 "    tcpstate-trace --timeline c.json # a line per connection, as it ends\n"
 "    tcpstate-trace --replay t.rec --timeline-format perfetto --timeline t.json\n"
 "                                  # then open t.json in ui.perfetto.dev\n"
+"    tcpstate-trace -q --metrics 9977 # serve Prometheus metrics on 127.0.0.1:9977\n"
+"    tcpstate-trace -q --metrics-file /var/lib/node_exporter/tcpstate.prom -i 15\n"
+"                                  # for node_exporter's textfile collector\n"
 "    tcpstate-trace -v             # show attach choices and libbpf output";
 
 enum {
@@ -47,6 +52,8 @@ enum {
 	OPT_TIMELINE_FORMAT,
 	OPT_RINGBUF,
 	OPT_MAX_SOCKETS,
+	OPT_METRICS,
+	OPT_METRICS_FILE,
 	OPT_USAGE,
 	OPT_VERSION,
 };
@@ -92,6 +99,11 @@ static const struct argp_option options[] = {
 	  "Ring buffer size: MiB, or with a K/M suffix; a power of two (default 8)", 0 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	  "Sockets tracked in the kernel at once (default 65536)", 0 },
+	{ "quiet", 'q', NULL, 0, "No event lines (reports, alerts and the summary stay)", 0 },
+	{ "metrics", OPT_METRICS, "[ADDR:]PORT", 0,
+	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1)", 0 },
+	{ "metrics-file", OPT_METRICS_FILE, "PATH", 0,
+	  "Write the same metrics to PATH atomically every -i SECS (default 1) and at exit", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
 	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
@@ -276,6 +288,23 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_RECORD:
 		o->record_path = arg;
 		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case OPT_METRICS:
+		if (metrics_listen__parse(arg, &o->metrics_listen, &msg)) {
+			fprintf(stderr, PROG ": invalid --metrics '%s': %s\n", arg, msg);
+			return EINVAL;
+		}
+		o->metrics = true;
+		break;
+	case OPT_METRICS_FILE:
+		if (!*arg) {
+			usage_error("%s", "--metrics-file needs a path");
+			return EINVAL;
+		}
+		o->metrics_file = arg;
+		break;
 	case OPT_REPLAY:
 		o->replay_path = arg;
 		break;
@@ -332,6 +361,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			usage_error("%s", "--timeline-format needs --timeline FILE");
 			return EINVAL;
 		}
+		if (o->snapshot_only && (o->metrics || o->metrics_file)) {
+			usage_error("%s", "--snapshot takes no --metrics or --metrics-file: it traces "
+				    "nothing");
+			return EINVAL;
+		}
 		if (o->snapshot_only && o->timeline_path) {
 			usage_error("%s", "--snapshot takes no --timeline: it traces nothing");
 			return EINVAL;
@@ -339,6 +373,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (o->timeline_path && o->record_path && strcmp(o->timeline_path, "-") == 0 &&
 		    strcmp(o->record_path, "-") == 0) {
 			usage_error("%s", "--timeline and --record cannot both write to standard output");
+			return EINVAL;
+		}
+		if (o->replay_path && o->metrics) {
+			usage_error("%s", "--replay takes no --metrics (nothing stays running to be "
+				    "scraped); --metrics-file writes the replay's metrics");
 			return EINVAL;
 		}
 		if (o->replay_path && (o->pid || o->nsports || o->ndports || o->family ||

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "latency.h"
+#include "metrics_export.h"
 #include "tcpstate.h"
 #include "timeline.h"
 
@@ -50,6 +51,10 @@ struct cli_opts {
 	bool timeline_format_set;
 	uint32_t ringbuf_bytes;		/* ring buffer size, a power of two >= 4 KiB */
 	uint32_t max_sockets;		/* socket table entries in the kernel */
+	bool quiet;			/* -q: no event lines */
+	bool metrics;			/* --metrics: serve at metrics_listen */
+	struct metrics_listen metrics_listen;
+	const char *metrics_file;	/* --metrics-file PATH */
 };
 
 enum cli_result {

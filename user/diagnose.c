@@ -6,6 +6,18 @@
 #include <string.h>
 
 
+const char *diag_cause__name(enum diag_cause c)
+{
+	static const char *const names[DIAG_CAUSE__MAX] = {
+		[DIAG_CAUSE_UNKNOWN] = "unknown",   [DIAG_CAUSE_KERNEL_REF] = "kernel_ref",
+		[DIAG_CAUSE_NO_CLOSE] = "no_close", [DIAG_CAUSE_DUP] = "dup",
+		[DIAG_CAUSE_FORK] = "fork",	    [DIAG_CAUSE_EXEC] = "exec",
+		[DIAG_CAUSE_SHARED] = "shared",
+	};
+
+	return (unsigned)c < DIAG_CAUSE__MAX ? names[c] : "unknown";
+}
+
 const char *diagnose__duration(uint64_t ns, char *buf, size_t len)
 {
 	uint64_t s = ns / 1000000000ULL;
@@ -46,30 +58,48 @@ static const struct conn_call *last_call(const struct conn *c, uint8_t type)
 	return found;
 }
 
-/* "pid 42 (worker) still holds it as fd 5, inherited across fork" */
-static void describe_holder(char *buf, size_t len, const struct holder *h,
-			    const struct conn_call *closer)
+/* How the holder h came to hold a socket closer closed (closer: NULL if
+ * none did). */
+static enum diag_cause holder_cause(const struct holder *h, const struct conn_call *closer)
 {
-	if (closer && h->pid == (int)closer->pid) {
+	if (!closer)
+		return DIAG_CAUSE_NO_CLOSE;
+	if (h->pid == (int)closer->pid)
+		return DIAG_CAUSE_DUP;
+	if (h->ppid != (int)closer->pid)
+		return DIAG_CAUSE_SHARED;
+	return strncmp(h->comm, closer->comm, sizeof(h->comm)) ? DIAG_CAUSE_EXEC : DIAG_CAUSE_FORK;
+}
+
+/* "pid 42 (worker) still holds it as fd 5, inherited across fork" */
+static enum diag_cause describe_holder(char *buf, size_t len, const struct holder *h,
+				       const struct conn_call *closer)
+{
+	enum diag_cause why = holder_cause(h, closer);
+
+	if (why == DIAG_CAUSE_DUP) {
 		add(buf, len, "pid %d (%s) still refers to it through fd %d, another descriptor "
 			      "of the same process (a dup())", h->pid, h->comm, h->fd);
-		return;
+		return why;
 	}
 	add(buf, len, "pid %d (%s) still holds it as fd %d", h->pid, h->comm, h->fd);
-	if (closer && h->ppid == (int)closer->pid) {
+	if (why == DIAG_CAUSE_FORK || why == DIAG_CAUSE_EXEC)
 		add(buf, len, ", inherited across fork from pid %u", closer->pid);
-		if (strncmp(h->comm, closer->comm, sizeof(h->comm)) != 0)
-			add(buf, len, " and kept across exec (no FD_CLOEXEC)");
-	}
+	if (why == DIAG_CAUSE_EXEC)
+		add(buf, len, " and kept across exec (no FD_CLOEXEC)");
+	return why;
 }
 
 const char *diagnose__close_wait(const struct conn *c, const struct holder *h, int nh,
-				 uint64_t now_ns, char *buf, size_t len)
+				 uint64_t now_ns, char *buf, size_t len, enum diag_cause *cause)
 {
+	enum diag_cause none;
 	const struct conn_call *cl = last_call(c, TS_EV_CLOSE);
 	const struct conn_call *sh = last_call(c, TS_EV_SHUTDOWN);
 	char age[32], when[48], ago[32];
 
+	if (!cause)
+		cause = &none;
 	buf[0] = '\0';
 	if (c->since_known || c->since_bound) {
 		diagnose__duration(now_ns > c->state_since_ns ? now_ns - c->state_since_ns : 0,
@@ -79,6 +109,7 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 		snprintf(when, sizeof(when), "before tracing began");
 	}
 	if (nh < 0) {
+		*cause = DIAG_CAUSE_UNKNOWN;
 		add(buf, len, "the peer closed %s; which processes hold the socket is not known "
 			      "(%s)", when, nh == DIAG_HOLDERS_NO_INODE ?
 			      "the tracer never saw its inode" :
@@ -86,6 +117,7 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 		return buf;
 	}
 	if (nh == 0) {
+		*cause = DIAG_CAUSE_KERNEL_REF;
 		add(buf, len, "the peer closed %s and no process holds the socket: a reference "
 			      "inside the kernel (io_uring, a descriptor in flight over a unix socket, "
 			      "a sendfile in progress) keeps it from closing", when);
@@ -94,7 +126,7 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 	if (!cl) {
 		add(buf, len, "the peer closed %s and no process has called close()%s: ", when,
 		    c->before_start ? " since tracing began" : "");
-		describe_holder(buf, len, &h[0], NULL);
+		*cause = describe_holder(buf, len, &h[0], NULL);
 		if (nh > 1)
 			add(buf, len, " (and %d more)", nh - 1);
 		add(buf, len, "; the application has not noticed EOF or leaks the descriptor");
@@ -110,7 +142,7 @@ const char *diagnose__close_wait(const struct conn *c, const struct holder *h, i
 		add(buf, len, "pid %u (%.16s) called close() on fd %d %s ago", cl->pid, cl->comm,
 		    cl->fd, ago);
 	add(buf, len, " but %u references existed, so no FIN was sent; ", cl->refs);
-	describe_holder(buf, len, &h[0], cl);
+	*cause = describe_holder(buf, len, &h[0], cl);
 	if (nh > 1)
 		add(buf, len, " (and %d more)", nh - 1);
 	return buf;

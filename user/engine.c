@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "diagnose.h"
 #include "lifecycle.h"
@@ -34,6 +35,12 @@ struct engine {
 	uint64_t lost;			/* records dropped so far, as far as known */
 	uint64_t lost_said;		/* ... of which a "lost" record told */
 	int write_err;			/* first output error; ends the run */
+	struct metrics *m;		/* NULL: no metrics asked for */
+	struct metrics_export *mx;
+	uint64_t next_metrics, next_metrics_file;
+	struct metrics_prog progs[64];
+	int nprogs;
+	char kernel[65];
 };
 
 /* Every connection leaving the table: counted, and to the timeline. */
@@ -45,6 +52,8 @@ static void on_conn_end(void *ctx, const struct conn *c, enum conn_exit why)
 	lifecycle__derive(&l, c, why);
 	if (why != CONN_EXIT_OPEN)
 		lifecycle_stats__add(&e->ended, &l);
+	if (why != CONN_EXIT_OPEN && e->m)
+		metrics__ended(e->m, &l);
 	if (e->timeline_open && !e->timeline_err)
 		e->timeline_err = timeline__write(&e->tl, &l);
 }
@@ -62,7 +71,31 @@ static int timeline_open(struct engine *e)
 		return err;
 	}
 	e->timeline_open = true;
-	e->events_quiet = strcmp(e->o.timeline_path, "-") == 0;
+	e->events_quiet = e->events_quiet || strcmp(e->o.timeline_path, "-") == 0;
+	return 0;
+}
+
+static int metrics_open(struct engine *e)
+{
+	struct utsname u;
+	char msg[512];
+	int err;
+
+	if (!e->o.metrics_listen && !e->o.metrics_file)
+		return 0;
+	e->m = calloc(1, sizeof(*e->m));
+	if (!e->m || metrics__init(e->m)) {
+		fprintf(stderr, "tcpstate-trace: out of memory\n");
+		return -ENOMEM;
+	}
+	err = metrics_export__new(&e->mx, e->o.metrics_listen, e->o.metrics_file, msg,
+				  sizeof(msg));
+	if (err) {
+		fprintf(stderr, "tcpstate-trace: %s\n", msg);
+		return err;
+	}
+	if (!uname(&u))
+		snprintf(e->kernel, sizeof(e->kernel), "%s", u.release);
 	return 0;
 }
 
@@ -88,7 +121,10 @@ int engine__new(struct engine **out, const struct engine_opts *o, struct output 
 		goto nomem;
 	}
 	conn_table__set_sink(&e->conns, on_conn_end, e);
+	e->events_quiet = o->quiet;
 	err = timeline_open(e);
+	if (!err)
+		err = metrics_open(e);
 	if (err) {
 		engine__free(e);
 		return err;
@@ -100,14 +136,56 @@ nomem:
 	return -ENOMEM;
 }
 
-/* The end of the run for the connections: the summary's picture of them,
- * then every one still in the table to the timeline, which is closed. */
-static void conns_finish(struct engine *e)
+/* The metrics now, rendered and handed out (and written to the file when
+ * file_due). A failure to render leaves the last text standing. */
+static void metrics_out(struct engine *e, uint64_t now, bool file_due)
+{
+	struct metrics_render r = {
+		.conns = &e->conns, .sum = &e->sum, .kernel = e->kernel, .now_ns = now,
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (e->o.health)
+		e->nprogs = e->o.health(e->o.health_ctx, &e->sum, e->progs, 64);
+	r.progs = e->progs;
+	r.nprogs = e->nprogs;
+	tw_report__port_range(&r.port_lo, &r.port_hi);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	if (!metrics__render(e->m, &r, f) && !fclose(f))
+		metrics_export__publish(e->mx, text, len, file_due);
+	else
+		fclose(f);
+	free(text);
+}
+
+static void metrics_tick(struct engine *e, uint64_t now)
+{
+	bool file_due = now >= e->next_metrics_file;
+
+	if (!e->m || now < e->next_metrics)
+		return;
+	e->next_metrics = now + ENGINE_METRICS_NS;
+	if (file_due)
+		e->next_metrics_file = now + (e->o.metrics_file_ns ? e->o.metrics_file_ns :
+					      ENGINE_METRICS_NS);
+	metrics_out(e, now, file_due);
+}
+
+/* The end of the run for the connections: the summary's picture of them
+ * (and the final metrics, which agree with it), then every one still in
+ * the table to the timeline, which is closed. */
+static void conns_finish(struct engine *e, uint64_t now)
 {
 	int err;
 
 	conn_table__expire(&e->conns, UINT64_MAX);	/* the closed ones count as ended */
 	conn_summary__build(&e->sum.conns, &e->conns, &e->ended);
+	if (e->m && now)
+		metrics_out(e, now, true);
 	conn_table__drain(&e->conns);
 	if (!e->timeline_open)
 		return;
@@ -125,9 +203,13 @@ void engine__free(struct engine *e)
 	if (!e)
 		return;
 	if (e->timeline_open)
-		conns_finish(e);
+		conns_finish(e, 0);
 	conn_table__free(&e->conns);
 	latency__free(&e->lat);
+	metrics_export__free(e->mx);
+	if (e->m)
+		metrics__free(e->m);
+	free(e->m);
 	free(e);
 }
 
@@ -136,6 +218,8 @@ void engine__start(struct engine *e, uint64_t now)
 	e->sum.start_mono_ns = now;
 	if (e->o.interval_ns)
 		e->next_report = now + e->o.interval_ns;
+	if (e->m)
+		metrics_tick(e, now);	/* something to serve from the start */
 }
 
 /* The record's connection, once those closed long enough before it have
@@ -157,6 +241,8 @@ static int report(struct engine *e, const struct ts_event *ev, struct conn *c)
 		e->sum.transitions++;
 	if (e->o.hist)
 		latency__add(&e->lat, ev, c);
+	if (e->m)
+		metrics__record(e->m, ev, c);
 	conn_table__apply_found(&e->conns, c, ev);
 	if (e->events_quiet)
 		return 0;
@@ -287,7 +373,11 @@ int engine__alerts(struct engine *e, uint64_t now, uint64_t min_age_ns, int *cou
 		int nh = hq ? hq->n : !due[i]->ident.ino ? DIAG_HOLDERS_NO_INODE :
 				      DIAG_HOLDERS_NOT_LOOKED;
 
-		diagnose__close_wait(due[i], hq ? hq->h : NULL, nh, now, diag, sizeof(diag));
+		enum diag_cause why;
+
+		diagnose__close_wait(due[i], hq ? hq->h : NULL, nh, now, diag, sizeof(diag), &why);
+		if (e->m)
+			metrics__alert(e->m, due[i], why);
 		err = output__alert(e->out, due[i], hq, diag, now);
 	}
 	return err;
@@ -357,6 +447,8 @@ int engine__tick(struct engine *e, uint64_t now)
 		err = reports(e, now, true);
 	}
 	if (!err)
+		metrics_tick(e, now);
+	if (!err)
 		err = output__flush(e->out);
 	if (err && !e->write_err)
 		e->write_err = err;	/* nothing more is written */
@@ -415,7 +507,7 @@ int engine__finish(struct engine *e, uint64_t now)
 		err = reports(e, now, false);
 	e->sum.end_mono_ns = now;
 	e->sum.tw_rearms = e->tw.undone;
-	conns_finish(e);
+	conns_finish(e, now);
 	if (!err)
 		err = e->timeline_err;
 	if (!err)

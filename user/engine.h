@@ -18,6 +18,8 @@
 #include "conn_table.h"
 #include "holders.h"
 #include "latency.h"
+#include "metrics.h"
+#include "metrics_export.h"
 #include "output.h"
 #include "recording.h"
 #include "tcpstate.h"
@@ -30,6 +32,13 @@
 /* Fills q (n queries) with the processes holding each socket; 0, or -errno
  * when they could not be looked for. */
 typedef int (*engine_holders_fn)(struct holder_query *q, int n);
+/* Brings the kernel's counters in s up to date and fills progs (at most
+ * max) with the BPF programs' run times, for the metrics; returns how many. */
+typedef int (*engine_health_fn)(void *ctx, struct run_summary *s, struct metrics_prog *progs,
+				int max);
+
+/* How often the metrics are rendered and served afresh. */
+#define ENGINE_METRICS_NS 1000000000ULL
 
 struct engine_opts {
 	size_t conn_cap;		/* connections followed at once */
@@ -42,12 +51,18 @@ struct engine_opts {
 	enum timeline_format timeline_format;
 	engine_holders_fn holders;	/* NULL: a replay, no live system to look at */
 	struct recording_writer *rec;	/* every record is also written here; NULL: not */
+	bool quiet;			/* no event lines */
+	const struct metrics_listen *metrics_listen;	/* serve metrics here; NULL: not */
+	const char *metrics_file;	/* and write them here; NULL: not */
+	uint64_t metrics_file_ns;	/* that often */
+	engine_health_fn health;	/* the source's own counters; NULL: none to add */
+	void *health_ctx;
 };
 
 struct engine;
 
 /* The engine writes to out, which the caller keeps. 0, or -errno with the
- * reason printed (a timeline that cannot be opened). */
+ * reason printed (a timeline that cannot be opened, a metrics port in use). */
 int engine__new(struct engine **e, const struct engine_opts *o, struct output *out);
 void engine__free(struct engine *e);
 

@@ -109,10 +109,7 @@ static bool cont(unsigned char c)
 	return (c & 0xc0) == 0x80;
 }
 
-/* The length of the valid UTF-8 sequence s starts with (s[0] >= 0x80), 0
- * if it is not one: no overlong forms, surrogates or code points past
- * U+10FFFF (RFC 3629). */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t json__utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t len;
@@ -178,7 +175,7 @@ char *json__escape(char *d, const char *str, size_t n)
 		if (plain(c)) {
 			*d++ = (char)c;
 			i++;
-		} else if (c >= 0x80 && (k = utf8_len(s + i, n - i))) {
+		} else if (c >= 0x80 && (k = json__utf8_len(s + i, n - i))) {
 			memcpy(d, s + i, k);
 			d += k;
 			i += k;

@@ -65,4 +65,9 @@ int json__write_line(struct json *j, FILE *f);
 #define JSON_ESCAPE_MAX(n) (6 * (n))
 char *json__escape(char *dst, const char *s, size_t n);
 
+/* The length of the valid UTF-8 sequence s starts with (s[0] >= 0x80), 0
+ * if it is not one: no overlong forms, surrogates or code points past
+ * U+10FFFF (RFC 3629). Other text formats escape by it too. */
+size_t json__utf8_len(const unsigned char *s, size_t n);
+
 #endif /* JSON_WRITER_H */

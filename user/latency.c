@@ -52,8 +52,7 @@ void latency__free(struct latency *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The owner's name: the record's, else the connection's last known. */
-static const char *owner_comm(const struct ts_event *e, const struct conn *c)
+const char *latency__owner_comm(const struct ts_event *e, const struct conn *c)
 {
 	if (e->owner_src != TS_OWNER_NONE && e->pid)
 		return e->comm;
@@ -62,12 +61,13 @@ static const char *owner_comm(const struct ts_event *e, const struct conn *c)
 	return NULL;
 }
 
-/* The group of a name, made on first sight while there is room. */
-static struct latency_group *group_of(struct latency *l, const char *comm)
+struct latency_group *latency__group(struct latency *l, const char *comm)
 {
 	uint64_t key[2] = { 0, 0 }, hash;
 	uint32_t i;
 
+	if (!l->groups)
+		return NULL;
 	if (!comm)
 		return &l->groups[GROUP_UNKNOWN];
 	/* Only the bytes up to the NUL: whatever follows it is not the name. */
@@ -92,7 +92,7 @@ static struct hist *hists_of(struct latency *l, const struct ts_event *e, const 
 {
 	if (l->by == LATENCY_BY_NONE || !l->groups)
 		return l->h;
-	return group_of(l, owner_comm(e, c))->h;
+	return latency__group(l, latency__owner_comm(e, c))->h;
 }
 
 /* The last close() that released the last reference, if the table kept it. */

@@ -69,6 +69,13 @@ void latency__free(struct latency *l);
  * Grouped, a sample goes to the group of the socket's owner: the record's
  * owner, else the one the table last knew. No allocation. */
 void latency__add(struct latency *l, const struct ts_event *e, const struct conn *c);
+/* The owner's name a record's samples go under: the record's owner, else
+ * the one the table last knew (c may be NULL); NULL if neither is known. */
+const char *latency__owner_comm(const struct ts_event *e, const struct conn *c);
+/* The group of an owner's name (NULL: not known), made on first sight while
+ * there is room, [other] after; NULL when not grouped. Its place in
+ * groups[] (below LATENCY_GROUPS_ALL) can index tables kept alongside. */
+struct latency_group *latency__group(struct latency *l, const char *comm);
 /* Samples taken in all, and in one group (in all its histograms). */
 uint64_t latency__samples(const struct latency *l);
 uint64_t latency__group_samples(const struct latency_group *g);

@@ -120,6 +120,16 @@ static int recording_close(struct live *l, const uint64_t *stats)
 	return err;
 }
 
+/* The tracer's own counters, for the metrics. */
+static int live_health(void *ctx, struct run_summary *s, struct metrics_prog *progs, int max)
+{
+	struct live *l = ctx;
+
+	tracer__stats(l->t, s->stats);
+	s->missed = tracer__missed(l->t);
+	return tracer__prog_runs(l->t, progs, max);
+}
+
 /* Tracer, recording, engine, in that order: the first failure says why. */
 static int live_open(struct live *l)
 {
@@ -133,6 +143,8 @@ static int live_open(struct live *l)
 	if (recording_open(l))
 		return -1;
 	run__engine_opts(&eo, l->o, true, l->recording ? &l->rec : NULL);
+	eo.health = live_health;
+	eo.health_ctx = l;
 	if (engine__new(&l->e, &eo, l->out))
 		return -1;
 

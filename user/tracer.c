@@ -387,20 +387,41 @@ int tracer__stats(struct tracer *t, uint64_t out[TS_STAT__MAX])
 	return 0;
 }
 
+/* The kernel's counters of a loaded program; false if it is not loaded. */
+static bool prog_info(const struct bpf_program *p, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_program__fd(p);
+
+	memset(info, 0, sizeof(*info));
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
 uint64_t tracer__missed(struct tracer *t)
 {
+	struct bpf_prog_info info;
 	struct bpf_program *p;
 	uint64_t missed = 0;
 
-	bpf_object__for_each_program(p, t->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(p);
-
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+	bpf_object__for_each_program(p, t->skel->obj)
+		if (prog_info(p, &info))
 			missed += info.recursion_misses;
-	}
 	return missed;
+}
+
+int tracer__prog_runs(struct tracer *t, struct metrics_prog *out, int max)
+{
+	struct bpf_prog_info info;
+	struct bpf_program *p;
+	int n = 0;
+
+	bpf_object__for_each_program(p, t->skel->obj) {
+		if (n >= max || !prog_info(p, &info))
+			continue;
+		snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(p));
+		out[n++].run_ns = info.run_time_ns;
+	}
+	return n;
 }
 
 void tracer__detach(struct tracer *t)

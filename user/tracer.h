@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cli.h"
+#include "metrics.h"
 #include "plan.h"
 #include "tcpstate.h"
 
@@ -30,6 +31,9 @@ int tracer__poll(struct tracer *t, int timeout_ms);
  * kernels since 6.7 (plan.misses_counted); tp_btf programs are not
  * skipped before 6.2, and counted since. */
 uint64_t tracer__missed(struct tracer *t);
+/* Each loaded program's name and time run so far (kept by the kernel while
+ * kernel.bpf_stats_enabled is on), up to max; returns how many. */
+int tracer__prog_runs(struct tracer *t, struct metrics_prog *out, int max);
 /* Stop every program; records already in the ring stay to be read. */
 void tracer__detach(struct tracer *t);
 /* Sum the per-CPU counters (enum ts_stat). */

@@ -521,6 +521,15 @@ bool both_ends_closed(struct tracer_run *t, void *arg)
 	return server_end_closed(t, arg) && cookie_by_ports(t, p->cport, p->port, "CLOSE") != 0;
 }
 
+bool pair_ended(struct tracer_run *t, void *arg)
+{
+	struct scenario_ports *p = arg;
+
+	return cookie_by_ports(t, p->port, 0, "CLOSE") &&
+	       cookie_by_ports(t, p->port, p->cport, "CLOSE") &&
+	       cookie_by_ports(t, p->cport, p->port, "TIME_WAIT");
+}
+
 bool scenario_run_until(struct tracer_run *t, const char *name, const char *const args[],
 			bool (*pred)(struct tracer_run *, void *), struct scenario_ports *p)
 {
@@ -850,4 +859,34 @@ json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int
 		}
 	}
 	return NULL;
+}
+
+char *read_text_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	n = getdelim(&buf, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The value of the sample whose line starts with series (name and labels,
+ * exactly), or -1. */
+double prom_sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
 }

@@ -114,6 +114,9 @@ struct scenario_ports {
  * the connection reached CLOSE; both ends did. */
 bool server_end_closed(struct tracer_run *t, void *arg);
 bool both_ends_closed(struct tracer_run *t, void *arg);
+/* A pair scenario's sockets have all ended: listener and server in CLOSE,
+ * the client in TIME_WAIT. */
+bool pair_ended(struct tracer_run *t, void *arg);
 /* Run a scenario to its end, take its ports into *p and wait until
  * pred(t, p) holds. false (the failure recorded) if either does not. */
 bool scenario_run_until(struct tracer_run *t, const char *name, const char *const args[],
@@ -164,5 +167,11 @@ bool transitions_match(struct tracer_run *t, json_t *list, const char *got, cons
 
 /* A free TCP port on loopback (bound and released). */
 int free_port(int family);
+
+/* A whole file, NUL-terminated (malloc'd), or NULL. */
+char *read_text_file(const char *path);
+/* In Prometheus text: the value of the line that is series (name and
+ * labels, exactly) then a space; -1 if there is none. */
+double prom_sample(const char *text, const char *series);
 
 #endif /* HARNESS_H */

@@ -52,6 +52,8 @@ static const struct test tests[] = {
 	{ "timeline_live_replay", t_timeline_live_replay, 0 },
 	{ "timeline_write_errors", t_timeline_write_errors, 0 },
 	{ "hist_by_comm", t_hist_by_comm, 0 },
+	{ "metrics", t_metrics, 0 },
+	{ "metrics_bad_input", t_metrics_bad_input, 0 },
 	{ "snapshot_replay", t_snapshot_replay, 0 },
 	{ "snapshot_filtered", t_snapshot_filtered, 0 },
 	{ "delivery_bound", t_delivery_bound, 0 },

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 struct cp {
 	json_t *rep;
@@ -141,11 +143,43 @@ static bool run_mode(struct tracer_run *t, struct cp *c, const char *mode)
 	return true;
 }
 
+/* close records of comm that left their socket open. */
+static int nonfinal_closes(struct tracer_run *t, const char *comm)
+{
+	json_t *r;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(t->records, i, r)
+		n += jstr(r, "type") && strcmp(jstr(r, "type"), "close") == 0 && jstr(r, "comm") &&
+		     strcmp(jstr(r, "comm"), comm) == 0 && json_is_false(json_object_get(r, "final"));
+	return n;
+}
+
+/* The metrics written at exit count the alert under its cause, and every
+ * close() that left a socket open (the parent's among them). */
+static void expect_fork_metrics(struct tracer_run *t, const char *path)
+{
+	char *text = read_text_file(path);
+	int want = nonfinal_closes(t, "closepath");
+	const char *alert = "tcpstate_close_wait_alerts_total{comm=\"closepath\",cause=\"fork\"}",
+		   *closes = "tcpstate_closes_not_final_total{comm=\"closepath\"}";
+
+	EXPECT(text, "no metrics file %s", path);
+	if (!text)
+		return;
+	EXPECT(prom_sample(text, alert) == 1, "%s %g, expected 1", alert, prom_sample(text, alert));
+	EXPECT(want >= 1 && prom_sample(text, closes) == want, "%s %g, expected %d (the close "
+	       "records)", closes, prom_sample(text, closes), want);
+	free(text);
+}
+
 /* Fork-inherited socket: the parent's close() drops one of two references
  * and sends nothing; the alert names the child; the child's exit ends it. */
 void t_close_fork_inherited(void)
 {
-	const char *targs[] = { "-j", "--close-wait-alert", "1", NULL };
+	char dir[] = "/tmp/tcpst-fork-XXXXXX", mfile[64];
+	const char *targs[] = { "-j", "--close-wait-alert", "1", "--metrics-file", mfile, NULL };
 	const char *sargs[] = { "fork", NULL };
 	struct tracer_run t = {};
 	struct scenario s;
@@ -155,8 +189,10 @@ void t_close_fork_inherited(void)
 	const char *diag;
 	char want[64];
 
+	CHECK(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	snprintf(mfile, sizeof(mfile), "%s/m.prom", dir);
 	if (tracer_start(&t, targs))
-		return;
+		goto out;
 	if (scenario_start(&s, "closepath", sargs) || !cp_from(&c, scenario_read(&s))) {
 		check_fail(__FILE__, __LINE__, "closepath fork did not reach CLOSE_WAIT");
 		goto out;
@@ -235,9 +271,12 @@ void t_close_fork_inherited(void)
 		       "no close record for the child's exit");
 	}
 	check_summary(&t);
+	expect_fork_metrics(&t, mfile);
 out:
 	json_decref(c.rep);
 	tracer_free(&t);
+	unlink(mfile);
+	rmdir(dir);
 }
 
 /* Read EOF, never close: the alert says no close() was called. */

@@ -12,14 +12,8 @@
 #define HIST_PAIRS_A 2
 #define HIST_PAIRS_B 3
 
-struct hist_pair {
-	int port, cport;
-};
-
-/* Every socket of the pairs has ended: listener and server in CLOSE, the
- * client in TIME_WAIT. */
 struct hist_wait {
-	struct hist_pair *p;
+	struct scenario_ports *p;
 	int n;
 };
 
@@ -28,9 +22,7 @@ static bool pairs_closed(struct tracer_run *t, void *arg)
 	struct hist_wait *w = arg;
 
 	for (int i = 0; i < w->n; i++)
-		if (!cookie_by_ports(t, w->p[i].port, 0, "CLOSE") ||
-		    !cookie_by_ports(t, w->p[i].port, w->p[i].cport, "CLOSE") ||
-		    !cookie_by_ports(t, w->p[i].cport, w->p[i].port, "TIME_WAIT"))
+		if (!pair_ended(t, &w->p[i]))
 			return false;
 	return true;
 }
@@ -131,7 +123,7 @@ void t_hist_by_comm(void)
 {
 	const char *targs[] = { "-j", "--hist-by", "comm", NULL };
 	char names[2][16];
-	struct hist_pair p[HIST_PAIRS_A + HIST_PAIRS_B];
+	struct scenario_ports p[HIST_PAIRS_A + HIST_PAIRS_B];
 	struct hist_wait w = { p, 0 };
 	struct tracer_run t;
 	json_t *r;

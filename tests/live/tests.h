@@ -55,4 +55,8 @@ void t_timeline_write_errors(void);
 /* test_hist.c */
 void t_hist_by_comm(void);
 
+/* test_metrics.c */
+void t_metrics(void);
+void t_metrics_bad_input(void);
+
 #endif /* LIVE_TESTS_H */

@@ -287,9 +287,11 @@ static void diagnosis_no_close(void **state_)
 {
 	struct conn c = close_wait_conn();
 	struct holder h[] = { { .pid = 10, .ppid = 1, .fd = 7, .comm = "srv" } };
+	enum diag_cause why;
 	char buf[512];
 
-	diagnose__close_wait(&c, h, 1, 112 * SEC + SEC / 2, buf, sizeof(buf));
+	diagnose__close_wait(&c, h, 1, 112 * SEC + SEC / 2, buf, sizeof(buf), &why);
+	assert_int_equal(why, DIAG_CAUSE_NO_CLOSE);
 	assert_string_equal(buf, "the peer closed 12.5 s ago and no process has called close(): "
 				 "pid 10 (srv) still holds it as fd 7; the application has not "
 				 "noticed EOF or leaks the descriptor");
@@ -301,6 +303,7 @@ static void diagnosis_fork_inherited_and_exec(void **state_)
 	struct holder h[] = { { .pid = 11, .ppid = 10, .fd = 7, .comm = "worker" },
 			      { .pid = 12, .ppid = 10, .fd = 7, .comm = "worker" } };
 	struct conn_call *k = &c.calls[0];
+	enum diag_cause why;
 	char buf[512];
 
 	memset(k, 0, sizeof(*k));
@@ -312,11 +315,20 @@ static void diagnosis_fork_inherited_and_exec(void **state_)
 	k->mono_ns = 101 * SEC;
 	memcpy(k->comm, "srv", 4);
 	c.ncalls = 1;
-	diagnose__close_wait(&c, h, 2, 161 * SEC, buf, sizeof(buf));
+	diagnose__close_wait(&c, h, 2, 161 * SEC, buf, sizeof(buf), &why);
+	assert_int_equal(why, DIAG_CAUSE_EXEC);
+	assert_string_equal(diag_cause__name(why), "exec");
 	assert_string_equal(buf, "pid 10 (srv) called close() on fd 7 1 min 0 s ago but 3 "
 				 "references existed, so no FIN was sent; pid 11 (worker) still "
 				 "holds it as fd 7, inherited across fork from pid 10 and kept "
 				 "across exec (no FD_CLOEXEC) (and 1 more)");
+	memcpy(k->comm, "worker", 7);
+	diagnose__close_wait(&c, h, 2, 161 * SEC, buf, sizeof(buf), &why);
+	assert_int_equal(why, DIAG_CAUSE_FORK);
+	assert_null(strstr(buf, "exec"));
+	h[0].ppid = 1;
+	diagnose__close_wait(&c, h, 2, 161 * SEC, buf, sizeof(buf), &why);
+	assert_int_equal(why, DIAG_CAUSE_SHARED);
 }
 
 static void diagnosis_dup_and_unknown(void **state_)
@@ -324,6 +336,7 @@ static void diagnosis_dup_and_unknown(void **state_)
 	struct conn c = close_wait_conn();
 	struct holder h[] = { { .pid = 10, .ppid = 1, .fd = 9, .comm = "srv" } };
 	struct conn_call *k = &c.calls[0];
+	enum diag_cause why;
 	char buf[512];
 
 	memset(k, 0, sizeof(*k));
@@ -334,15 +347,17 @@ static void diagnosis_dup_and_unknown(void **state_)
 	k->refs = 2;
 	k->mono_ns = 100 * SEC;
 	c.ncalls = 1;
-	diagnose__close_wait(&c, h, 1, 100 * SEC + 5000000, buf, sizeof(buf));
+	diagnose__close_wait(&c, h, 1, 100 * SEC + 5000000, buf, sizeof(buf), &why);
+	assert_int_equal(why, DIAG_CAUSE_DUP);
 	assert_non_null(strstr(buf, "pid 10 (srv) still refers to it through fd 9, another "
 				    "descriptor of the same process (a dup())"));
 	assert_non_null(strstr(buf, "on fd 7 5 ms ago"));
-	diagnose__close_wait(&c, NULL, -1, 101 * SEC, buf, sizeof(buf));
+	diagnose__close_wait(&c, NULL, -1, 101 * SEC, buf, sizeof(buf), &why);
+	assert_int_equal(why, DIAG_CAUSE_UNKNOWN);
 	assert_non_null(strstr(buf, "not known"));
 	c.ncalls = 0;
 	c.since_known = false;
-	diagnose__close_wait(&c, NULL, 0, 101 * SEC, buf, sizeof(buf));
+	diagnose__close_wait(&c, NULL, 0, 101 * SEC, buf, sizeof(buf), NULL);
 	assert_non_null(strstr(buf, "closed before tracing began and no process holds the socket"));
 }
 

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The metrics, as the engine renders them: records in, the exposition text
+ * out (through --metrics-file), checked line by line against the format
+ * and against what the records said. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "tcp_names.h"
+
+#define SEC 1000000000ULL
+#define MS 1000000ULL
+
+struct fx {
+	char dir[32], path[64];
+	char *buf;
+	size_t len;
+	FILE *f;
+	struct output out;
+	struct engine *e;
+	struct metrics_prog prog;
+};
+
+static int health(void *ctx, struct run_summary *s, struct metrics_prog *progs, int max)
+{
+	struct fx *x = ctx;
+
+	s->stats[TS_STAT_DROPPED] = 3;
+	progs[0] = x->prog;
+	return 1;
+}
+
+static void fx_open(struct fx *x)
+{
+	struct engine_opts eo = { .conn_cap = 1024, .alert_after_ns = 5 * SEC,
+				  .metrics_file_ns = SEC, .health = health, .health_ctx = x };
+
+	memset(x, 0, sizeof(*x));
+	strcpy(x->dir, "/tmp/tcpst-mtest-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	snprintf(x->path, sizeof(x->path), "%s/m.prom", x->dir);
+	eo.metrics_file = x->path;
+	snprintf(x->prog.name, sizeof(x->prog.name), "state_btf");
+	x->prog.run_ns = 1500000000ULL;
+	x->f = open_memstream(&x->buf, &x->len);
+	assert_non_null(x->f);
+	output__init(&x->out, x->f, true, false);
+	assert_int_equal(engine__new(&x->e, &eo, &x->out), 0);
+	engine__start(x->e, SEC);
+}
+
+static char *fx_file(struct fx *x)
+{
+	FILE *f = fopen(x->path, "r");
+	char *text = NULL;
+	size_t cap = 0;
+
+	assert_non_null(f);
+	assert_true(getdelim(&text, &cap, '\0', f) > 0);
+	fclose(f);
+	return text;
+}
+
+static void fx_close(struct fx *x)
+{
+	engine__free(x->e);
+	output__free(&x->out);
+	fclose(x->f);
+	free(x->buf);
+	unlink(x->path);
+	rmdir(x->dir);
+}
+
+static struct ts_event rec(uint64_t cookie, uint64_t at, uint8_t from, uint8_t to,
+			   const char *comm)
+{
+	struct ts_event e = { .type = TS_EV_STATE, .mono_ns = at, .cookie = cookie,
+			      .oldstate = from, .newstate = to, .family = AF_INET,
+			      .sport = 8080, .dport = 50000, .fd = -1,
+			      .flags = TS_EVF_PREV_KNOWN, .prev_state_ns = 10 * MS };
+
+	if (comm) {
+		e.pid = 42;
+		e.owner_src = TS_OWNER_SYSCALL;
+		memcpy(e.comm, comm, strnlen(comm, sizeof(e.comm)));
+	}
+	inet_pton(AF_INET, "127.0.0.1", e.saddr);
+	inet_pton(AF_INET, "127.0.0.1", e.daddr);
+	return e;
+}
+
+/* The value of the line that starts with series and a space; -1 if none. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+/* Every line is a comment (# HELP, # TYPE, each family once) or
+ * name{labels} value with a name the last TYPE announced. */
+static void well_formed(const char *text)
+{
+	char family[128] = "", *copy = strdup(text), *save = NULL;
+	int types = 0, helps = 0;
+
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "# HELP ", 7) == 0) {
+			helps++;
+			continue;
+		}
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			assert_int_equal(sscanf(l + 7, "%127s", family), 1);
+			assert_null(strstr(strstr(text, l) + 1, l));	/* once */
+			types++;
+			continue;
+		}
+		assert_int_equal(strncmp(l, family, strlen(family)), 0);
+		assert_non_null(strrchr(l, ' '));
+		assert_true(strrchr(l, ' ')[1] == '-' || strrchr(l, ' ')[1] == '+' ||
+			    (strrchr(l, ' ')[1] >= '0' && strrchr(l, ' ')[1] <= '9'));
+	}
+	assert_int_equal(types, helps);
+	assert_true(types > 10);
+	free(copy);
+}
+
+/* Two connections of a server named "web", one ended, one reset; the
+ * counters, the histogram and the health lines say so. */
+static void counts_and_histograms(void **state)
+{
+	struct fx x;
+	struct ts_event r[] = {
+		rec(1, 2 * SEC, TS_TCP_LISTEN, TS_TCP_SYN_RECV, "web"),
+		rec(1, 2 * SEC + 1, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "web"),
+		rec(1, 3 * SEC, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "web"),
+		rec(1, 3 * SEC + 10 * MS, TS_TCP_CLOSE_WAIT, TS_TCP_LAST_ACK, "web"),
+		rec(1, 3 * SEC + 11 * MS, TS_TCP_LAST_ACK, TS_TCP_CLOSE, "web"),
+		rec(2, 4 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "web"),
+		rec(2, 4 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "web"),
+	};
+	struct ts_event rst = { .type = TS_EV_RESET, .mono_ns = 4 * SEC + 2, .cookie = 2,
+				.reset_dir = TS_RESET_RECEIVED };
+	char *text;
+
+	fx_open(&x);
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		assert_int_equal(engine__feed(x.e, &r[i]), 0);
+	assert_int_equal(engine__feed(x.e, &rst), 0);
+	assert_int_equal(engine__tick(x.e, 5 * SEC), 0);
+	text = fx_file(&x);
+	well_formed(text);
+	assert_true(sample(text, "tcpstate_transitions_total{from=\"ESTABLISHED\",to=\"CLOSE_WAIT\"}") == 2);
+	assert_true(sample(text, "tcpstate_connections{state=\"CLOSE_WAIT\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"web\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_oldest_seconds{comm=\"web\"}") == 1.0);
+	assert_true(sample(text, "tcpstate_resets_total{direction=\"received\"}") == 1);
+	assert_true(sample(text, "tcpstate_connections_ended_total{role=\"server\",end=\"graceful\"}") == 1);
+	/* 10 ms in CLOSE_WAIT: below the 16.8 ms bound, not the 4.2 ms one. */
+	assert_true(sample(text, "tcpstate_state_duration_seconds_bucket{state=\"CLOSE_WAIT\","
+				 "comm=\"web\",le=\"0.004194303\"}") == 0);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_bucket{state=\"CLOSE_WAIT\","
+				 "comm=\"web\",le=\"0.016777215\"}") == 1);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_bucket{state=\"CLOSE_WAIT\","
+				 "comm=\"web\",le=\"+Inf\"}") == 1);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_sum{state=\"CLOSE_WAIT\","
+				 "comm=\"web\"}") == 0.01);
+	assert_true(sample(text, "tcpstate_events_total") == 8);
+	assert_true(sample(text, "tcpstate_events_lost_total") == 3);
+	assert_true(sample(text, "tcpstate_bpf_run_seconds_total{program=\"state_btf\"}") == 1.5);
+	free(text);
+	fx_close(&x);
+}
+
+/* A CLOSE_WAIT alert counts under its cause; a comm with a quote, a
+ * backslash and a byte that is not UTF-8 stays one well-formed label. */
+static void alerts_and_escaping(void **state)
+{
+	struct fx x;
+	struct ts_event a = rec(9, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "a\"b\\c\xff"),
+			b = rec(9, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "a\"b\\c\xff");
+	char *text;
+
+	fx_open(&x);
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__feed(x.e, &b), 0);
+	assert_int_equal(engine__tick(x.e, 8 * SEC), 0);	/* past the 5 s alert */
+	text = fx_file(&x);
+	well_formed(text);
+	assert_true(sample(text, "tcpstate_close_wait_alerts_total{comm=\"a\\\"b\\\\c\xef\xbf\xbd\","
+				 "cause=\"unknown\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"a\\\"b\\\\c\xef\xbf\xbd\"}") == 1);
+	free(text);
+	fx_close(&x);
+}
+
+/* At the end the file is written once more and agrees with the summary. */
+static void final_file_equals_summary(void **state)
+{
+	struct fx x;
+	struct ts_event a = rec(5, 2 * SEC, TS_TCP_CLOSE, TS_TCP_SYN_SENT, "cli"),
+			b = rec(5, 2 * SEC + 5, TS_TCP_SYN_SENT, TS_TCP_CLOSE, "cli");
+	char *text;
+
+	fx_open(&x);
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__feed(x.e, &b), 0);
+	assert_int_equal(engine__finish(x.e, 3 * SEC), 0);
+	text = fx_file(&x);
+	assert_true(sample(text, "tcpstate_events_total") == 2);
+	assert_true(sample(text, "tcpstate_connections_ended_total{role=\"client\",end=\"timeout\"}") +
+			    sample(text, "tcpstate_connections_ended_total{role=\"client\",end=\"abort\"}") +
+			    sample(text, "tcpstate_connections_ended_total{role=\"client\",end=\"none\"}") ==
+		    engine__summary(x.e)->conns.ended.total);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_count{state=\"SYN_SENT\","
+				 "comm=\"cli\"}") == 1);
+	free(text);
+	fx_close(&x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(counts_and_histograms),
+		cmocka_unit_test(alerts_and_escaping),
+		cmocka_unit_test(final_file_equals_summary),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Fleet metrics, in Prometheus's text exposition format (0.0.4): counters
+ * kept as records pass and connections end, gauges read off the connection
+ * table when rendered. Pure: the engine feeds and renders; metrics_export
+ * writes the text to a file or serves it. Cardinality is low by design: no
+ * label per connection or pid, and comm is capped as in --hist-by comm. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "conn_table.h"
+#include "diagnose.h"
+#include "latency.h"
+#include "lifecycle.h"
+#include "tcp_names.h"
+
+struct run_summary;
+
+struct metrics {
+	uint64_t transitions[TS_TCP_MAX_STATES][TS_TCP_MAX_STATES];	/* [from][to] */
+	uint64_t ended[ROLE__MAX][END__MAX];
+	uint64_t resets[3];			/* by enum ts_reset_dir */
+	struct latency lat;			/* state durations, by owner's comm */
+	/* By latency group (lat.groups), so names are capped the same way. */
+	uint64_t closes_not_final[LATENCY_GROUPS_ALL];
+	uint64_t alerts[LATENCY_GROUPS_ALL][DIAG_CAUSE__MAX];
+};
+
+/* What the source knows of the BPF programs (the live ring's tracer). */
+struct metrics_prog {
+	char name[24];
+	uint64_t run_ns;	/* with kernel.bpf_stats_enabled; else 0 */
+};
+
+/* 0, or -ENOMEM. */
+int metrics__init(struct metrics *m);
+void metrics__free(struct metrics *m);
+/* A record, before it is folded into c, its connection (NULL if none). */
+void metrics__record(struct metrics *m, const struct ts_event *e, const struct conn *c);
+/* A connection that left the table, ended (not still open at exit). */
+void metrics__ended(struct metrics *m, const struct lifecycle *l);
+/* A CLOSE_WAIT alert was given for c. */
+void metrics__alert(struct metrics *m, const struct conn *c, enum diag_cause why);
+
+/* The exposition text: everything counted, the table's gauges at now_ns,
+ * the tracer's own health from s (its progs, nprogs of them, if the source
+ * has any). 0, or -errno from writing f. */
+struct metrics_render {
+	const struct conn_table *conns;
+	const struct run_summary *sum;
+	const struct metrics_prog *progs;
+	int nprogs;
+	const char *kernel;	/* uname -r */
+	uint32_t port_lo, port_hi;	/* the ephemeral port range */
+	uint64_t now_ns;
+};
+/* Names first seen here (owners of CLOSE_WAIT sockets) get their group. */
+int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f);
+
+#endif /* METRICS_H */
