@@ -60,7 +60,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 MAKEFLAGS += --no-print-directory
 endif
 
-.PHONY: all static deps check-deps run test test-unit test-fuzz test-live test-live-busy test-live-san vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
+.PHONY: all static deps check-deps run test test-unit test-dist test-fuzz test-live test-live-busy test-live-san vmtest vmtest-arm64 vmshell bench install uninstall clean help vmlinux
 .DELETE_ON_ERROR:
 
 all: $(BIN)
@@ -142,7 +142,7 @@ $(LIVETEST): $(wildcard tests/live/*.c) $(wildcard tests/live/*.h) | $(OUTPUT)/t
 
 test: deps
 	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
-	$(Q)$(MAKE) test-unit test-fuzz test-live test-live-san vmtest vmtest-arm64
+	$(Q)$(MAKE) test-unit test-dist test-fuzz test-live test-live-san vmtest vmtest-arm64
 
 # A short libFuzzer run over the recording reader (tests/fuzz/README.md).
 FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
@@ -251,12 +251,24 @@ bench: deps
 		--json-out $(OUTPUT)/bench/results.json $(BENCH_ARGS)
 
 # --- install -----------------------------------------------------------------
+# The service unit goes where systemd looks for the prefix's units
+# (/usr/local/lib/systemd/system by default), ExecStart at the binary.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace
 	install -D -m 0644 doc/tcpstate-trace.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' dist/tcpstate-trace.service > $(DESTDIR)$(UNITDIR)/tcpstate-trace.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tcpstate-trace.service
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpstate-trace $(DESTDIR)$(PREFIX)/share/man/man8/tcpstate-trace.8 \
+		$(DESTDIR)$(UNITDIR)/tcpstate-trace.service
+
+# The unit as installed: systemd accepts every line of it, and its
+# sandboxing stays where it is (tests/dist/check-unit).
+test-dist: $(BIN)
+	$(Q)tests/dist/check-unit
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT) $(BIN))

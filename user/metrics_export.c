@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,9 +171,18 @@ static int server_start(struct metrics_export *x, const struct metrics_listen *l
 	evhttp_set_max_body_size(x->http, 0);
 	evhttp_set_allowed_methods(x->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(x->http, on_request, x);
-	if ((errno = pthread_create(&x->thread, NULL, server_main, x))) {
-		snprintf(err, errlen, "cannot start the metrics server: %s", strerror(errno));
-		return -errno;
+	/* Signals (SIGINT, SIGTERM) go to the consumer's thread: the server's
+	 * starts with all of them blocked. */
+	sigset_t all, old;
+	int e;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&x->thread, NULL, server_main, x);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		snprintf(err, errlen, "cannot start the metrics server: %s", strerror(e));
+		return -e;
 	}
 	x->running = true;
 	return 0;

@@ -17,6 +17,7 @@
 
 #include "conn_table.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "output.h"
 #include "tcp_names.h"
 #include "timeline.h"
@@ -82,6 +83,7 @@ static void build(void)
 struct ctx {
 	struct lifecycle_stats st;
 	struct timeline *tl;
+	struct metrics *m;
 };
 
 static void sink(void *arg, const struct conn *c, enum conn_exit why)
@@ -91,6 +93,8 @@ static void sink(void *arg, const struct conn *c, enum conn_exit why)
 
 	lifecycle__derive(&l, c, why);
 	lifecycle_stats__add(&x->st, &l);
+	if (x->m)
+		metrics__ended(x->m, &l);
 	if (x->tl)
 		timeline__write(x->tl, &l);
 }
@@ -103,10 +107,11 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-enum pass_kind { P_ENGINE, P_TIMELINE, P_JSON, P_TEXT, P_WHOLE, P__MAX };
+enum pass_kind { P_ENGINE, P_METRICS, P_TIMELINE, P_JSON, P_TEXT, P_WHOLE, P__MAX };
 
 static const char *const pass_name[P__MAX] = {
 	[P_ENGINE] = "apply + lifecycle sink:",
+	[P_METRICS] = "the same + metrics (--metrics):",
 	[P_TIMELINE] = "the same + JSON timeline (/dev/null):",
 	[P_JSON] = "output__event -j (/dev/null):",
 	[P_TEXT] = "output__event text (/dev/null):",
@@ -151,23 +156,35 @@ static double output_pass(bool json, bool engine)
 	return (t1 - t0) / (double)nstream;
 }
 
-/* ns per record for one pass over the stream. */
-static double pass(bool timeline)
+/* ns per record for one pass over the stream; with metrics, counted as
+ * the engine counts them (the record before its connection takes it). */
+static double pass(bool timeline, bool metrics)
 {
 	struct conn_table t;
 	struct timeline tl;
-	struct ctx x = { .tl = timeline ? &tl : NULL };
+	struct metrics m;
+	struct ctx x = { .tl = timeline ? &tl : NULL, .m = metrics ? &m : NULL };
 	double t0, t1;
 
 	conn_table__init(&t, 1 << 20);
 	conn_table__set_sink(&t, sink, &x);
 	if (timeline)
 		timeline__open(&tl, "/dev/null", TIMELINE_JSON);
+	if (metrics && metrics__init(&m))
+		return 0;
 	t0 = now_ns();
 	for (size_t i = 0; i < nstream; i++) {
+		struct conn *c;
+
 		if (stream[i].mono_ns > CONN_LATE_NS)
 			conn_table__expire(&t, stream[i].mono_ns - CONN_LATE_NS);
-		conn_table__apply(&t, &stream[i]);
+		if (!metrics) {
+			conn_table__apply(&t, &stream[i]);
+			continue;
+		}
+		c = conn_table__find(&t, stream[i].cookie);
+		metrics__record(&m, &stream[i], c);
+		conn_table__apply_found(&t, c, &stream[i]);
 	}
 	conn_table__drain(&t);
 	if (timeline)
@@ -177,6 +194,8 @@ static double pass(bool timeline)
 		fprintf(stderr, "engine_micro: %llu lifecycles, %llu incomplete: the stream is wrong\n",
 			(unsigned long long)x.st.total, (unsigned long long)x.st.incomplete);
 	conn_table__free(&t);
+	if (metrics)
+		metrics__free(&m);
 	return (t1 - t0) / (double)nstream;
 }
 
@@ -239,8 +258,9 @@ int main(void)
 
 	build();
 	for (int r = 0; r < 5; r++) {
-		ns[P_ENGINE][r] = pass(false);
-		ns[P_TIMELINE][r] = pass(true);
+		ns[P_ENGINE][r] = pass(false, false);
+		ns[P_METRICS][r] = pass(false, true);
+		ns[P_TIMELINE][r] = pass(true, false);
 		ns[P_JSON][r] = output_pass(true, false);
 		ns[P_TEXT][r] = output_pass(false, false);
 		ns[P_WHOLE][r] = output_pass(true, true);

@@ -54,6 +54,7 @@ static const struct test tests[] = {
 	{ "hist_by_comm", t_hist_by_comm, 0 },
 	{ "metrics", t_metrics, 0 },
 	{ "metrics_bad_input", t_metrics_bad_input, 0 },
+	{ "metrics_prometheus", t_metrics_prometheus, 0 },
 	{ "snapshot_replay", t_snapshot_replay, 0 },
 	{ "snapshot_filtered", t_snapshot_filtered, 0 },
 	{ "delivery_bound", t_delivery_bound, 0 },

@@ -6,6 +6,8 @@
 #include "tests.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -206,7 +208,8 @@ void t_metrics(void)
 	resp = http_get(port, "/nope");
 	EXPECT(resp && strstr(resp, " 404 "), "an unknown path: %.40s", resp ? resp : "no answer");
 	free(resp);
-	EXPECT(exited_ok(tracer_stop(&t, SIGINT)), "tracer exit status %d; stderr: %s", t.status,
+	/* As the service unit stops it: SIGTERM ends the run with the summary. */
+	EXPECT(exited_ok(tracer_stop(&t, SIGTERM)), "tracer exit status %d; stderr: %s", t.status,
 	       t.errbuf ? t.errbuf : "");
 	EXPECT(t.summary && !event_lines(&t), "-q: %d event lines on stdout", event_lines(&t));
 	free(text);
@@ -258,4 +261,176 @@ void t_metrics_bad_input(void)
 		free(out);
 		free(err);
 	}
+}
+
+/* ---- a real Prometheus server scraping the tracer ------------------------ */
+
+#define PROM_HOLDS 2
+#define PROM_HOLD_US 1500000	/* in CLOSE_WAIT: within the 1.07-4.29 s bucket */
+
+struct prom {
+	pid_t pid;
+	int port;
+	char dir[40];
+};
+
+/* prometheus with a config that scrapes 127.0.0.1:target every second, its
+ * storage in a directory of its own; ready once /-/ready answers 200. */
+static bool prom_start(struct prom *p, int target)
+{
+	char cfgpath[96], dbpath[96], cfgarg[128], dbarg[128], listen[64], *r = NULL;
+	FILE *f;
+
+	snprintf(p->dir, sizeof(p->dir), "/tmp/tcpst-prom-XXXXXX");
+	p->port = free_port(AF_INET);
+	if (!mkdtemp(p->dir) || p->port <= 0)
+		return false;
+	snprintf(cfgpath, sizeof(cfgpath), "%s/prometheus.yml", p->dir);
+	snprintf(dbpath, sizeof(dbpath), "%s/data", p->dir);
+	f = fopen(cfgpath, "w");
+	if (!f)
+		return false;
+	fprintf(f, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+		   "scrape_configs:\n  - job_name: tcpstate\n    static_configs:\n"
+		   "      - targets: ['127.0.0.1:%d']\n", target);
+	if (fclose(f))
+		return false;
+	snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s", cfgpath);
+	snprintf(dbarg, sizeof(dbarg), "--storage.tsdb.path=%s", dbpath);
+	snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", p->port);
+	p->pid = fork();
+	if (p->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl("/usr/bin/prometheus", "prometheus", cfgarg, dbarg, listen, (char *)NULL);
+		_exit(127);
+	}
+	for (int64_t end = mono_now_ns() + (int64_t)cfg.timeout_ms * 1000000;
+	     p->pid > 0 && mono_now_ns() < end; usleep(100000)) {
+		free(r);
+		r = http_get(p->port, "/-/ready");
+		if (r && strncmp(r + 9, "200", 3) == 0) {
+			free(r);
+			return true;
+		}
+	}
+	free(r);
+	return false;
+}
+
+static void prom_stop(struct prom *p)
+{
+	const char *argv[] = { "/bin/rm", "-rf", p->dir, NULL };
+	char *out = NULL, *err = NULL;
+
+	if (p->pid > 0) {
+		kill(p->pid, SIGTERM);
+		waitpid(p->pid, NULL, 0);
+	}
+	if (p->dir[0])
+		run_capture(argv, &out, &err);
+	free(out);
+	free(err);
+}
+
+/* The query's single value from Prometheus's HTTP API, or -1. */
+static double prom_query(struct prom *p, const char *query)
+{
+	char path[1024], *q = path, *resp, *body;
+	json_t *j, *res;
+	double v = -1;
+
+	q += sprintf(q, "/api/v1/query?query=");
+	for (const unsigned char *s = (const unsigned char *)query; *s && q < path + 1000; s++)
+		q += isalnum(*s) || strchr("_.-", *s) ? sprintf(q, "%c", *s) : sprintf(q, "%%%02X", *s);
+	resp = http_get(p->port, path);
+	body = resp ? strstr(resp, "\r\n\r\n") : NULL;
+	j = body ? json_loads(body + 4, 0, NULL) : NULL;
+	res = json_array_get(json_object_get(json_object_get(j, "data"), "result"), 0);
+	if (json_array_size(json_object_get(json_object_get(j, "data"), "result")) == 1)
+		v = strtod(json_string_value(json_array_get(json_object_get(res, "value"), 1)) ?: "-1",
+			   NULL);
+	json_decref(j);
+	free(resp);
+	return v;
+}
+
+/* Wait until query gives want (the scrape lands within a second or two). */
+static double prom_wait(struct prom *p, const char *query, double want)
+{
+	double v = -1;
+
+	for (int64_t end = mono_now_ns() + (int64_t)cfg.timeout_ms * 1000000;
+	     mono_now_ns() < end && v != want; usleep(200000))
+		v = prom_query(p, query);
+	return v;
+}
+
+/* Prometheus scrapes the tracer while pairs come and go and CLOSE_WAIT
+ * sockets are held 1.5 s: what it stores equals what the scenarios did. */
+void t_metrics_prometheus(void)
+{
+	char listen[32], comm[16], q[256];
+	const char *targs[] = { "-q", "--metrics", listen, NULL };
+	struct tracer_run t = { 0 };
+	struct prom p = { 0 };
+	int port = free_port(AF_INET);
+	double v;
+
+	if (access("/usr/bin/prometheus", X_OK)) {
+		test_skip("no /usr/bin/prometheus (make deps installs it on the host)");
+		return;
+	}
+	CHECK(port > 0, "no free port");
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	snprintf(comm, sizeof(comm), "mP%d", (int)getpid());
+	if (tracer_start(&t, targs))
+		return;
+	if (!prom_start(&p, port)) {
+		check_fail(__FILE__, __LINE__, "prometheus did not become ready on port %d", p.port);
+		goto done;
+	}
+	for (int k = 0; k < METRICS_PAIRS; k++) {
+		const char *sargs[] = { "-N", comm, NULL };
+
+		json_decref(scenario_run("pair", sargs));
+	}
+	for (int k = 0; k < PROM_HOLDS; k++) {
+		const char *sargs[] = { "eof", NULL };
+		struct scenario s;
+
+		if (scenario_start(&s, "closepath", sargs))
+			continue;
+		json_decref(scenario_read(&s));	/* in CLOSE_WAIT now */
+		usleep(PROM_HOLD_US);
+		scenario_send(&s, "go\n");
+		json_decref(scenario_read(&s));
+		EXPECT(scenario_finish(&s), "closepath eof failed");
+	}
+	snprintf(q, sizeof(q), "tcpstate_state_duration_seconds_count{state=\"FIN_WAIT2\","
+		 "comm=\"%s\"}", comm);
+	v = prom_wait(&p, q, METRICS_PAIRS);
+	EXPECT(v == METRICS_PAIRS, "%s: %g, expected %d", q, v, METRICS_PAIRS);
+	snprintf(q, sizeof(q), "tcpstate_state_duration_seconds_count{state=\"CLOSE_WAIT\","
+		 "comm=\"closepath\"}");
+	v = prom_wait(&p, q, PROM_HOLDS);
+	EXPECT(v == PROM_HOLDS, "%s: %g, expected %d", q, v, PROM_HOLDS);
+	/* Each hold is 1.5 s and more: the median lies in their bucket. */
+	v = prom_query(&p, "histogram_quantile(0.5, sum by (le) (tcpstate_state_duration_seconds_"
+			   "bucket{state=\"CLOSE_WAIT\",comm=\"closepath\"}))");
+	EXPECT(v >= 1.073741823 && v <= 4.294967295, "CLOSE_WAIT median %g s, outside the "
+	       "bucket of the 1.5 s holds", v);
+	snprintf(q, sizeof(q), "sum(tcpstate_connections_ended_total{role=\"server\","
+		 "end=\"graceful\"})");
+	v = prom_wait(&p, q, METRICS_PAIRS + PROM_HOLDS);
+	EXPECT(v == METRICS_PAIRS + PROM_HOLDS, "%s: %g, expected %d (pairs and holds)", q, v,
+	       METRICS_PAIRS + PROM_HOLDS);
+	v = prom_query(&p, "tcpstate_events_lost_total");
+	EXPECT(v == 0, "Prometheus has %g lost events", v);
+done:
+	prom_stop(&p);
+	EXPECT(exited_ok(tracer_stop(&t, SIGTERM)), "tracer exit status %d", t.status);
+	tracer_free(&t);
 }

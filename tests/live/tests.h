@@ -58,5 +58,6 @@ void t_hist_by_comm(void);
 /* test_metrics.c */
 void t_metrics(void);
 void t_metrics_bad_input(void);
+void t_metrics_prometheus(void);
 
 #endif /* LIVE_TESTS_H */

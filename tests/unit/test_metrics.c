@@ -70,6 +70,20 @@ static char *fx_file(struct fx *x)
 	return text;
 }
 
+/* A fresh engine fed the n records, then ticked (or finished) at now: the
+ * metrics file it wrote. */
+static char *fx_run(struct fx *x, const struct ts_event *r, size_t n, uint64_t now, bool finish)
+{
+	fx_open(x);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(engine__feed(x->e, &r[i]), 0);
+	if (finish)
+		assert_int_equal(engine__finish(x->e, now), 0);
+	else
+		assert_int_equal(engine__tick(x->e, now), 0);
+	return fx_file(x);
+}
+
 static void fx_close(struct fx *x)
 {
 	engine__free(x->e);
@@ -150,17 +164,14 @@ static void counts_and_histograms(void **state)
 		rec(1, 3 * SEC + 11 * MS, TS_TCP_LAST_ACK, TS_TCP_CLOSE, "web"),
 		rec(2, 4 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "web"),
 		rec(2, 4 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "web"),
+		{ 0 },	/* the reset, below */
 	};
 	struct ts_event rst = { .type = TS_EV_RESET, .mono_ns = 4 * SEC + 2, .cookie = 2,
 				.reset_dir = TS_RESET_RECEIVED };
 	char *text;
 
-	fx_open(&x);
-	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		assert_int_equal(engine__feed(x.e, &r[i]), 0);
-	assert_int_equal(engine__feed(x.e, &rst), 0);
-	assert_int_equal(engine__tick(x.e, 5 * SEC), 0);
-	text = fx_file(&x);
+	r[7] = rst;
+	text = fx_run(&x, r, 8, 5 * SEC, false);
 	well_formed(text);
 	assert_true(sample(text, "tcpstate_transitions_total{from=\"ESTABLISHED\",to=\"CLOSE_WAIT\"}") == 2);
 	assert_true(sample(text, "tcpstate_connections{state=\"CLOSE_WAIT\"}") == 1);
@@ -189,15 +200,12 @@ static void counts_and_histograms(void **state)
 static void alerts_and_escaping(void **state)
 {
 	struct fx x;
-	struct ts_event a = rec(9, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "a\"b\\c\xff"),
-			b = rec(9, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "a\"b\\c\xff");
-	char *text;
+	struct ts_event r[] = {
+		rec(9, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "a\"b\\c\xff"),
+		rec(9, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "a\"b\\c\xff"),
+	};
+	char *text = fx_run(&x, r, 2, 8 * SEC, false);	/* past the 5 s alert */
 
-	fx_open(&x);
-	assert_int_equal(engine__feed(x.e, &a), 0);
-	assert_int_equal(engine__feed(x.e, &b), 0);
-	assert_int_equal(engine__tick(x.e, 8 * SEC), 0);	/* past the 5 s alert */
-	text = fx_file(&x);
 	well_formed(text);
 	assert_true(sample(text, "tcpstate_close_wait_alerts_total{comm=\"a\\\"b\\\\c\xef\xbf\xbd\","
 				 "cause=\"unknown\"}") == 1);
@@ -210,15 +218,12 @@ static void alerts_and_escaping(void **state)
 static void final_file_equals_summary(void **state)
 {
 	struct fx x;
-	struct ts_event a = rec(5, 2 * SEC, TS_TCP_CLOSE, TS_TCP_SYN_SENT, "cli"),
-			b = rec(5, 2 * SEC + 5, TS_TCP_SYN_SENT, TS_TCP_CLOSE, "cli");
-	char *text;
+	struct ts_event r[] = {
+		rec(5, 2 * SEC, TS_TCP_CLOSE, TS_TCP_SYN_SENT, "cli"),
+		rec(5, 2 * SEC + 5, TS_TCP_SYN_SENT, TS_TCP_CLOSE, "cli"),
+	};
+	char *text = fx_run(&x, r, 2, 3 * SEC, true);
 
-	fx_open(&x);
-	assert_int_equal(engine__feed(x.e, &a), 0);
-	assert_int_equal(engine__feed(x.e, &b), 0);
-	assert_int_equal(engine__finish(x.e, 3 * SEC), 0);
-	text = fx_file(&x);
 	assert_true(sample(text, "tcpstate_events_total") == 2);
 	assert_true(sample(text, "tcpstate_connections_ended_total{role=\"client\",end=\"timeout\"}") +
 			    sample(text, "tcpstate_connections_ended_total{role=\"client\",end=\"abort\"}") +
