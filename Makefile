@@ -19,6 +19,8 @@ OUTPUT ?= build/$(ARCH)
 BIN := $(OUTPUT)/tcpstate-trace
 DEPS_FLAGS := --$(ARCH)
 CROSS_DEPS := deps
+# libevent's arm64 archives, out of their package (scripts/install-deps).
+CROSS_LDFLAGS := -L$(or $(TCPSTATE_ARM64_LIBEVENT),/var/cache/tcpstate-trace/arm64/libevent)
 else
 OUTPUT ?= build
 BIN := tcpstate-trace
@@ -35,8 +37,8 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX_DIR) -Ibpf \
 	      -Wall -Wno-unused-function
-LDLIBS := -lbpf -lelf -lz -levent_extra -levent_core -lpthread
-STATIC_LDLIBS := -static -lbpf -lelf -lz -lzstd -levent_extra -levent_core -lpthread
+LDLIBS := $(CROSS_LDFLAGS) -lbpf -lelf -lz -levent_extra -levent_core -lpthread
+STATIC_LDLIBS := -static $(CROSS_LDFLAGS) -lbpf -lelf -lz -lzstd -levent_extra -levent_core -lpthread
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
@@ -71,14 +73,15 @@ help:
 	@echo 'make ARCH=arm64 [static]  cross-build for arm64 into build/arm64 (installs the cross toolchain)'
 	@echo 'make deps       install missing build and test dependencies (Debian packages; root)'
 	@echo 'make run        deps + build + trace live (root); ARGS="-j" passes options'
-	@echo 'make test       deps + build + unit tests + live tests + vmtest + vmtest-arm64 (root)'
+	@echo 'make test       deps + build + unit tests + test-dist + live tests + vmtest + vmtest-arm64 (root)'
+	@echo 'make test-dist  the systemd unit as make install writes it, checked by systemd-analyze'
 	@echo 'make test-live-busy  the live suite in every mode on a busy host (tests/live/README.md; root)'
 	@echo 'make vmtest     the live tests in qemu VMs on Debian kernels (KERNELS="$(KERNELS)")'
 	@echo 'make vmtest ARCH=arm64  the same on arm64 kernels under qemu-system-aarch64 (KERNELS="$(ARM64_KERNELS)")'
 	@echo 'make vmtest-arm64  what make test runs on arm64: KERNELS="$(ARM64_TEST_KERNELS)"'
 	@echo 'make vmshell    a shell in a VM with the tracer and tests (KERNEL=6.12; ARCH=arm64 too)'
-	@echo 'make bench      overhead, loss, saturation, memory vs no tracer and tcpstates (BENCH_ARGS=--quick)'
-	@echo 'make install    install to $$(DESTDIR)$$(PREFIX) (PREFIX=$(PREFIX))'
+	@echo 'make bench      load, scrape, overhead, saturation, memory vs no tracer and tcpstates (BENCH_ARGS=--quick)'
+	@echo 'make install    install the binary, man page and systemd unit to $$(DESTDIR)$$(PREFIX) (PREFIX=$(PREFIX))'
 	@echo 'make vmlinux    regenerate $(VMLINUX_DIR)/vmlinux.h (vmlinux/README.md)'
 
 deps:

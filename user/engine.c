@@ -37,7 +37,7 @@ struct engine {
 	int write_err;			/* first output error; ends the run */
 	struct metrics *m;		/* NULL: no metrics asked for */
 	struct metrics_export *mx;
-	uint64_t next_metrics, next_metrics_file;
+	uint64_t next_metrics_file;
 	struct metrics_prog progs[64];
 	int nprogs;
 	char kernel[65];
@@ -162,13 +162,13 @@ static void metrics_out(struct engine *e, uint64_t now, bool file_due)
 	free(text);
 }
 
+/* Rendering walks the table: only when the file is due or a scrape asks. */
 static void metrics_tick(struct engine *e, uint64_t now)
 {
-	bool file_due = now >= e->next_metrics_file;
+	bool file_due = e->o.metrics_file && now >= e->next_metrics_file;
 
-	if (!e->m || now < e->next_metrics)
+	if (!e->m || (!file_due && !metrics_export__wanted(e->mx)))
 		return;
-	e->next_metrics = now + ENGINE_METRICS_NS;
 	if (file_due)
 		e->next_metrics_file = now + (e->o.metrics_file_ns ? e->o.metrics_file_ns :
 					      ENGINE_METRICS_NS);
@@ -219,7 +219,7 @@ void engine__start(struct engine *e, uint64_t now)
 	if (e->o.interval_ns)
 		e->next_report = now + e->o.interval_ns;
 	if (e->m)
-		metrics_tick(e, now);	/* something to serve from the start */
+		metrics_out(e, now, e->o.metrics_file != NULL);	/* something from the start */
 }
 
 /* The record's connection, once those closed long enough before it have

@@ -37,7 +37,7 @@ typedef int (*engine_holders_fn)(struct holder_query *q, int n);
 typedef int (*engine_health_fn)(void *ctx, struct run_summary *s, struct metrics_prog *progs,
 				int max);
 
-/* How often the metrics are rendered and served afresh. */
+/* How often --metrics-file is written without -i. */
 #define ENGINE_METRICS_NS 1000000000ULL
 
 struct engine_opts {

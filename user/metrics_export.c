@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -24,13 +25,23 @@
 #define HTTP_TIMEOUT_S 10
 #define HTTP_MAX_HEADERS 8192
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* A scrape takes a text this fresh as it is; an older one is rendered anew
+ * by the consumer at its next round (within 100 ms), waited for this long
+ * at most: so no scrape means no rendering, and scrapers in a loop get one
+ * render a second. */
+#define FRESH_NS 1000000000LL
+#define RENDER_WAIT_NS 500000000LL
 
 struct metrics_export {
 	const char *file;
 	bool file_failed;	/* said once */
-	pthread_mutex_t lock;	/* text, len */
+	pthread_mutex_t lock;	/* text, len, published_ns, gen, wanted */
+	pthread_cond_t fresh;	/* a new text was published */
 	char *text;
 	size_t len, cap;
+	int64_t published_ns;	/* CLOCK_MONOTONIC */
+	uint64_t gen;		/* texts published */
+	bool wanted;		/* a scrape waits for a new text */
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *stop_ev;
@@ -71,6 +82,33 @@ int metrics_listen__parse(const char *s, struct metrics_listen *l, const char **
 
 /* ---- the server thread ----------------------------------------------------- */
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Under the lock: a text no older than FRESH_NS, asked of the consumer
+ * and waited for if need be; the last one if it does not come in time. */
+static void await_fresh(struct metrics_export *x)
+{
+	int64_t now = mono_ns(), until = now + RENDER_WAIT_NS;
+	uint64_t gen = x->gen;
+	struct timespec ts;
+
+	if (x->gen && now - x->published_ns <= FRESH_NS)
+		return;
+	x->wanted = true;
+	clock_gettime(CLOCK_REALTIME, &ts);	/* pthread_cond_timedwait's clock */
+	ts.tv_sec += (ts.tv_nsec + RENDER_WAIT_NS) / 1000000000LL;
+	ts.tv_nsec = (ts.tv_nsec + RENDER_WAIT_NS) % 1000000000LL;
+	while (x->gen == gen && mono_ns() < until)
+		if (pthread_cond_timedwait(&x->fresh, &x->lock, &ts))
+			break;
+}
+
 static void serve_metrics(struct metrics_export *x, struct evhttp_request *req)
 {
 	struct evbuffer *body = evbuffer_new();
@@ -80,6 +118,7 @@ static void serve_metrics(struct metrics_export *x, struct evhttp_request *req)
 		return;
 	}
 	pthread_mutex_lock(&x->lock);
+	await_fresh(x);
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
 		evbuffer_add(body, x->text, x->len);
 	pthread_mutex_unlock(&x->lock);
@@ -201,6 +240,7 @@ int metrics_export__new(struct metrics_export **out, const struct metrics_listen
 	}
 	x->stop_pipe[0] = x->stop_pipe[1] = -1;
 	pthread_mutex_init(&x->lock, NULL);
+	pthread_cond_init(&x->fresh, NULL);
 	x->file = file;
 	if (listen && (e = server_start(x, listen, err, errlen))) {
 		metrics_export__free(x);
@@ -254,9 +294,25 @@ static int keep_text(struct metrics_export *x, const char *text, size_t len)
 	if (!e) {
 		memcpy(x->text, text, len);
 		x->len = len;
+		x->published_ns = mono_ns();
+		x->gen++;
+		x->wanted = false;
+		pthread_cond_broadcast(&x->fresh);
 	}
 	pthread_mutex_unlock(&x->lock);
 	return e;
+}
+
+bool metrics_export__wanted(struct metrics_export *x)
+{
+	bool w;
+
+	if (!x->running)
+		return false;
+	pthread_mutex_lock(&x->lock);
+	w = x->wanted;
+	pthread_mutex_unlock(&x->lock);
+	return w;
 }
 
 int metrics_export__publish(struct metrics_export *x, const char *text, size_t len,
@@ -293,6 +349,7 @@ void metrics_export__free(struct metrics_export *x)
 	for (int i = 0; i < 2; i++)
 		if (x->stop_pipe[i] >= 0)
 			close(x->stop_pipe[i]);
+	pthread_cond_destroy(&x->fresh);
 	pthread_mutex_destroy(&x->lock);
 	free(x->text);
 	free(x);

@@ -2,9 +2,10 @@
 /* The metrics text, out of the consumer: written atomically to a file
  * (temporary file, then rename, for node_exporter's textfile collector),
  * and served at /metrics over HTTP by a thread of its own (libevent's
- * evhttp). The server only ever copies the text last published, under a
- * lock held for that copy: a slow or hostile client never waits on the
- * consumer, nor the consumer on a client. */
+ * evhttp). The server copies the text last published, under a lock held
+ * for that copy; one over a second old it asks the consumer to render
+ * anew and waits up to half a second for it. The consumer never waits on
+ * the server, and a slow or hostile client waits on nobody but itself. */
 #ifndef METRICS_EXPORT_H
 #define METRICS_EXPORT_H
 
@@ -33,6 +34,8 @@ int metrics_export__new(struct metrics_export **x, const struct metrics_listen *
  * file_due. 0, or -errno from the file (said on stderr once). */
 int metrics_export__publish(struct metrics_export *x, const char *text, size_t len,
 			    bool file_due);
+/* A scrape waits for a new text: render one now. */
+bool metrics_export__wanted(struct metrics_export *x);
 /* Stops the server thread. */
 void metrics_export__free(struct metrics_export *x);
 

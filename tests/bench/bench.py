@@ -22,10 +22,12 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,9 +121,10 @@ def fd_bpf_ids(pid):
     return progs, maps
 
 
-def proc_cpu(pid):
-    """(user s, system s) of the process, all threads."""
-    with open('/proc/%d/stat' % pid) as f:
+def proc_cpu(pid, tid=None):
+    """(user s, system s) of the process (all threads), or of thread tid."""
+    path = '/proc/%d/stat' % pid if tid is None else '/proc/%d/task/%d/stat' % (pid, tid)
+    with open(path) as f:
         s = f.read()
     fields = s[s.rindex(')') + 2:].split()
     return int(fields[11]) / HZ, int(fields[12]) / HZ
@@ -277,6 +280,9 @@ def tool_argv(cfg, args):
         'trace-j-noalert': ['-j', '--close-wait-alert', '0'],
         'trace-text': [],
         'trace-timeline': ['--timeline', os.path.join(args.tmpdir, 'timeline.ndjson')],
+        'trace-metrics': ['-j', '--metrics', '127.0.0.1:%d' % getattr(args, 'metrics_port', 0)],
+        'trace-metrics-scraped': ['-j', '--metrics', '127.0.0.1:%d' %
+                                  getattr(args, 'metrics_port', 0)],
     }[cfg]
     return 'tracer', [args.tracer] + extra
 
@@ -336,6 +342,7 @@ def run_block(args, cfg, churn_opts, duration, tag, prefix=None, work=None):
     m0 = machine_cpu()
     if tool:
         c0 = proc_cpu(tool.proc.pid)
+        m_c0 = proc_cpu(tool.proc.pid, tool.proc.pid)   # the main thread: the consumer
     t0 = time.monotonic()
     churn = work(duration) if work else run_churn(args, churn_opts, duration)
     rec['churn'] = churn
@@ -350,6 +357,8 @@ def run_block(args, cfg, churn_opts, duration, tag, prefix=None, work=None):
             c1 = proc_cpu(tool.proc.pid)
             mem = proc_mem(tool.proc.pid)
             rec['user_s'], rec['sys_s'] = c1[0] - c0[0], c1[1] - c0[1]
+            m_c1 = proc_cpu(tool.proc.pid, tool.proc.pid)
+            rec['consumer_s'] = m_c1[0] - m_c0[0] + m_c1[1] - m_c0[1]
             rec['window_s'] = t1 - t0
             rec['mem'] = mem
         rec['end'] = tool.stop()
@@ -546,7 +555,6 @@ http {
 
 
 def free_port():
-    import socket
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
@@ -647,6 +655,93 @@ def phase_load(args, res):
             os.killpg(nginx.pid, signal.SIGKILL)
             nginx.wait()
         children.remove(nginx)
+
+
+def scrapers(port, n, stop, counts):
+    """n threads GETting /metrics in a loop, and one client that sends half a
+    request and stalls; counts[0] gets the scrapes answered."""
+    def loop():
+        while not stop.is_set():
+            try:
+                with socket.create_connection(('127.0.0.1', port), timeout=5) as c:
+                    c.sendall(b'GET /metrics HTTP/1.0\r\n\r\n')
+                    while c.recv(65536):
+                        pass
+                counts[0] += 1
+            except OSError:
+                counts[1] += 1
+
+    def stall():
+        while not stop.is_set():
+            try:
+                with socket.create_connection(('127.0.0.1', port), timeout=5) as c:
+                    c.sendall(b'GET /metr')
+                    stop.wait(30)
+            except OSError:
+                stop.wait(0.5)
+
+    ts = [threading.Thread(target=loop, daemon=True) for _ in range(n)]
+    ts.append(threading.Thread(target=stall, daemon=True))
+    for t in ts:
+        t.start()
+    return ts
+
+
+def phase_scrape(args, res):
+    """Scraping must not cost events: the 2+2 churn traced with --metrics,
+    interleaved without scrapers and with 50 scrapers in a loop plus one
+    stalled client. The consumer is the tracer's main thread."""
+    churn22 = ['--mode', 'graceful', '--clients', '2', '--servers', '2']
+    args.metrics_port = free_port()
+    cfgs = ['trace-metrics', 'trace-metrics-scraped']
+    blocks = []
+
+    def scraped(d):
+        stop, counts = threading.Event(), [0, 0]
+        ts = scrapers(args.metrics_port, 50, stop, counts)
+        try:
+            return dict(run_churn(args, churn22, d), scrapes=counts[0], scrape_errors=counts[1])
+        finally:
+            stop.set()
+            for t in ts:
+                t.join(timeout=10)
+
+    for r in range(args.rounds):
+        for cfg in (cfgs if r % 2 == 0 else cfgs[::-1]):
+            b = run_block(args, cfg, churn22, args.block_secs, 'scrape round %d' % (r + 1),
+                          work=scraped if cfg.endswith('scraped') else None)
+            blocks.append(b)
+            e = b.get('end', {})
+            log('scrape round %d %-22s %8.0f conn/s  events %-9s lost %s  scrapes %s' % (
+                r + 1, cfg, b['churn']['conns_per_s'], e.get('events', '-'), e.get('lost', '-'),
+                b['churn'].get('scrapes', '-')))
+    out = {}
+    for c in cfgs:
+        bs = [b for b in blocks if b['config'] == c and b.get('end', {}).get('events')]
+        ev = sum(b['end']['events'] for b in bs)
+        out[c] = {
+            'lost_per_block': [b['end'].get('lost') for b in blocks if b['config'] == c],
+            'consumer_ns_per_event': 1e9 * sum(b.get('consumer_s', 0) for b in bs) / ev if ev else None,
+            'process_ns_per_event': 1e9 * sum(b.get('user_s', 0) + b.get('sys_s', 0) for b in bs) / ev
+            if ev else None,
+            'scrapes': sum(b['churn'].get('scrapes', 0) for b in bs),
+            'scrape_errors': sum(b['churn'].get('scrape_errors', 0) for b in bs),
+            'conns_per_s_median': med([b['churn']['conns_per_s'] for b in bs]),
+        }
+    a, b = out[cfgs[0]], out[cfgs[1]]
+    ratio = b['consumer_ns_per_event'] / a['consumer_ns_per_event'] \
+        if a['consumer_ns_per_event'] and b['consumer_ns_per_event'] else None
+    res['scrape'] = {'summary': out, 'consumer_ratio': ratio, 'blocks': blocks}
+    print('\nScrape: 2+2 churn traced with -j --metrics, %d rounds x %g s, interleaved; '
+          'scraped: 50 scrapers in a loop and one client stalled on half a request' % (
+              args.rounds, args.block_secs))
+    print_table('', ['config', 'conn/s', 'lost per block', 'consumer ns/ev', 'process ns/ev',
+                     'scrapes', 'errors'],
+                [[c, fmt(out[c]['conns_per_s_median']),
+                  ' '.join(str(x) for x in out[c]['lost_per_block']),
+                  fmt(out[c]['consumer_ns_per_event']), fmt(out[c]['process_ns_per_event']),
+                  str(out[c]['scrapes']), str(out[c]['scrape_errors'])] for c in cfgs])
+    print('consumer CPU per event, scraped / not: %s (target <= 1.10)' % fmt(ratio, '{:.3f}'))
 
 
 def print_load(name, cfgs, summ, none_med, args):
@@ -1014,7 +1109,7 @@ def main():
                     help='connections/s at which the memory run opens and closes them, slow '
                          'enough for the tracer to lose nothing (default %(default)s)')
     ap.add_argument('--skip', default='', help='comma-separated phases to skip: load, '
-                    'overhead, saturation, memory')
+                    'scrape, overhead, saturation, memory')
     ap.add_argument('--wait-quiet', type=float, default=None,
                     help='before each block wait up to SECS for other BPF programs to go and '
                          'the machine to idle (another tracer traces the churn too; default 20, '
@@ -1032,8 +1127,8 @@ def main():
     args.sat_fractions = [0.5, 1.0] if q else [0.25, 0.5, 0.75, 1.0]
     args.sat_clients = [8] if q else [4, 8, 16]
     skip = set(x for x in args.skip.split(',') if x)
-    if skip - {'load', 'overhead', 'saturation', 'memory'}:
-        die('--skip takes load, overhead, saturation, memory', 2)
+    if skip - {'load', 'scrape', 'overhead', 'saturation', 'memory'}:
+        die('--skip takes load, scrape, overhead, saturation, memory', 2)
     args.nginx = shutil.which('nginx') or '/usr/sbin/nginx'
     args.wrk = shutil.which('wrk') or '/usr/bin/wrk'
     if 'load' not in skip and not (os.access(args.nginx, os.X_OK) and os.access(args.wrk, os.X_OK)):
@@ -1090,6 +1185,8 @@ def main():
                              '--servers', str(args.servers)], 1.5)
             if 'load' not in skip:
                 phase_load(args, res)
+            if 'scrape' not in skip:
+                phase_scrape(args, res)
             if 'overhead' not in skip:
                 phase_overhead(args, res)
             if 'saturation' not in skip:
