@@ -21,11 +21,11 @@
 
 #define METRICS_PAIRS 3
 
-/* GET path from 127.0.0.1:port, HTTP/1.0: the whole response, or NULL. */
-static char *http_get(int port, const char *path)
+/* The request req sent to 127.0.0.1:port: the whole response, or NULL. */
+static char *http_raw(int port, const char *req)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	char req[256], *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ssize_t n;
@@ -33,7 +33,6 @@ static char *http_get(int port, const char *path)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		goto out;
-	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		goto out;
 	for (;;) {
@@ -55,6 +54,41 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return buf;
+}
+
+/* GET path, HTTP/1.0. */
+static char *http_get(int port, const char *path)
+{
+	char req[1200];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	return http_raw(port, req);
+}
+
+/* What the server refuses, and how (man page, --metrics). */
+static void refusals(int port)
+{
+	static char big[9200];
+	const struct {
+		const char *req, *status;
+	} cases[] = {
+		{ "DELETE /metrics HTTP/1.0\r\n\r\n", " 501 " },
+		{ "POST /metrics HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello", " 413 " },
+		{ big, " 400 " },
+		{ "GET /nope HTTP/1.0\r\n\r\n", " 404 " },
+	};
+
+	snprintf(big, sizeof(big), "GET /metrics HTTP/1.0\r\nX: %09000d\r\n\r\n", 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *resp = http_raw(port, cases[i].req);
+		char *eol = resp ? strstr(resp, "\r\n") : NULL;
+
+		if (eol)
+			*eol = '\0';
+		EXPECT(resp && strstr(resp, cases[i].status), "%.20s...: %s, expected%s",
+		       cases[i].req, resp ? resp : "no answer", cases[i].status);
+		free(resp);
+	}
 }
 
 /* Sum of every sample of the family name (any labels). */
@@ -169,7 +203,7 @@ void t_metrics(void)
 	char dir[] = "/tmp/tcpst-metrics-XXXXXX", file[64], listen[32], comm[16];
 	const char *targs[] = { "-j", "-q", "--metrics", listen, "--metrics-file", file, NULL };
 	struct tracer_run t = { 0 };
-	char *text = NULL, *resp;
+	char *text = NULL;
 	int port = free_port(AF_INET);
 
 	CHECK(mkdtemp(dir) && port > 0, "no temporary directory or free port");
@@ -205,9 +239,7 @@ void t_metrics(void)
 	text = scrape_ok(port, comm);
 	if (text)
 		promtool_accepts(text, dir);
-	resp = http_get(port, "/nope");
-	EXPECT(resp && strstr(resp, " 404 "), "an unknown path: %.40s", resp ? resp : "no answer");
-	free(resp);
+	refusals(port);
 	/* As the service unit stops it: SIGTERM ends the run with the summary. */
 	EXPECT(exited_ok(tracer_stop(&t, SIGTERM)), "tracer exit status %d; stderr: %s", t.status,
 	       t.errbuf ? t.errbuf : "");
