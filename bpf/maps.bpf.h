@@ -172,7 +172,8 @@ struct tw_live {
 	__u8 substate;
 	__u8 cancelled;		/* a timer_cancel that was not expiry: a kill or a re-arm */
 	__u8 pad[5];
-	__u64 cancel_ns;	/* when, and on which CPU */
+	__u64 cancel_ns;	/* when, on which CPU, and that CPU's records */
+	__u64 cancel_sends;	/* sent or dropped by then (cpu_sends()) */
 	__u32 cancel_cpu;
 	__u32 ident_gen;	/* as sock_info's */
 	struct owner owner;

@@ -18,6 +18,15 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/* Records this CPU's programs sent or dropped so far. */
+static __always_inline __u64 cpu_sends(void)
+{
+	__u32 ev = TS_STAT_EVENTS, dr = TS_STAT_DROPPED;
+	__u64 *e = bpf_map_lookup_elem(&stats, &ev), *d = bpf_map_lookup_elem(&stats, &dr);
+
+	return (e ? *e : 0) + (d ? *d : 0);
+}
+
 static __always_inline unsigned int current_flags(void)
 {
 	if (has_task_btf)

@@ -187,19 +187,29 @@ static __always_inline void tw_sock_id(const struct inet_timewait_sock *tw,
 }
 
 /* mod_timer() moving a pending timer detaches it (timer_cancel) and queues
- * it again (timer_start) in one critical section, on one CPU. A timer_start
- * on a followed address that is not such a pair is a new timewait socket
- * allocated where a killed one was (they are SLAB_TYPESAFE_BY_RCU). */
-#define TW_REARM_WINDOW_NS 50000
+ * it again (timer_start) in one critical section, on one CPU, with
+ * interrupts off. A timer_start on a followed address that is not such a
+ * pair is a new timewait socket allocated where a killed one was (they are
+ * SLAB_TYPESAFE_BY_RCU, and a CPU's freed object is its next one).
+ * - A real cookie settles it (the timewait socket inherits the full
+ *   socket's), even when the cancel's run was skipped.
+ * - Without one: the same CPU, and no record sent there since the cancel.
+ *   A new socket in that memory comes after other records on that CPU:
+ *   the connect() that took the 4-tuple, the state changes before the new
+ *   socket's birth. Time alone misjudged a pair: an emulated guest's CPU
+ *   preempted on the host can take longer than any window between the
+ *   two; the window only bounds what the count cannot see. */
+#define TW_REARM_WINDOW_NS 10000000
 
 static __always_inline bool is_rearm(const struct tw_live *live,
 				     const struct inet_timewait_sock *tw)
 {
 	__u64 cookie = KREAD(struct inet_timewait_sock, tw, __tw_common.skc_cookie.counter);
 
-	if (!live->cancelled || live->cancel_cpu != bpf_get_smp_processor_id())
-		return false;
-	if (cookie && !live->synth_cookie && cookie != live->cookie)
+	if (cookie && !live->synth_cookie)
+		return cookie == live->cookie;
+	if (!live->cancelled || live->cancel_cpu != bpf_get_smp_processor_id() ||
+	    live->cancel_sends != cpu_sends())
 		return false;
 	return bpf_ktime_get_ns() - live->cancel_ns < TW_REARM_WINDOW_NS;
 }
@@ -299,22 +309,23 @@ static __always_inline int on_timer_cancel(struct timer_list *timer, bool expire
 	bool found = tw_find(addr_of(tw), &r);
 
 	if (found) {
-		struct tw_live *live = tw_ref_live(&r);
-
-		copy = *live;
-		if (expired) {
+		copy = *tw_ref_live(&r);
+		if (expired)
 			tw_ref_forget(&r);
-		} else {
-			/* a kill, or a re-arm if timer_start follows at once */
-			live->cancelled = 1;
-			live->cancel_ns = now;
-			live->cancel_cpu = bpf_get_smp_processor_id();
-		}
 	} else {
 		/* Born before tracing, or its handoff never came. */
 		copy.cookie = read_cookie(skc, &copy.synth_cookie);
 	}
 	tw_end_send(tw, skc, &copy, found, expired, now);
+	if (found && !expired) {
+		struct tw_live *live = tw_ref_live(&r);
+
+		/* a kill, or a re-arm if timer_start follows at once */
+		live->cancelled = 1;
+		live->cancel_ns = now;
+		live->cancel_sends = cpu_sends();
+		live->cancel_cpu = bpf_get_smp_processor_id();
+	}
 	return 0;
 }
 

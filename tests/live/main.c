@@ -3,8 +3,10 @@
  * loopback connections. Every assertion is on what the kernel did.
  *
  * usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] [--only NAME]
- *                 [-- EXTRA TRACER OPTIONS]
- * Prints one line per test and "N passed, N failed"; exit 1 on any failure. */
+ *                 [--repeat N] [-- EXTRA TRACER OPTIONS]
+ * Prints one line per test run and "N passed, N failed"; exit 1 on any
+ * failure. --repeat runs each test N times in a row (timing-sensitive tests
+ * looped). */
 #include "harness.h"
 #include "tests.h"
 #include "../netns.h"
@@ -45,6 +47,7 @@ static const struct test tests[] = {
 	{ "close_dup", t_close_dup, 0 },
 	{ "timewait_reused", t_timewait_reused, 0 },
 	{ "timewait_count", t_timewait_count, 0 },
+	{ "timewait_rearm", t_timewait_rearm, 0 },
 	{ "timewait_simultaneous", t_timewait_simultaneous, 0 },
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
@@ -100,14 +103,14 @@ static void print_result(FILE *f, enum result r, int n, const char *name)
 static void usage(void)
 {
 	fprintf(stderr, "usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] "
-			"[--only NAME] [-- TRACER OPTIONS]\n");
+			"[--only NAME] [--repeat N] [-- TRACER OPTIONS]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *only = NULL;
-	int passed = 0, failed = 0, n = 0;
+	int passed = 0, failed = 0, n = 0, repeat = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tracer") == 0 && i + 1 < argc)
@@ -118,6 +121,9 @@ int main(int argc, char **argv)
 			cfg.timeout_ms = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
+		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc &&
+			 (repeat = atoi(argv[i + 1])) > 0)
+			i++;
 		else if (strcmp(argv[i], "--") == 0) {
 			while (++i < argc && cfg.nextra < 8)
 				cfg.extra[cfg.nextra++] = argv[i];
@@ -182,9 +188,11 @@ int main(int argc, char **argv)
 
 				if (!tests[k].slow || (only && strcmp(only, tests[k].name) != 0))
 					continue;
-				r = run_one(&tests[k]);
-				c[r]++;
-				print_result(stdout, r, (int)k + 1, tests[k].name);
+				for (int rep = 0; rep < repeat; rep++) {
+					r = run_one(&tests[k]);
+					c[r]++;
+					print_result(stdout, r, (int)k + 1, tests[k].name);
+				}
 			}
 			printf("#counts %d %d %d\n", c[PASS], c[FAIL], c[SKIP]);
 			fflush(stdout);
@@ -196,10 +204,12 @@ int main(int argc, char **argv)
 
 		if (tests[i].slow || (only && strcmp(only, tests[i].name) != 0))
 			continue;
-		r = run_one(&tests[i]);
-		counts[r]++;
-		n++;
-		print_result(stdout, r, (int)i + 1, tests[i].name);
+		for (int rep = 0; rep < repeat; rep++) {
+			r = run_one(&tests[i]);
+			counts[r]++;
+			n++;
+			print_result(stdout, r, (int)i + 1, tests[i].name);
+		}
 	}
 	if (slow > 0) {
 		char line[512];

@@ -147,6 +147,77 @@ void t_timewait_expired(void)
 	tracer_free(&t);
 }
 
+/* Clients of port whose TIME_WAIT began in the FIN_WAIT2 substate; ends:
+ * their TIME_WAIT ends; closed: the server's ends that reached CLOSE. */
+struct rearm_counts {
+	int port, fw2, ends, closed;
+};
+
+static void count_rearm(struct tracer_run *t, struct rearm_counts *c)
+{
+	json_t *r;
+	size_t i;
+
+	c->fw2 = c->ends = c->closed = 0;
+	json_array_foreach(t->records, i, r) {
+		const char *old = jstr(r, "old"), *new = jstr(r, "new"), *sub = jstr(r, "tw_substate");
+
+		if (!old || !new)
+			continue;
+		if (jint(r, "dport") == c->port && strcmp(new, "TIME_WAIT") == 0 && sub &&
+		    strcmp(sub, "FIN_WAIT2") == 0)
+			c->fw2++;
+		if (jint(r, "dport") == c->port && strcmp(old, "TIME_WAIT") == 0)
+			c->ends++;
+		if (jint(r, "sport") == c->port && strcmp(new, "CLOSE") == 0)
+			c->closed++;
+	}
+}
+
+static bool servers_closed(struct tracer_run *t, void *arg)
+{
+	struct rearm_counts *c = arg, now = *c;
+
+	count_rearm(t, &now);
+	return now.closed >= c->closed;
+}
+
+/* A timewait socket born in the FIN_WAIT2 substate has its timer moved when
+ * the peer's FIN comes (timer_cancel, then timer_start): never an end. The
+ * tracer's first runs count (an emulated CPU translates each new path of
+ * the programs on its first run, which once made a move look like a kill),
+ * so each connection of a short burst goes through a fresh tracer's
+ * programs; ending the tracer reports every end it still held. */
+void t_timewait_rearm(void)
+{
+	const char *targs[] = { "-j", NULL }, *sargs[] = { "rearm", "20", NULL };
+	struct rearm_counts c = { 0 };
+	struct tracer_run t;
+	json_t *rep;
+
+	if (tracer_start(&t, targs))
+		return;
+	rep = scenario_run("timewait", sargs);
+	CHECK(rep, "timewait rearm failed");
+	c.port = (int)jint(rep, "port");
+	c.closed = (int)jint(rep, "count");
+	json_decref(rep);
+	EXPECT(tracer_wait(&t, servers_closed, &c), "the server's %d ends never reached CLOSE",
+	       c.closed);
+	tracer_stop(&t, SIGINT);
+	count_rearm(&t, &c);
+	EXPECT(c.fw2 > 0, "no client entered TIME_WAIT in the FIN_WAIT2 substate: nothing moved "
+	       "a timer");
+	EXPECT(c.ends == 0, "%d of the clients' TIME_WAIT ended within the run, against the "
+	       "kernel's 60 s (%lld re-arms withdrew an end)", c.ends,
+	       (long long)jint(t.summary, "timewait_rearms"));
+	EXPECT(jint(t.summary, "timewait_rearms") <= c.fw2,
+	       "%lld re-arms for %d timewait sockets born in FIN_WAIT2",
+	       (long long)jint(t.summary, "timewait_rearms"), c.fw2);
+	check_summary(&t);
+	tracer_free(&t);
+}
+
 #define TW_REUSE_SYSCTL "/proc/sys/net/ipv4/tcp_tw_reuse"
 
 /* Set tcp_tw_reuse of this test's network namespace to v, the value it had

@@ -38,6 +38,7 @@ void t_close_dup(void);
 void t_timewait_expired(void);
 void t_timewait_reused(void);
 void t_timewait_count(void);
+void t_timewait_rearm(void);
 void t_timewait_simultaneous(void);
 
 /* test_snapshot.c */

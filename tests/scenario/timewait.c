@@ -5,6 +5,10 @@
  *   active    one connection, the client closes first: its side ends in
  *             TIME_WAIT for 60 s; closed_ns is when (CLOCK_MONOTONIC)
  *   burst N   N such connections to one server port
+ *   rearm N   N connections whose client's timewait socket is born in the
+ *             FIN_WAIT2 substate and has its timer moved: the client shuts
+ *             down writing, waits for the ACK (FIN_WAIT2), then closes; the
+ *             server's FIN comes after
  *   reuse     as active, from a fixed local port; then, once the kernel
  *             allows it (tcp_tw_reuse needs the timewait socket to be a
  *             second old), a new connection from the same port to the same
@@ -25,6 +29,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/tcp.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -57,6 +62,42 @@ static uint16_t one(int lfd, int cfd, uint16_t port)
 	expect_eof(afd);
 	close(afd);
 	return cport;
+}
+
+#define FIN_WAIT2 5	/* include/net/tcp_states.h */
+
+/* The client's TCP state, from TCP_INFO. */
+static int tcp_state_of(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die("TCP_INFO");
+	return ti.tcpi_state;
+}
+
+/* As one(), but the client is in FIN_WAIT2 when it closes: its timewait
+ * socket is born in that substate, and the server's FIN moves its timer. */
+static void one_rearmed(int lfd, int cfd, uint16_t port)
+{
+	struct endpoint ep;
+	int afd;
+
+	loopback(&ep, AF_INET, port);
+	if (connect(cfd, (struct sockaddr *)&ep.ss, ep.len))
+		die("connect");
+	afd = accept(lfd, NULL, NULL);
+	if (afd < 0)
+		die("accept");
+	if (shutdown(cfd, SHUT_WR))
+		die("shutdown");
+	expect_eof(afd);
+	/* The server's ACK of the FIN is on its way over lo, not yet in. */
+	while (tcp_state_of(cfd) != FIN_WAIT2)
+		sched_yield();
+	close(cfd);
+	close(afd);
 }
 
 #define NO_BIND 0xffffffffU
@@ -254,7 +295,7 @@ int main(int argc, char **argv)
 	uint16_t port;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: timewait active|burst N|reuse\n");
+		fprintf(stderr, "usage: timewait active|burst N|rearm N|simultaneous N|reuse\n");
 		return 2;
 	}
 	lfd = listen_on(AF_INET, 0);
@@ -270,6 +311,12 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < n; i++)
 			one(lfd, client_socket(NO_BIND), port);
+		printf("{\"port\":%u,\"count\":%d}\n", port, n);
+	} else if (strcmp(argv[1], "rearm") == 0 && argc == 3) {
+		int n = atoi(argv[2]);
+
+		for (int i = 0; i < n; i++)
+			one_rearmed(lfd, client_socket(NO_BIND), port);
 		printf("{\"port\":%u,\"count\":%d}\n", port, n);
 	} else if (strcmp(argv[1], "simultaneous") == 0 && argc == 3) {
 		simultaneous(lfd, port, atoi(argv[2]));
