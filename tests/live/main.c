@@ -2,7 +2,7 @@
 /* Live tests: the real tracer, as root, on this kernel, against real
  * loopback connections. Every assertion is on what the kernel did.
  *
- * usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] [--only NAME]
+ * usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] [--only NAME[,NAME...]]
  *                 [--repeat N] [-- EXTRA TRACER OPTIONS]
  * Prints one line per test run and "N passed, N failed"; exit 1 on any
  * failure. --repeat runs each test N times in a row (timing-sensitive tests
@@ -100,10 +100,21 @@ static void print_result(FILE *f, enum result r, int n, const char *name)
 	fflush(f);
 }
 
+/* --only: a comma-separated list of names; NULL: every test. */
+static bool selected(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return !only;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: livetest --tracer PATH --scenarios DIR [--timeout-ms N] "
-			"[--only NAME] [--repeat N] [-- TRACER OPTIONS]\n");
+			"[--only NAME[,NAME...]] [--repeat N] [-- TRACER OPTIONS]\n");
 	exit(2);
 }
 
@@ -175,7 +186,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < ntests && slow < 0; i++) {
-		if (!tests[i].slow || (only && strcmp(only, tests[i].name) != 0))
+		if (!tests[i].slow || !selected(only, tests[i].name))
 			continue;
 		fflush(stdout);
 		slow = fork();
@@ -186,7 +197,7 @@ int main(int argc, char **argv)
 			for (size_t k = 0; k < ntests; k++) {
 				enum result r;
 
-				if (!tests[k].slow || (only && strcmp(only, tests[k].name) != 0))
+				if (!tests[k].slow || !selected(only, tests[k].name))
 					continue;
 				for (int rep = 0; rep < repeat; rep++) {
 					r = run_one(&tests[k]);
@@ -202,7 +213,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ntests; i++) {
 		enum result r;
 
-		if (tests[i].slow || (only && strcmp(only, tests[i].name) != 0))
+		if (tests[i].slow || !selected(only, tests[i].name))
 			continue;
 		for (int rep = 0; rep < repeat; rep++) {
 			r = run_one(&tests[i]);
