@@ -41,12 +41,19 @@ static void cw_unlink(struct conn *c)
 	c->cw_prev = c->cw_next = NULL;
 }
 
-static void cw_append(struct conn_table *t, struct conn *c)
+static void cw_append(struct conn *head, struct conn *c)
 {
-	c->cw_prev = t->cw.cw_prev;
-	c->cw_next = &t->cw;
-	t->cw.cw_prev->cw_next = c;
-	t->cw.cw_prev = c;
+	c->cw_prev = head->cw_prev;
+	c->cw_next = head;
+	head->cw_prev->cw_next = c;
+	head->cw_prev = c;
+}
+
+/* A watcher hears of open connections only. */
+static void watch(const struct conn_table *t, const struct conn *c, bool enter)
+{
+	if (t->watch && !c->closed)
+		t->watch(t->watch_ctx, c, enter);
 }
 
 /* The hash is open addressing with linear probing over {cookie, conn}
@@ -93,6 +100,7 @@ int conn_table__init(struct conn_table *t, size_t cap)
 	list_init(&t->lru, false);
 	list_init(&t->done, false);
 	list_init(&t->cw, true);
+	list_init(&t->cw_alerted, true);
 	return 0;
 }
 
@@ -100,6 +108,12 @@ void conn_table__set_sink(struct conn_table *t, conn_sink_fn fn, void *ctx)
 {
 	t->sink = fn;
 	t->sink_ctx = ctx;
+}
+
+void conn_table__set_watch(struct conn_table *t, conn_watch_fn fn, void *ctx)
+{
+	t->watch = fn;
+	t->watch_ctx = ctx;
 }
 
 static void free_list(struct conn *head)
@@ -201,6 +215,7 @@ static void remove_conn(struct conn_table *t, struct conn *c, enum conn_exit why
 {
 	if (t->sink)
 		t->sink(t->sink_ctx, c, why);
+	watch(t, c, false);
 	unhash(t, c);
 	lru_unlink(c);
 	cw_unlink(c);
@@ -329,8 +344,8 @@ static void take_state(struct conn_table *t, struct conn *c, const struct ts_eve
 	c->state_since_ns = e->mono_ns;
 	c->since_known = true;
 	c->since_bound = false;
-	if (e->newstate == TS_TCP_CLOSE_WAIT && !c->alerted)
-		cw_append(t, c);
+	if (e->newstate == TS_TCP_CLOSE_WAIT)
+		cw_append(c->alerted ? &t->cw_alerted : &t->cw, c);
 	if (e->newstate == TS_TCP_CLOSE) {
 		c->closed = true;
 		lru_unlink(c);
@@ -371,6 +386,7 @@ struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const
 		if (!c)
 			return NULL;
 	} else if (!c->closed) {
+		watch(t, c, false);
 		lru_unlink(c);
 		list_append(&t->lru, c);
 	}
@@ -404,6 +420,7 @@ struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const
 	default:
 		break;
 	}
+	watch(t, c, true);
 	return c;
 }
 
@@ -438,7 +455,8 @@ struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident
 	c->before_start = true;
 	c->seed_state = (uint8_t)state;
 	if (state == TS_TCP_CLOSE_WAIT)
-		cw_append(t, c);
+		cw_append(&t->cw, c);
+	watch(t, c, true);
 	return c;
 }
 
@@ -452,6 +470,7 @@ struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,
 	if (c == &t->cw || now_ns < c->state_since_ns || now_ns - c->state_since_ns < min_age_ns)
 		return NULL;
 	cw_unlink(c);
+	cw_append(&t->cw_alerted, c);
 	c->alerted = true;
 	return c;
 }

@@ -81,6 +81,10 @@ struct conn {
 
 /* Told of every connection leaving the table, before it is freed. */
 typedef void (*conn_sink_fn)(void *ctx, const struct conn *c, enum conn_exit why);
+/* Told of every change to an open connection's state or identity: with
+ * enter false just before it, true just after. A watcher that takes away on
+ * leaving what it added on entering keeps exact counts without walking. */
+typedef void (*conn_watch_fn)(void *ctx, const struct conn *c, bool enter);
 
 /* A hash slot: the cookie beside its connection, so a probe stays in the
  * slot array. */
@@ -98,17 +102,22 @@ struct conn_table {
 	struct conn *free;
 	struct conn lru;	/* list heads (sentinels) */
 	struct conn done;	/* closed, awaiting late records for a round */
-	struct conn cw;
+	struct conn cw;		/* in CLOSE_WAIT, not alerted: oldest first */
+	struct conn cw_alerted;	/* in CLOSE_WAIT, alerted: oldest first */
 	uint64_t evictions;	/* connections dropped to stay within cap */
 	uint64_t seen;		/* connections ever inserted */
 	conn_sink_fn sink;
 	void *sink_ctx;
+	conn_watch_fn watch;
+	void *watch_ctx;
 };
 
 int conn_table__init(struct conn_table *t, size_t cap);
 /* Frees every connection without telling the sink (see conn_table__drain). */
 void conn_table__free(struct conn_table *t);
 void conn_table__set_sink(struct conn_table *t, conn_sink_fn fn, void *ctx);
+/* Set before the first record: the connections open already are not told. */
+void conn_table__set_watch(struct conn_table *t, conn_watch_fn fn, void *ctx);
 /* How late a record may come and still join its closed connection: records
  * reserved on other CPUs trail by microseconds. */
 #define CONN_LATE_NS 100000000ULL
@@ -157,6 +166,11 @@ struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,
 /* Iterate the open connections (not the closed ones awaiting the sink). */
 #define conn_table__for_each_open(t, c) \
 	for (struct conn *c = (t)->lru.lru_next; c != &(t)->lru; c = c->lru_next)
+/* Iterate the connections in CLOSE_WAIT: those not alerted, then the rest. */
+#define conn_table__for_each_close_wait(t, c)                                      \
+	for (struct conn *c = (t)->cw.cw_next; c != &(t)->cw_alerted;              \
+	     c = c->cw_next == &(t)->cw ? (t)->cw_alerted.cw_next : c->cw_next)     \
+		if (c != &(t)->cw)
 /* Calls in order, oldest first: i from 0 to conn__ncalls_kept() - 1. */
 uint32_t conn__ncalls_kept(const struct conn *c);
 const struct conn_call *conn__call(const struct conn *c, uint32_t i);

@@ -78,6 +78,7 @@ static int timeline_open(struct engine *e)
 static int metrics_open(struct engine *e)
 {
 	struct utsname u;
+	uint32_t lo, hi;
 	char msg[512];
 	int err;
 
@@ -88,6 +89,9 @@ static int metrics_open(struct engine *e)
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return -ENOMEM;
 	}
+	if (tw_report__port_range(&lo, &hi))
+		lo = 1, hi = 0;	/* unknown: no ratio */
+	metrics__watch(e->m, &e->conns, lo, hi);
 	err = metrics_export__new(&e->mx, e->o.metrics_listen, e->o.metrics_file, msg,
 				  sizeof(msg));
 	if (err) {
@@ -151,7 +155,6 @@ static void metrics_out(struct engine *e, uint64_t now, bool file_due)
 		e->nprogs = e->o.health(e->o.health_ctx, &e->sum, e->progs, 64);
 	r.progs = e->progs;
 	r.nprogs = e->nprogs;
-	tw_report__port_range(&r.port_lo, &r.port_hi);
 	f = open_memstream(&text, &len);
 	if (!f)
 		return;

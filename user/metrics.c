@@ -26,6 +26,33 @@ int metrics__init(struct metrics *m)
 void metrics__free(struct metrics *m)
 {
 	latency__free(&m->lat);
+	tw_tally__free(&m->tw);
+}
+
+/* An open connection entering (enter) or leaving its state. */
+static void on_watch(void *ctx, const struct conn *c, bool enter)
+{
+	struct metrics *m = ctx;
+	struct tw_group local, remote;
+
+	if (c->state <= 0 || c->state >= TS_TCP_MAX_STATES)
+		return;
+	if (enter)
+		m->open[c->state]++;
+	else if (m->open[c->state])
+		m->open[c->state]--;
+	if (c->state != TS_TCP_TIME_WAIT)
+		return;
+	tw_report__keys(c, m->port_lo, m->port_hi, &local, &remote);
+	/* Out of memory: the destination is left out, and so never taken away. */
+	tw_tally__add(&m->tw, &remote, enter ? 1 : -1);
+}
+
+void metrics__watch(struct metrics *m, struct conn_table *t, uint32_t port_lo, uint32_t port_hi)
+{
+	m->port_lo = port_lo;
+	m->port_hi = port_hi;
+	conn_table__set_watch(t, on_watch, m);
 }
 
 static size_t group_index(struct metrics *m, const char *comm)
@@ -221,22 +248,15 @@ static void per_comm(FILE *f, const struct metrics *m)
 		}
 }
 
-/* The open connections by state, and those in CLOSE_WAIT by owner's comm
- * with the oldest's age: one walk of the table. */
+/* The open connections by state as kept, and those in CLOSE_WAIT by owner's
+ * comm with the oldest's age: a walk of those in CLOSE_WAIT alone. */
 static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *r)
 {
-	uint64_t by_state[TS_TCP_MAX_STATES] = { 0 };
 	uint64_t cw[LATENCY_GROUPS_ALL] = { 0 }, oldest[LATENCY_GROUPS_ALL] = { 0 };
 
-	conn_table__for_each_open(r->conns, c) {
-		size_t g;
+	conn_table__for_each_close_wait(r->conns, c) {
+		size_t g = group_index(m, latency__owner_comm(&c->ident, NULL));
 
-		if (c->state <= 0 || c->state >= TS_TCP_MAX_STATES)
-			continue;
-		by_state[c->state]++;
-		if (c->state != TS_TCP_CLOSE_WAIT)
-			continue;
-		g = group_index(m, latency__owner_comm(&c->ident, NULL));
 		cw[g]++;
 		if ((c->since_known || c->since_bound) && r->now_ns > c->state_since_ns &&
 		    r->now_ns - c->state_since_ns > oldest[g])
@@ -246,7 +266,7 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 	for (int s = 1; s < TS_TCP_MAX_STATES; s++)
 		if (s != TS_TCP_CLOSE && tcp_state__name(s))
 			fprintf(f, "tcpstate_connections{state=\"%s\"} %" PRIu64 "\n", state_label(s),
-				by_state[s]);
+				m->open[s]);
 	family(f, "tcpstate_close_wait_connections", "gauge",
 	       "Connections in CLOSE_WAIT now, by owner's comm.");
 	for (uint32_t g = 0; g < m->lat.ngroups; g++) {
@@ -272,12 +292,12 @@ static void remote_label(FILE *f, const struct tw_group *g)
 		inet_endpoint__format(g->family == 6 ? 10 : 2, g->addr, g->port, ep, sizeof(ep)));
 }
 
-static void timewait(FILE *f, const struct metrics_render *r)
+static void timewait(FILE *f, const struct metrics *m)
 {
-	struct tw_report tw;
-	uint32_t other = 0, range = r->port_hi >= r->port_lo ? r->port_hi - r->port_lo + 1 : 0;
+	struct tw_report tw = { 0 };
+	uint32_t other = 0, range = m->port_hi >= m->port_lo ? m->port_hi - m->port_lo + 1 : 0;
 
-	if (tw_report__build(&tw, r->conns, r->port_lo, r->port_hi))
+	if (tw_tally__sorted(&m->tw, &tw.by_remote, &tw.nremote))
 		return;
 	family(f, "tcpstate_timewait_connections", "gauge",
 	       "Connections in TIME_WAIT by remote address and port: the top 20, then [other].");
@@ -343,7 +363,7 @@ int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f)
 	durations(f, m);
 	per_comm(f, m);
 	resets(f, m);
-	timewait(f, r);
+	timewait(f, m);
 	health(f, r);
 	fflush(f);
 	return ferror(f) ? -EIO : 0;

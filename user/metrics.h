@@ -14,6 +14,7 @@
 #include "latency.h"
 #include "lifecycle.h"
 #include "tcp_names.h"
+#include "tw_report.h"
 
 struct run_summary;
 
@@ -25,6 +26,11 @@ struct metrics {
 	/* By latency group (lat.groups), so names are capped the same way. */
 	uint64_t closes_not_final[LATENCY_GROUPS_ALL];
 	uint64_t alerts[LATENCY_GROUPS_ALL][DIAG_CAUSE__MAX];
+	/* Gauges kept as the table changes (metrics__watch), so a scrape
+	 * never walks every connection. */
+	uint64_t open[TS_TCP_MAX_STATES];	/* open connections by state */
+	struct tw_tally tw;			/* TIME_WAIT by remote address:port */
+	uint32_t port_lo, port_hi;		/* the ephemeral range, at the start */
 };
 
 /* What the source knows of the BPF programs (the live ring's tracer). */
@@ -36,6 +42,9 @@ struct metrics_prog {
 /* 0, or -ENOMEM. */
 int metrics__init(struct metrics *m);
 void metrics__free(struct metrics *m);
+/* Keep the table's gauges from now on, t empty yet; port_lo..port_hi is
+ * the ephemeral port range. */
+void metrics__watch(struct metrics *m, struct conn_table *t, uint32_t port_lo, uint32_t port_hi);
 /* A record, before it is folded into c, its connection (NULL if none). */
 void metrics__record(struct metrics *m, const struct ts_event *e, const struct conn *c);
 /* A connection that left the table, ended (not still open at exit). */
@@ -43,7 +52,7 @@ void metrics__ended(struct metrics *m, const struct lifecycle *l);
 /* A CLOSE_WAIT alert was given for c. */
 void metrics__alert(struct metrics *m, const struct conn *c, enum diag_cause why);
 
-/* The exposition text: everything counted, the table's gauges at now_ns,
+/* The exposition text: everything counted, the gauges at now_ns,
  * the tracer's own health from s (its progs, nprogs of them, if the source
  * has any). 0, or -errno from writing f. */
 struct metrics_render {
@@ -52,7 +61,6 @@ struct metrics_render {
 	const struct metrics_prog *progs;
 	int nprogs;
 	const char *kernel;	/* uname -r */
-	uint32_t port_lo, port_hi;	/* the ephemeral port range */
 	uint64_t now_ns;
 };
 /* Names first seen here (owners of CLOSE_WAIT sockets) get their group. */

@@ -29,16 +29,9 @@ static int by_count(const void *a, const void *b)
 	return by_key(a, b);
 }
 
-/* Groups by key in an open-addressing hash over their array: one pass over
- * the table, whatever the number of connections (a host in trouble holds
- * tens of thousands in TIME_WAIT, towards a few destinations). */
-struct fold {
-	struct tw_group *g;
-	size_t n, cap;
-	uint32_t *slot;		/* index + 1 into g; 0: free */
-	size_t nslots;		/* a power of two, at least twice n */
-};
-
+/* Groups by key in an open-addressing hash over their array: counting needs
+ * no walk of the table, whatever the number of connections (a host in
+ * trouble holds tens of thousands in TIME_WAIT, towards a few destinations). */
 static uint64_t key_hash(const struct tw_group *k)
 {
 	uint64_t w[2], h;
@@ -53,88 +46,161 @@ static uint64_t key_hash(const struct tw_group *k)
 	return h ^ (h >> 33);
 }
 
-static int fold_grow(struct fold *f)
+/* The slots for the groups kept, into nslots; groups with no count are
+ * dropped when drop_empty. */
+static int rehash(struct tw_tally *t, size_t nslots, bool drop_empty)
 {
-	size_t ns = f->nslots ? f->nslots * 2 : 64;
-	struct tw_group *g = realloc(f->g, ns / 2 * sizeof(*g));
-	uint32_t *slot = calloc(ns, sizeof(*slot));
+	uint32_t *slot = calloc(nslots, sizeof(*slot));
+	size_t n = 0;
 
-	if (g)
-		f->g = g;
-	if (!g || !slot) {
-		free(slot);
+	if (!slot)
 		return -ENOMEM;
-	}
-	f->cap = ns / 2;
-	free(f->slot);
-	f->slot = slot;
-	f->nslots = ns;
-	for (size_t i = 0; i < f->n; i++) {
-		size_t j = key_hash(&g[i]) & (ns - 1);
+	for (size_t i = 0; i < t->n; i++) {
+		size_t j = key_hash(&t->g[i]) & (nslots - 1);
 
+		if (drop_empty && !t->g[i].count)
+			continue;
+		t->g[n] = t->g[i];
 		while (slot[j])
-			j = (j + 1) & (ns - 1);
-		slot[j] = (uint32_t)i + 1;
+			j = (j + 1) & (nslots - 1);
+		slot[j] = (uint32_t)++n;
 	}
+	free(t->slot);
+	t->slot = slot;
+	t->nslots = nslots;
+	t->n = n;
+	if (drop_empty)
+		t->nempty = 0;
 	return 0;
 }
 
-/* One connection's k into its group. */
-static int fold_add(struct fold *f, const struct tw_group *k)
+static int grow(struct tw_tally *t)
+{
+	size_t ns = t->nslots ? t->nslots * 2 : 64;
+	struct tw_group *g = realloc(t->g, ns / 2 * sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	t->g = g;
+	t->cap = ns / 2;
+	return rehash(t, ns, false);
+}
+
+static struct tw_group *find(const struct tw_tally *t, const struct tw_group *k, size_t *at)
 {
 	size_t j;
 
-	if (f->n + 1 > f->cap && fold_grow(f))
-		return -ENOMEM;
-	for (j = key_hash(k) & (f->nslots - 1); f->slot[j]; j = (j + 1) & (f->nslots - 1)) {
-		struct tw_group *g = &f->g[f->slot[j] - 1];
+	for (j = key_hash(k) & (t->nslots - 1); t->slot[j]; j = (j + 1) & (t->nslots - 1)) {
+		struct tw_group *g = &t->g[t->slot[j] - 1];
 
-		if (by_key(g, k) == 0) {
-			g->count += k->count;
-			g->ephemeral += k->ephemeral;
-			return 0;
-		}
+		if (by_key(g, k) == 0)
+			return g;
 	}
-	f->g[f->n] = *k;
-	f->slot[j] = (uint32_t)++f->n;
+	*at = j;
+	return NULL;
+}
+
+static void take(struct tw_tally *t, struct tw_group *g, const struct tw_group *k)
+{
+	if (g->count < k->count)
+		return;
+	g->count -= k->count;
+	g->ephemeral -= g->ephemeral < k->ephemeral ? g->ephemeral : k->ephemeral;
+	/* Destinations come and go: the empty ones go once they are half. */
+	if (!g->count && ++t->nempty * 2 > t->n && t->n >= 64)
+		rehash(t, t->nslots, true);
+}
+
+int tw_tally__add(struct tw_tally *t, const struct tw_group *k, int sign)
+{
+	struct tw_group *g;
+	size_t at = 0;
+
+	if (sign < 0) {
+		if (t->nslots && (g = find(t, k, &at)))
+			take(t, g, k);
+		return 0;
+	}
+	if (t->n + 1 > t->cap && grow(t))
+		return -ENOMEM;
+	g = find(t, k, &at);
+	if (g) {
+		t->nempty -= !g->count;
+		g->count += k->count;
+		g->ephemeral += k->ephemeral;
+		return 0;
+	}
+	t->g[t->n] = *k;
+	t->slot[at] = (uint32_t)++t->n;
 	return 0;
 }
 
-/* The groups, most first; the hash goes. */
-static struct tw_group *fold_done(struct fold *f, size_t *n)
+int tw_tally__sorted(const struct tw_tally *t, struct tw_group **out, size_t *n)
 {
-	free(f->slot);
-	if (f->n)
-		qsort(f->g, f->n, sizeof(*f->g), by_count);
-	*n = f->n;
-	return f->g;
+	struct tw_group *v = t->n ? malloc(t->n * sizeof(*v)) : NULL;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (t->n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->g[i].count)
+			v[k++] = t->g[i];
+	if (k)
+		qsort(v, k, sizeof(*v), by_count);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void tw_tally__free(struct tw_tally *t)
+{
+	free(t->g);
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+void tw_report__keys(const struct conn *c, uint32_t range_lo, uint32_t range_hi,
+		     struct tw_group *local, struct tw_group *remote)
+{
+	const struct ts_event *id = &c->ident;
+
+	memset(local, 0, sizeof(*local));
+	memset(remote, 0, sizeof(*remote));
+	local->family = remote->family = id->family;
+	local->count = remote->count = 1;
+	memcpy(local->addr, id->saddr, sizeof(local->addr));
+	memcpy(remote->addr, id->daddr, sizeof(remote->addr));
+	remote->port = id->dport;
+	remote->ephemeral = id->sport >= range_lo && id->sport <= range_hi;
 }
 
 int tw_report__build(struct tw_report *r, const struct conn_table *t, uint32_t range_lo,
 		     uint32_t range_hi)
 {
-	struct fold local = { 0 }, remote = { 0 };
+	struct tw_tally local = { 0 }, remote = { 0 };
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->range_lo = range_lo;
 	r->range_hi = range_hi;
 	conn_table__for_each_open(t, c) {
-		const struct ts_event *id = &c->ident;
-		struct tw_group l = { .family = id->family, .count = 1 };
-		struct tw_group m = { .family = id->family, .port = id->dport, .count = 1,
-				      .ephemeral = id->sport >= range_lo && id->sport <= range_hi };
+		struct tw_group l, m;
 
 		if (c->state != TS_TCP_TIME_WAIT)
 			continue;
-		memcpy(l.addr, id->saddr, sizeof(l.addr));
-		memcpy(m.addr, id->daddr, sizeof(m.addr));
+		tw_report__keys(c, range_lo, range_hi, &l, &m);
 		r->total++;
-		if ((err = fold_add(&local, &l)) || (err = fold_add(&remote, &m)))
+		if ((err = tw_tally__add(&local, &l, 1)) || (err = tw_tally__add(&remote, &m, 1)))
 			break;
 	}
-	r->by_local = fold_done(&local, &r->nlocal);
-	r->by_remote = fold_done(&remote, &r->nremote);
+	if (!err)
+		err = tw_tally__sorted(&local, &r->by_local, &r->nlocal);
+	if (!err)
+		err = tw_tally__sorted(&remote, &r->by_remote, &r->nremote);
+	tw_tally__free(&local);
+	tw_tally__free(&remote);
 	if (err)
 		tw_report__free(r);
 	return err;

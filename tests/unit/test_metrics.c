@@ -235,12 +235,80 @@ static void final_file_equals_summary(void **state)
 	fx_close(&x);
 }
 
+/* The gauges kept as the table changes equal a walk of the table, through
+ * evictions, alerts, seeds, reconnects and records out of order. */
+static void gauges_equal_a_walk(void **state)
+{
+	static const uint8_t path[] = { TS_TCP_CLOSE, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED,
+					TS_TCP_CLOSE_WAIT, TS_TCP_LAST_ACK, TS_TCP_FIN_WAIT1,
+					TS_TCP_FIN_WAIT2, TS_TCP_TIME_WAIT, TS_TCP_CLOSE };
+	struct conn_table t;
+	struct metrics m;
+	uint64_t now = SEC;
+	unsigned seed = 7;
+
+	assert_int_equal(conn_table__init(&t, 300), 0);
+	assert_int_equal(metrics__init(&m), 0);
+	metrics__watch(&m, &t, 40000, 49999);
+	for (int i = 0; i < 20000; i++) {
+		uint64_t cookie = 1 + rand_r(&seed) % 500;
+		int k = rand_r(&seed) % (sizeof(path) - 1);
+		struct ts_event e = rec(cookie, now += 1000 - rand_r(&seed) % 1500, path[k],
+					path[k + 1], rand_r(&seed) % 3 ? "web" : NULL);
+
+		e.dport = 80 + cookie % 30;
+		e.sport = 39990 + (uint16_t)(cookie % 40);
+		if (i % 97 == 0) {
+			conn_table__seed(&t, &e, TS_TCP_CLOSE_WAIT, now, true);
+			continue;
+		}
+		conn_table__apply(&t, &e);
+		conn_table__next_close_wait(&t, now, 50000);
+		if (i % 50 == 0)
+			conn_table__expire(&t, now - CONN_LATE_NS / 1000);
+	}
+	assert_true(t.evictions > 0);
+	{
+		uint64_t open[TS_TCP_MAX_STATES] = { 0 }, cw = 0;
+		struct tw_group *g;
+		struct tw_report r;
+		size_t n;
+
+		conn_table__for_each_open(&t, c)
+			if (c->state > 0 && c->state < TS_TCP_MAX_STATES)
+				open[c->state]++;
+		conn_table__for_each_close_wait(&t, c) {
+			assert_int_equal(c->state, TS_TCP_CLOSE_WAIT);
+			cw++;
+		}
+		assert_memory_equal(open, m.open, sizeof(open));
+		assert_true(open[TS_TCP_TIME_WAIT] > 0);
+		assert_int_equal(cw, open[TS_TCP_CLOSE_WAIT]);
+		assert_int_equal(tw_report__build(&r, &t, 40000, 49999), 0);
+		assert_int_equal(tw_tally__sorted(&m.tw, &g, &n), 0);
+		assert_int_equal(n, r.nremote);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(g[i].count, r.by_remote[i].count);
+			assert_int_equal(g[i].ephemeral, r.by_remote[i].ephemeral);
+			assert_int_equal(g[i].port, r.by_remote[i].port);
+		}
+		free(g);
+		tw_report__free(&r);
+	}
+	conn_table__drain(&t);
+	for (int s = 0; s < TS_TCP_MAX_STATES; s++)
+		assert_int_equal(m.open[s], 0);
+	metrics__free(&m);
+	conn_table__free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(counts_and_histograms),
 		cmocka_unit_test(alerts_and_escaping),
 		cmocka_unit_test(final_file_equals_summary),
+		cmocka_unit_test(gauges_equal_a_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
