@@ -283,6 +283,8 @@ def tool_argv(cfg, args):
         'trace-metrics': ['-j', '--metrics', '127.0.0.1:%d' % getattr(args, 'metrics_port', 0)],
         'trace-metrics-scraped': ['-j', '--metrics', '127.0.0.1:%d' %
                                   getattr(args, 'metrics_port', 0)],
+        'trace-metrics-decoy': ['-j', '--metrics', '127.0.0.1:%d' %
+                                getattr(args, 'metrics_port', 0)],
     }[cfg]
     return 'tracer', [args.tracer] + extra
 
@@ -560,10 +562,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nginx(args):
-    """nginx with 2 workers answering `return 200` on a loopback port."""
+def start_nginx(args, name='nginx'):
+    """nginx with 2 workers answering `return 200` on a loopback port, its
+    files in args.tmpdir/name."""
     import socket
-    d = os.path.join(args.tmpdir, 'nginx')
+    d = os.path.join(args.tmpdir, name)
     os.makedirs(d, exist_ok=True)
     port = free_port()
     conf = os.path.join(d, 'nginx.conf')
@@ -689,27 +692,39 @@ def scrapers(port, n, stop, counts):
 
 def phase_scrape(args, res):
     """Scraping must not cost events: the 2+2 churn traced with --metrics,
-    interleaved without scrapers and with 50 scrapers in a loop plus one
-    stalled client. The consumer is the tracer's main thread."""
+    interleaved without scrapers, with 50 scrapers in a loop plus one
+    stalled client, and with the same scrapers aimed at nginx instead (the
+    decoy: the same load on the machine, none of it on the tracer's server).
+    The consumer is the tracer's main thread."""
     churn22 = ['--mode', 'graceful', '--clients', '2', '--servers', '2']
     args.metrics_port = free_port()
     cfgs = ['trace-metrics', 'trace-metrics-scraped']
+    decoy_port = None
+    if os.access(args.nginx, os.X_OK):
+        decoy_port = start_nginx(args, 'nginx-decoy')[1]
+        cfgs.append('trace-metrics-decoy')
     blocks = []
 
-    def scraped(d):
-        stop, counts = threading.Event(), [0, 0]
-        ts = scrapers(args.metrics_port, 50, stop, counts)
-        try:
-            return dict(run_churn(args, churn22, d), scrapes=counts[0], scrape_errors=counts[1])
-        finally:
-            stop.set()
-            for t in ts:
-                t.join(timeout=10)
+    def scraped_at(port):
+        def work(d):
+            stop, counts = threading.Event(), [0, 0]
+            ts = scrapers(port, 50, stop, counts)
+            try:
+                return dict(run_churn(args, churn22, d), scrapes=counts[0],
+                            scrape_errors=counts[1])
+            finally:
+                stop.set()
+                for t in ts:
+                    t.join(timeout=10)
+        return work
+
+    works = {'trace-metrics': None, 'trace-metrics-scraped': scraped_at(args.metrics_port),
+             'trace-metrics-decoy': scraped_at(decoy_port)}
 
     for r in range(args.rounds):
         for cfg in (cfgs if r % 2 == 0 else cfgs[::-1]):
             b = run_block(args, cfg, churn22, args.block_secs, 'scrape round %d' % (r + 1),
-                          work=scraped if cfg.endswith('scraped') else None)
+                          work=works[cfg])
             blocks.append(b)
             e = b.get('end', {})
             log('scrape round %d %-22s %8.0f conn/s  events %-9s lost %s  scrapes %s' % (
@@ -731,7 +746,11 @@ def phase_scrape(args, res):
     a, b = out[cfgs[0]], out[cfgs[1]]
     ratio = b['consumer_ns_per_event'] / a['consumer_ns_per_event'] \
         if a['consumer_ns_per_event'] and b['consumer_ns_per_event'] else None
-    res['scrape'] = {'summary': out, 'consumer_ratio': ratio, 'blocks': blocks}
+    c = out.get('trace-metrics-decoy', {})
+    decoy_ratio = b['consumer_ns_per_event'] / c['consumer_ns_per_event'] \
+        if c.get('consumer_ns_per_event') and b['consumer_ns_per_event'] else None
+    res['scrape'] = {'summary': out, 'consumer_ratio': ratio, 'consumer_ratio_to_decoy': decoy_ratio,
+                     'blocks': blocks}
     print('\nScrape: 2+2 churn traced with -j --metrics, %d rounds x %g s, interleaved; '
           'scraped: 50 scrapers in a loop and one client stalled on half a request' % (
               args.rounds, args.block_secs))
@@ -742,6 +761,8 @@ def phase_scrape(args, res):
                   fmt(out[c]['consumer_ns_per_event']), fmt(out[c]['process_ns_per_event']),
                   str(out[c]['scrapes']), str(out[c]['scrape_errors'])] for c in cfgs])
     print('consumer CPU per event, scraped / not: %s (target <= 1.10)' % fmt(ratio, '{:.3f}'))
+    print('consumer CPU per event, scraped / scrapers at nginx: %s (what the server itself costs '
+          'the consumer)' % fmt(decoy_ratio, '{:.3f}'))
 
 
 def print_load(name, cfgs, summ, none_med, args):

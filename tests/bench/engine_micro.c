@@ -156,8 +156,25 @@ static double output_pass(bool json, bool engine)
 	return (t1 - t0) / (double)nstream;
 }
 
+/* Records between two renders of the metrics: about a second's worth
+ * under make bench's churn, as 50 scrapers in a loop cause. */
+#define RENDER_EVERY 200000
+
 /* ns per record for one pass over the stream; with metrics, counted as
- * the engine counts them (the record before its connection takes it). */
+ * the engine counts them (the record before its connection takes it) with
+ * the gauges kept and a render every RENDER_EVERY records. */
+static void render(struct metrics *m, const struct conn_table *t, uint64_t now)
+{
+	struct run_summary sum = { .state_hook = "tp_btf", .close_hook = "tracepoint" };
+	struct metrics_render r = { .conns = t, .sum = &sum, .kernel = "bench", .now_ns = now };
+	FILE *f = fopen("/dev/null", "w");
+
+	if (f) {
+		metrics__render(m, &r, f);
+		fclose(f);
+	}
+}
+
 static double pass(bool timeline, bool metrics)
 {
 	struct conn_table t;
@@ -172,6 +189,8 @@ static double pass(bool timeline, bool metrics)
 		timeline__open(&tl, "/dev/null", TIMELINE_JSON);
 	if (metrics && metrics__init(&m))
 		return 0;
+	if (metrics)
+		metrics__watch(&m, &t, 32768, 60999);
 	t0 = now_ns();
 	for (size_t i = 0; i < nstream; i++) {
 		struct conn *c;
@@ -185,6 +204,8 @@ static double pass(bool timeline, bool metrics)
 		c = conn_table__find(&t, stream[i].cookie);
 		metrics__record(&m, &stream[i], c);
 		conn_table__apply_found(&t, c, &stream[i]);
+		if (i % RENDER_EVERY == RENDER_EVERY - 1)
+			render(&m, &t, stream[i].mono_ns);
 	}
 	conn_table__drain(&t);
 	if (timeline)
