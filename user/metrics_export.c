@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,10 +144,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* Scrapers in a loop must not take the consumer's CPU on a busy host: the
+ * server thread yields to it (and to the traced workload) first. */
+#define SERVER_NICE 10
+
 static void *server_main(void *arg)
 {
 	struct metrics_export *x = arg;
 
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SERVER_NICE);
 	event_base_dispatch(x->base);
 	return NULL;
 }

@@ -588,19 +588,29 @@ def start_nginx(args, name='nginx'):
             time.sleep(0.05)
 
 
-def run_wrk(args, port, duration):
+def wrk_argv(args, port, duration, path='/', conns=16, threads=2):
     """wrk, one connection per request: requests/s are connections/s."""
-    cmd = [args.wrk, '-t2', '-c16', '-d%ds' % max(1, round(duration)), '-H', 'Connection: close',
-           'http://127.0.0.1:%d/' % port]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    return [args.wrk, '-t%d' % threads, '-c%d' % conns, '-d%ds' % max(1, round(duration)),
+            '-H', 'Connection: close', 'http://127.0.0.1:%d%s' % (port, path)]
+
+
+def wrk_result(p, stdout, stderr):
     if p.returncode != 0:
-        raise RuntimeError('wrk failed (%d): %s' % (p.returncode, p.stderr.strip()))
-    reqs = re.search(r'(\d+) requests in ([\d.]+)(m?s)', p.stdout)
+        raise RuntimeError('wrk failed (%d): %s' % (p.returncode, stderr.strip()))
+    reqs = re.search(r'(\d+) requests in ([\d.]+)(m?s)', stdout)
     errs = re.search(r'Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)',
-                     p.stdout)
+                     stdout)
+    non2xx = re.search(r'Non-2xx or 3xx responses: (\d+)', stdout)
     n, secs = int(reqs.group(1)), float(reqs.group(2)) / (1000 if reqs.group(3) == 'ms' else 1)
     return {'conns_per_s': n / secs, 'connections': n, 'duration_s': secs,
-            'socket_errors': sum(int(x) for x in errs.groups()) if errs else 0}
+            'socket_errors': sum(int(x) for x in errs.groups()) if errs else 0,
+            'non_2xx': int(non2xx.group(1)) if non2xx else 0}
+
+
+def run_wrk(args, port, duration):
+    p = subprocess.run(wrk_argv(args, port, duration), capture_output=True, text=True,
+                       timeout=duration + 60)
+    return wrk_result(p, p.stdout, p.stderr)
 
 
 def phase_load(args, res):
@@ -660,20 +670,8 @@ def phase_load(args, res):
         children.remove(nginx)
 
 
-def scrapers(port, n, stop, counts):
-    """n threads GETting /metrics in a loop, and one client that sends half a
-    request and stalls; counts[0] gets the scrapes answered."""
-    def loop():
-        while not stop.is_set():
-            try:
-                with socket.create_connection(('127.0.0.1', port), timeout=5) as c:
-                    c.sendall(b'GET /metrics HTTP/1.0\r\n\r\n')
-                    while c.recv(65536):
-                        pass
-                counts[0] += 1
-            except OSError:
-                counts[1] += 1
-
+def stalled_client(port, stop):
+    """A client that sends half a request and stalls, again and again."""
     def stall():
         while not stop.is_set():
             try:
@@ -683,11 +681,9 @@ def scrapers(port, n, stop, counts):
             except OSError:
                 stop.wait(0.5)
 
-    ts = [threading.Thread(target=loop, daemon=True) for _ in range(n)]
-    ts.append(threading.Thread(target=stall, daemon=True))
-    for t in ts:
-        t.start()
-    return ts
+    t = threading.Thread(target=stall, daemon=True)
+    t.start()
+    return t
 
 
 def phase_scrape(args, res):
@@ -706,16 +702,26 @@ def phase_scrape(args, res):
     blocks = []
 
     def scraped_at(port):
+        """50 scrapers in a loop (wrk: 50 connections, one request each, from
+        one thread, so the scrapers themselves load the machine little) and
+        one stalled client, beside the churn."""
         def work(d):
-            stop, counts = threading.Event(), [0, 0]
-            ts = scrapers(port, 50, stop, counts)
+            stop = threading.Event()
+            t = stalled_client(port, stop)
+            w = subprocess.Popen(wrk_argv(args, port, d, '/metrics', conns=50, threads=1),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
-                return dict(run_churn(args, churn22, d), scrapes=counts[0],
-                            scrape_errors=counts[1])
+                churn = run_churn(args, churn22, d)
+                out, err = w.communicate(timeout=d + 60)
             finally:
                 stop.set()
-                for t in ts:
-                    t.join(timeout=10)
+                t.join(timeout=10)
+                if w.poll() is None:
+                    w.kill()
+                    w.wait()
+            wr = wrk_result(w, out, err)
+            return dict(churn, scrapes=wr['connections'],
+                        scrape_errors=wr['socket_errors'] + wr['non_2xx'])
         return work
 
     works = {'trace-metrics': None, 'trace-metrics-scraped': scraped_at(args.metrics_port),
