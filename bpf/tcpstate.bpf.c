@@ -112,29 +112,33 @@ static __always_inline bool child_birth(int oldstate, int newstate)
 	return oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV;
 }
 
+enum history {
+	HIST_OK,
+	HIST_UNTRACKED,		/* no earlier transition kept: opened before tracing */
+	HIST_GAP,		/* some transitions were not seen */
+};
+
 /* What the socket's history says of this transition: a birth starts it
  * afresh; a transition that does not start where the last one ended means
  * the kernel skipped some (classic tracepoints nest badly, and before 6.7
- * uncounted). Returns whether it is a gap. */
-static __always_inline bool check_history(struct sock_info *si, bool born, int oldstate)
+ * uncounted; tp_btf runs were seen missing, uncounted, on 6.18). An entry
+ * that ended in CLOSE belongs to an earlier socket at this address: this
+ * one's birth was not seen, and it must not take the old one's cookie. */
+static __always_inline enum history check_history(struct sock_info *si, bool born, int oldstate)
 {
 	if (born) {
 		/* An earlier socket at this address, or a reconnect: what was
 		 * kept belongs to the past. */
 		__builtin_memset(si, 0, sizeof(*si));
-		return false;
+		return HIST_OK;
 	}
-	if (!si->last_ns) {
-		/* Only a socket being born has no earlier transitions the
-		 * tracer could have missed. */
-		stat_inc(TS_STAT_UNTRACKED);
-		return false;
+	if (!si->last_ns)
+		return HIST_UNTRACKED;
+	if (si->state == TCP_CLOSE) {
+		__builtin_memset(si, 0, sizeof(*si));
+		return HIST_GAP;
 	}
-	if (si->state != oldstate) {
-		stat_inc(TS_STAT_GAPS);
-		return true;
-	}
-	return false;
+	return si->state == oldstate ? HIST_OK : HIST_GAP;
 }
 
 /* trusted: sk is the tp_btf argument (plain loads and the cookie helper
@@ -143,7 +147,8 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 					bool trusted)
 {
 	__u64 now = bpf_ktime_get_ns(), cookie = 0, last_ns, birth_ns = 0;
-	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate), gap;
+	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate);
+	enum history hist;
 	struct sock_info *si, spare = {};
 	const struct sock_common *skc;
 	union skc_copy copy;
@@ -162,7 +167,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	si = sock_entry_unnamed(sk);
 	if (!si)
 		si = &spare;
-	gap = check_history(si, born, oldstate);
+	hist = check_history(si, born, oldstate);
 	if (child_birth(oldstate, newstate)) {
 		/* inet_csk_clone_lock() sets the child's state before its
 		 * cookie and remote address: the birth is reported with the
@@ -202,9 +207,15 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 
 	if (!wanted(&id, si->owner.pid, 0))
 		return 0;
+	/* Counted for the sockets traced only, as the records they mark. */
+	if (hist == HIST_UNTRACKED)
+		stat_inc(TS_STAT_UNTRACKED);
+	else if (hist == HIST_GAP)
+		stat_inc(TS_STAT_GAPS);
 	if (birth_ns)
 		emit_state(sk, skc, &id, si, birth_ns, TCP_LISTEN, TCP_SYN_RECV, 0, 0, false);
-	emit_state(sk, skc, &id, si, now, oldstate, newstate, last_ns, tw_substate, gap);
+	emit_state(sk, skc, &id, si, now, oldstate, newstate, last_ns, tw_substate,
+		   hist == HIST_GAP);
 	return 0;
 }
 
