@@ -34,6 +34,7 @@ struct live {
 	bool recording;
 	uint32_t budget;	/* records left this round; 0: no limit */
 	uint64_t dropped;	/* records the kernel dropped, at the last check */
+	uint64_t unseen;	/* gaps and skipped runs, at the last check */
 	bool reconcile_due;	/* records were lost since the last reconcile */
 	uint64_t next_reconcile;	/* not before then */
 	struct batch batch;
@@ -171,10 +172,16 @@ static int check_lost(struct live *l)
 {
 	uint64_t stats[TS_STAT__MAX];
 
+	uint64_t unseen;
+
 	if (tracer__stats(l->t, stats))
 		return 0;
-	if (stats[TS_STAT_DROPPED] > l->dropped) {
+	/* Transitions the kernel did not report are a loss too: a
+	 * connection's end among them would leave it open. */
+	unseen = stats[TS_STAT_GAPS] + tracer__missed(l->t);
+	if (stats[TS_STAT_DROPPED] > l->dropped || unseen > l->unseen) {
 		l->dropped = stats[TS_STAT_DROPPED];
+		l->unseen = unseen;
 		l->reconcile_due = true;
 	}
 	return engine__lost(l->e, stats[TS_STAT_DROPPED], l->o->ringbuf_bytes);
