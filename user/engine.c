@@ -490,15 +490,23 @@ long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
 			if (err)
 				e->write_err = err;
 		}
-		conn_table__end_gone(&e->conns, gone[i]);
+		engine__gone(e, gone[i], checked_ns);
 	}
 	if (n > 0)
 		free(gone);
 	return n < 0 ? n : ended;
 }
 
-void engine__gone(struct engine *e, uint64_t cookie)
+void engine__gone(struct engine *e, uint64_t cookie, uint64_t checked_ns)
 {
+	const struct conn *c = conn_table__find(&e->conns, cookie);
+	int err;
+
+	if (!c || c->closed)
+		return;
+	/* The stream says so too, not only the timeline and the counts. */
+	if (!e->events_quiet && !e->write_err && (err = output__gone(e->out, c, checked_ns)))
+		e->write_err = err;
 	conn_table__end_gone(&e->conns, cookie);
 }
 

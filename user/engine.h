@@ -95,8 +95,10 @@ int engine__finish(struct engine *e, uint64_t now);
  * gone, recorded as such. Returns how many, or -ENOMEM. */
 long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
 		       uint64_t checked_ns);
-/* One connection a live run ended as gone (a replay's gone frame). */
-void engine__gone(struct engine *e, uint64_t cookie);
+/* One connection ended as gone, its end never reported, when the kernel
+ * no longer had it at checked_ns: a "gone" line, then the timeline and the
+ * counts (a live reconcile, or a replay's gone frame). */
+void engine__gone(struct engine *e, uint64_t cookie, uint64_t checked_ns);
 
 /* Every CLOSE_WAIT connection older than min_age_ns diagnosed, up to
  * ENGINE_ALERT_BATCH of them; *count (if set) says how many were. */

@@ -135,3 +135,11 @@ char *event_json__line(char *p, const struct ts_event *e, const struct clock_map
 	}
 	return fmt__lit(p, "}\n");
 }
+
+char *event_json__gone(char *p, const struct ts_event *id, int state, const struct clock_map *clk,
+		       bool before_start)
+{
+	p = put_common(fmt__lit(p, "{\"type\":\"gone\""), id, clk, before_start);
+	p = tcp_state__put(fmt__lit(p, ",\"last_state\":\""), (uint8_t)state);
+	return fmt__lit(p, "\"}\n");
+}

@@ -23,6 +23,10 @@ char *event_json__line(char *p, const struct ts_event *e, const struct clock_map
  * generic writer (alerts); at most EVENT_JSON_MAX - 200 bytes. */
 char *event_json__head(char *p, const char *type, const struct ts_event *e,
 		       const struct clock_map *clk, bool before_start);
+/* A connection whose end was never reported, gone from the kernel at
+ * id->mono_ns; state: the last one seen. */
+char *event_json__gone(char *p, const struct ts_event *id, int state, const struct clock_map *clk,
+		       bool before_start);
 /* "family" to "netns": a connection's addresses (timelines too). */
 char *event_json__addrs(char *p, const struct ts_event *id);
 

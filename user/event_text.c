@@ -131,3 +131,12 @@ char *event_text__line(char *p, const struct ts_event *e, const struct clock_map
 	*p++ = '\n';
 	return p;
 }
+
+char *event_text__gone(char *p, const struct ts_event *id, int state, const struct clock_map *clk,
+		       bool timestamps)
+{
+	p = event_text__prefix(p, id, clk, timestamps);
+	p = put_state(p, (uint8_t)state);
+	p = fmt__lit(p, " -> gone: its end was not reported (records lost or runs skipped)\n");
+	return p;
+}

@@ -17,6 +17,10 @@ char *event_text__header(char *p, bool timestamps);
  * remote, each padded, a space after each. */
 char *event_text__prefix(char *p, const struct ts_event *e, const struct clock_map *clk,
 			 bool timestamps);
+/* The line for a connection whose end was never reported (see
+ * event_json__gone()). */
+char *event_text__gone(char *p, const struct ts_event *id, int state, const struct clock_map *clk,
+		       bool timestamps);
 /* The whole line for e, prefix included. */
 char *event_text__line(char *p, const struct ts_event *e, const struct clock_map *clk,
 		       bool timestamps);

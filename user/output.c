@@ -87,6 +87,25 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 	return outbuf__commit(&o->ob, p);
 }
 
+int output__gone(struct output *o, const struct conn *c, uint64_t checked_ns)
+{
+	struct ts_event id = c->ident;
+	char *p = outbuf__space(&o->ob);
+
+	if (!p)
+		return -ENOMEM;
+	id.mono_ns = checked_ns;
+	if (o->json) {
+		p = event_json__gone(p, &id, c->state, &o->clk, c->before_start);
+	} else {
+		if (!o->header_done)
+			p = event_text__header(p, o->timestamps);
+		o->header_done = true;
+		p = event_text__gone(p, &id, c->state, &o->clk, o->timestamps);
+	}
+	return outbuf__commit(&o->ob, p);
+}
+
 /* The holders found; null, not an empty list, when none could be looked for. */
 static void alert_holders(struct json *j, const struct holder_query *q)
 {

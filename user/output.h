@@ -53,6 +53,9 @@ void output__free(struct output *o);
 /* A record from the kernel, of any type; before_start: its connection was
  * found by the start-up snapshot. */
 int output__event(struct output *o, const struct ts_event *e, bool before_start);
+/* A connection whose end the kernel never reported (records lost, runs
+ * skipped): gone from the kernel when it checked at checked_ns. */
+int output__gone(struct output *o, const struct conn *c, uint64_t checked_ns);
 /* The latency histograms that have samples: bcc-style tables, or one
  * "hist" record each. */
 int output__latency(struct output *o, const struct latency *l, uint64_t now_ns);

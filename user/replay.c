@@ -41,7 +41,7 @@ static int replay_item(struct replay *rp, const struct recording_item *it)
 		snapshot__seed(engine__conns(rp->e), &it->seed);
 		return 0;
 	case RECORDING_KIND_GONE:
-		engine__gone(rp->e, it->gone.cookie);
+		engine__gone(rp->e, it->gone.cookie, it->gone.checked_ns);
 		return 0;
 	default:
 		rp->now = it->event.mono_ns;

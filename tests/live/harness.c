@@ -720,7 +720,7 @@ void check_summary(struct tracer_run *t)
 {
 	json_t *r;
 	size_t i;
-	int64_t states = 0, others = 0;
+	int64_t states = 0, others = 0, gone = 0;
 
 	CHECK(t->summary, "no summary record; stderr: %s", t->errbuf ? t->errbuf : "");
 	json_array_foreach(t->records, i, r) {
@@ -728,6 +728,8 @@ void check_summary(struct tracer_run *t)
 
 		if (type && strcmp(type, "state") == 0)
 			states++;
+		else if (type && strcmp(type, "gone") == 0)
+			gone++;
 		else if (type && strcmp(type, "summary") != 0 && strcmp(type, "lost") != 0 &&
 			 strcmp(type, "alert") != 0 && strcmp(type, "timewait_report") != 0 &&
 			 strcmp(type, "snapshot") != 0 &&
@@ -736,6 +738,10 @@ void check_summary(struct tracer_run *t)
 	}
 	EXPECT(jint(t->summary, "transitions") == states, "summary transitions %lld, %lld records",
 	       (long long)jint(t->summary, "transitions"), (long long)states);
+	json_t *missing = json_object_get(json_object_get(t->summary, "connections"), "missing");
+
+	EXPECT(jint(missing, "gone") == gone, "summary: %lld connections gone, %lld gone records",
+	       (long long)jint(missing, "gone"), (long long)gone);
 	/* Records the tracer consumed itself: timer re-arms, and the early
 	 * TIME_WAIT ends they withdrew. */
 	int64_t unprinted = jint(t->summary, "internal") + jint(t->summary, "timewait_rearms");
@@ -806,6 +812,18 @@ bool cookie_says_gap(struct tracer_run *t, uint64_t cookie)
 
 	json_array_foreach(t->records, i, r)
 		if (cookie && is_state(r) && is_gap(r) && (uint64_t)jint(r, "cookie") == cookie)
+			return true;
+	return false;
+}
+
+bool cookie_gone(struct tracer_run *t, uint64_t cookie)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (cookie && strcmp(jstr(r, "type"), "gone") == 0 &&
+		    (uint64_t)jint(r, "cookie") == cookie)
 			return true;
 	return false;
 }

@@ -157,6 +157,9 @@ int64_t tracer_runs_lost(struct tracer_run *t);
 /* One of this connection's own state records is marked gap: it says some
  * of its transitions were not seen. false for cookie 0. */
 bool cookie_says_gap(struct tracer_run *t, uint64_t cookie);
+/* A "gone" record ends the connection with that cookie: its end was never
+ * reported, and the kernel no longer had it. */
+bool cookie_gone(struct tracer_run *t, uint64_t cookie);
 
 /* got (the transitions of list, one connection's records) equals want
  * ("A>B C>D ..."), or, when one of that connection's own records is marked

@@ -56,19 +56,26 @@ static bool ended(struct tracer_run *t, int sport, int dport)
 	       cookie_by_ports(t, sport, dport, "TIME_WAIT");
 }
 
+/* Its end unreported, and said so: a "gone" record. */
+static bool gone(struct tracer_run *t, int sport, int dport)
+{
+	return cookie_gone(t, cookie_by_ports(t, sport, dport, "ESTABLISHED"));
+}
+
 /* Both ends of the connection ended: CLOSE, or TIME_WAIT for the side
- * that closed first. */
+ * that closed first; or gone, when the kernel did not report the end. */
 static bool both_closed(struct tracer_run *t, void *arg)
 {
 	struct cp *c = arg;
 
-	return ended(t, c->port, c->cport) && ended(t, c->cport, c->port);
+	return (ended(t, c->port, c->cport) || gone(t, c->port, c->cport)) &&
+	       (ended(t, c->cport, c->port) || gone(t, c->cport, c->port));
 }
 
-/* This end reached CLOSE or TIME_WAIT, or its records say gap. */
+/* This end reached CLOSE or TIME_WAIT, or its records say gap or gone. */
 static bool end_excused(struct tracer_run *t, int sport, int dport)
 {
-	return ended(t, sport, dport) ||
+	return ended(t, sport, dport) || gone(t, sport, dport) ||
 	       cookie_says_gap(t, cookie_by_ports(t, sport, dport, "ESTABLISHED"));
 }
 

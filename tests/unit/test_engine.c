@@ -239,6 +239,15 @@ static void reconcile_ends_the_gone(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "missing"),
 							    "gone")), 1);
 	json_decref(s);
+	/* The stream says it too: one gone line, for 7, in its last state. */
+	s = line_of(&x, "gone", 0);
+	assert_non_null(s);
+	assert_int_equal(json_integer_value(json_object_get(s, "cookie")), 7);
+	assert_int_equal(json_integer_value(json_object_get(s, "mono_ns")), 3 * SEC);
+	assert_int_equal(json_integer_value(json_object_get(s, "sport")), 8080);
+	assert_string_equal(json_string_value(json_object_get(s, "last_state")), "ESTABLISHED");
+	json_decref(s);
+	assert_null(line_of(&x, "gone", 1));
 	fx_close(&x);
 }
 
