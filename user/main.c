@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "output.h"
 #include "run.h"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 
 	output__init(&out, stdout, opts.json, opts.timestamps);
+	/* No cgroup2 mount: records keep their ids, paths are null. */
+	out.cg = cgroup_names__new(NULL);
 	if (opts.replay_path)
 		status = run__replay(&opts, &out);
 	else if (opts.snapshot_only)
@@ -40,5 +43,6 @@ int main(int argc, char **argv)
 	else
 		status = run__live(&opts, &out, &exiting);
 	output__free(&out);
+	cgroup_names__free(out.cg);
 	return status;
 }

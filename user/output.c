@@ -61,7 +61,8 @@ static void json_common(struct output *o, const char *type, const struct ts_even
 	char b[EVENT_JSON_MAX];
 
 	json__begin_object(&o->j);
-	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false) - b));
+	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false,
+								cgroup_names__get(o->cg, e->cgroup_id)) - b));
 }
 
 /* A header and a line, or a JSON line, fit the room outbuf__space() gives. */
@@ -77,7 +78,8 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 	if (!p)
 		return -ENOMEM;
 	if (o->json) {
-		p = event_json__line(p, e, &o->clk, before_start);
+		p = event_json__line(p, e, &o->clk, before_start,
+				     cgroup_names__get(o->cg, e->cgroup_id));
 	} else {
 		if (!o->header_done)
 			p = event_text__header(p, o->timestamps);

@@ -5,11 +5,11 @@
  * one sentence saying where and what; it never yields a record that was
  * not written. No printing: errors are -errno and a message for the caller.
  *
- * File format, version 3. Header fields little-endian; records in the byte
+ * File format, version 4. Header fields little-endian; records in the byte
  * order the header names (the kernel's, as the ring buffer gave them).
  *
  *   header, RECORDING_HEADER_SIZE (256) bytes:
- *     0  magic "TCPSTREC"          8  u32 format version (3)
+ *     0  magic "TCPSTREC"          8  u32 format version (4)
  *    12  u32 header size (256)    16  u32 record size: sizeof(struct ts_event)
  *    20  u32 layout id: CRC-32 of the ts_event field names, offsets, sizes
  *    24  u32 byte order of records: 1 little-endian, 2 big-endian
@@ -46,7 +46,10 @@
  *
  * Version 1 had no snapshot: its replays could not mark connections that
  * predate tracing, and it is refused (its records are of an older layout
- * too). Version 2 is version 3 without gone frames, and is read as such. A newer version, another record size or layout, or the other byte
+ * too). Version 3 is version 4 with records 8 bytes shorter: struct ts_event
+ * without its last field, cgroup_id (layout id over the fields before it),
+ * in event and seed frames; read as such, cgroup_id 0 (not known). Version 2
+ * is version 3 without gone frames, and is read as such. A newer version, another record size or layout, or the other byte
  * order is refused with a message naming the difference. CRC-32 is zlib's. */
 #ifndef RECORDING_H
 #define RECORDING_H
@@ -59,7 +62,7 @@
 #include "tcpstate.h"
 
 #define RECORDING_MAGIC "TCPSTREC"
-#define RECORDING_VERSION 3
+#define RECORDING_VERSION 4
 #define RECORDING_VERSION_OLDEST 2	/* the oldest read */
 #define RECORDING_HEADER_SIZE 256
 #define RECORDING_FRAME_SIZE 12		/* frame header */
@@ -176,6 +179,7 @@ struct recording_reader {
 	uint64_t frames;		/* frames read (their index for the CRC) */
 	uint64_t events;
 	uint32_t version;		/* the file's format version */
+	size_t record_size;		/* its struct ts_event records' size */
 	bool snapshot;			/* a snapshot frame was read */
 	uint64_t seeds, seeds_due;	/* seed frames read; how many it counts */
 	int err;			/* sticky: 0, 1 after the end, or -errno */

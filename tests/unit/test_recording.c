@@ -28,6 +28,9 @@
 #define SNAP_NS 123456000000ULL
 
 /* A record with every field set, different for each i, all valid. */
+/* Records as a version 2 or 3 file reads back: no cgroup id. */
+static bool old_layout;
+
 static struct ts_event ev(uint64_t i)
 {
 	struct ts_event e;
@@ -53,6 +56,7 @@ static struct ts_event ev(uint64_t i)
 	}
 	snprintf(e.comm, sizeof(e.comm), "proc%llu", (unsigned long long)(i % 1000));
 	e.ino = 50000 + i;
+	e.cgroup_id = old_layout ? 0 : 7000 + i;
 	e.fd = (int32_t)(i % 7) - 1;
 	e.refs = (uint32_t)(i % 4);
 	e.how = (uint8_t)(i % 3);
@@ -573,7 +577,7 @@ static void header_refusals(void **state)
 	memcpy(buf, orig, len);
 	o = read_as_version(buf, len, RECORDING_VERSION + 1);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 4 is newer"));
+	assert_non_null(strstr(o.err, "version 5 is newer"));
 
 	memcpy(buf, orig, len);
 	put32le(buf + 16, sizeof(struct ts_event) + 8);
@@ -869,7 +873,7 @@ static void version1_refused(void **state)
 	struct outcome o = read_as_version(buf, len, 1);
 
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2 to 3"));
+	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2 to 4"));
 	assert_non_null(strstr(o.err, "replay it with the version that made it"));
 	free(buf);
 }
@@ -921,24 +925,94 @@ static void gone_frames(void **state)
 	free(buf);
 }
 
+/* The layout id versions 2 and 3 name (their 128-byte records, without
+ * cgroup_id), as in tests/fuzz/corpus/recording's files. */
+#define V3_LAYOUT_ID 2285623331u
+#define V3_RECORD_SIZE 128
+
+/* A version 4 recording in buf rewritten as version v (2 or 3) would have
+ * written it: event and seed frames 8 bytes shorter, without cgroup_id. In
+ * place; returns the new length. */
+static size_t to_old_layout(unsigned char *buf, size_t len, uint32_t v)
+{
+	size_t in = RECORDING_HEADER_SIZE, out = RECORDING_HEADER_SIZE;
+
+	put32le(buf + 8, v);
+	put32le(buf + 16, V3_RECORD_SIZE);
+	put32le(buf + 20, V3_LAYOUT_ID);
+	reseal_header(buf);
+	for (uint64_t idx = 0; in + RECORDING_FRAME_SIZE <= len; idx++) {
+		uint32_t plen = buf[in] | buf[in + 1] << 8 | buf[in + 2] << 16 |
+				(uint32_t)buf[in + 3] << 24;
+		uint16_t kind = (uint16_t)(buf[in + 4] | buf[in + 5] << 8);
+		size_t p = in + RECORDING_FRAME_SIZE, cut = 0;
+
+		assert_true(p + plen <= len);
+		if (kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_SEED) {
+			/* cgroup_id: the 8 bytes after the old record. */
+			memmove(buf + p + V3_RECORD_SIZE, buf + p + V3_RECORD_SIZE + 8,
+				plen - V3_RECORD_SIZE - 8);
+			cut = 8;
+		}
+		memmove(buf + out, buf + in, RECORDING_FRAME_SIZE + plen - cut);
+		put32le(buf + out, plen - (uint32_t)cut);
+		reseal_frame(buf, out, idx);
+		in = p + plen;
+		out += RECORDING_FRAME_SIZE + plen - cut;
+	}
+	return out;
+}
+
+/* Version 3 files are read, with their records' cgroup id 0. */
+static void version3_read(void **state)
+{
+	size_t len;
+	unsigned char *buf;
+	struct outcome o;
+
+	old_layout = true;
+	buf = make_snap(2, 3, true, &len);
+	len = to_old_layout(buf, len, 3);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, 0);
+	assert_int_equal(o.seeds, 2);
+	assert_int_equal(o.records, 3);
+	assert_int_equal(o.last, 0);
+	free(buf);
+	/* A version 3 header over version 4 records is refused. */
+	buf = make(3, true, &len);
+	o = read_as_version(buf, len, 3);
+	assert_int_equal(o.open, -EPROTO);
+	assert_non_null(strstr(o.err, "records of 136 bytes"));
+	free(buf);
+	old_layout = false;
+}
+
 /* Version 2 files are read: they are version 3 without gone frames, which
  * they cannot have. */
 static void version2_read(void **state)
 {
 	size_t len;
-	unsigned char *buf = make(3, true, &len);
-	struct outcome o = read_as_version(buf, len, 2);
+	unsigned char *buf;
+	struct outcome o;
+
+	old_layout = true;
+	buf = make(3, true, &len);
+	len = to_old_layout(buf, len, 2);
+	o = read_all(buf, len);
 
 	assert_int_equal(o.open, 0);
 	assert_int_equal(o.records, 3);
 	assert_int_equal(o.last, 0);
 	free(buf);
 	buf = make_gone(&len);
-	o = read_as_version(buf, len, 2);
+	len = to_old_layout(buf, len, 2);
+	o = read_all(buf, len);
 	assert_int_equal(o.records, 1);
 	assert_int_equal(o.last, -EBADMSG);
 	assert_non_null(strstr(o.err, "unknown kind 5"));
 	free(buf);
+	old_layout = false;
 }
 
 static void write_error_enospc(void **state)
@@ -1009,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(version1_refused),
 		cmocka_unit_test(gone_frames),
 		cmocka_unit_test(version2_read),
+		cmocka_unit_test(version3_read),
 		cmocka_unit_test(write_error_enospc),
 		cmocka_unit_test(write_error_epipe),
 	};
