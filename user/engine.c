@@ -71,6 +71,7 @@ static int timeline_open(struct engine *e)
 		return err;
 	}
 	e->timeline_open = true;
+	e->tl.cg = e->out->cg;
 	e->events_quiet = e->events_quiet || strcmp(e->o.timeline_path, "-") == 0;
 	return 0;
 }
