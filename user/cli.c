@@ -208,9 +208,9 @@ int cli__parse_labels(const char *s, unsigned *labels)
 	strcpy(buf, s);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (strcmp(t, "comm") == 0)
-			v |= METRICS_LABEL_COMM;
+			v |= LATENCY_KEY_COMM;
 		else if (strcmp(t, "container") == 0)
-			v |= METRICS_LABEL_CONTAINER;
+			v |= LATENCY_KEY_CONTAINER;
 		else
 			return -1;
 	}
@@ -450,7 +450,7 @@ void cli__defaults(struct cli_opts *o)
 	o->attach = ATTACH_AUTO;
 	o->close_wait_alert_s = 10;
 	o->max_sockets = 65536;
-	o->metrics_labels = METRICS_LABEL_COMM;
+	o->metrics_labels = LATENCY_KEY_COMM;
 }
 
 enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o)

@@ -25,12 +25,6 @@ enum close_attach {
 	ATTACH_TRACEPOINT,	/* syscall tracepoints and process exit only */
 };
 
-/* The labels of the per-group metrics (--metrics-labels), a set. */
-enum metrics_label {
-	METRICS_LABEL_COMM = 1 << 0,
-	METRICS_LABEL_CONTAINER = 1 << 1,
-};
-
 struct cli_opts {
 	uint32_t pid;			/* 0: any */
 	const char *cgroup_path;	/* -c: only owners under this cgroup v2 directory */
@@ -62,7 +56,7 @@ struct cli_opts {
 	bool metrics;			/* --metrics: serve at metrics_listen */
 	struct metrics_listen metrics_listen;
 	const char *metrics_file;	/* --metrics-file PATH */
-	unsigned metrics_labels;	/* enum metrics_label bits; default comm */
+	unsigned metrics_labels;	/* --metrics-labels: enum latency_key bits; default comm */
 };
 
 enum cli_result {
@@ -90,7 +84,7 @@ int cli__parse_size(const char *s, uint32_t *bytes);
 /* Parse a decimal number in [min, max]; 0 on success, -1 if invalid. */
 int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* Parse "comm", "container" or both, comma-separated, into enum
- * metrics_label bits; 0 or -1. */
+ * latency_key bits; 0 or -1. */
 int cli__parse_labels(const char *s, unsigned *labels);
 
 const char *state_hook__name(enum state_hook h);

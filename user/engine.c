@@ -58,6 +58,14 @@ static void on_conn_end(void *ctx, const struct conn *c, enum conn_exit why)
 		e->timeline_err = timeline__write(&e->tl, &l);
 }
 
+/* The container of an owner's cgroup, for the metrics' labels. */
+static const char *owner_container(void *names, uint64_t cgroup_id)
+{
+	const struct cgroup_name *n = cgroup_names__get(names, cgroup_id);
+
+	return n && n->has_container ? n->container.id : NULL;
+}
+
 static int timeline_open(struct engine *e)
 {
 	int err;
@@ -89,6 +97,8 @@ static int metrics_open(struct engine *e)
 		fprintf(stderr, "tcpstate-trace: out of memory\n");
 		return -ENOMEM;
 	}
+	if (e->o.metrics_labels)
+		latency__set_key(&e->m->lat, e->o.metrics_labels, owner_container, e->out->cg);
 	err = metrics_export__new(&e->mx, e->o.metrics_listen, e->o.metrics_file, msg,
 				  sizeof(msg));
 	if (err) {

@@ -28,9 +28,10 @@ void metrics__free(struct metrics *m)
 	latency__free(&m->lat);
 }
 
-static size_t group_index(struct metrics *m, const char *comm)
+/* owner: the record naming the owner (or caller); NULL if not known. */
+static size_t group_index(struct metrics *m, const struct ts_event *owner)
 {
-	struct latency_group *g = latency__group(&m->lat, comm);
+	struct latency_group *g = latency__group_of(&m->lat, owner);
 
 	return g ? (size_t)(g - m->lat.groups) : 0;
 }
@@ -50,7 +51,7 @@ void metrics__record(struct metrics *m, const struct ts_event *e, const struct c
 	case TS_EV_CLOSE:
 		/* The caller's name: who closed a socket others still hold. */
 		if (!e->final)
-			m->closes_not_final[group_index(m, e->pid ? e->comm : NULL)]++;
+			m->closes_not_final[group_index(m, e->pid ? e : NULL)]++;
 		break;
 	default:
 		break;
@@ -66,7 +67,7 @@ void metrics__ended(struct metrics *m, const struct lifecycle *l)
 void metrics__alert(struct metrics *m, const struct conn *c, enum diag_cause why)
 {
 	if ((unsigned)why < DIAG_CAUSE__MAX)
-		m->alerts[group_index(m, latency__owner_comm(&c->ident, NULL))][why]++;
+		m->alerts[group_index(m, latency__owner(&c->ident, NULL))][why]++;
 }
 
 /* ---- rendering ------------------------------------------------------------ */
@@ -98,13 +99,28 @@ static void label_value(FILE *f, const char *s, size_t n)
 	}
 }
 
+/* The group's labels (--metrics-labels): comm, container or both; a
+ * container is "" for an owner in none. */
 static void comm_label(FILE *f, const struct latency_group *g)
 {
-	fputs("comm=\"", f);
+	const char *fixed = g->kind == LAT_GROUP_OTHER ? "[other]" : "[unknown]";
+	bool comm = !g->key || (g->key & LATENCY_KEY_COMM);
+
+	if (comm) {
+		fputs("comm=\"", f);
+		if (g->kind == LAT_GROUP_COMM)
+			label_value(f, g->comm, sizeof(g->comm));
+		else
+			fputs(fixed, f);
+		fputc('"', f);
+	}
+	if (!(g->key & LATENCY_KEY_CONTAINER))
+		return;
+	fputs(comm ? ",container=\"" : "container=\"", f);
 	if (g->kind == LAT_GROUP_COMM)
-		label_value(f, g->comm, sizeof(g->comm));
+		label_value(f, g->container, sizeof(g->container));
 	else
-		fputs(g->kind == LAT_GROUP_OTHER ? "[other]" : "[unknown]", f);
+		fputs(fixed, f);
 	fputc('"', f);
 }
 
@@ -236,7 +252,7 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 		by_state[c->state]++;
 		if (c->state != TS_TCP_CLOSE_WAIT)
 			continue;
-		g = group_index(m, latency__owner_comm(&c->ident, NULL));
+		g = group_index(m, latency__owner(&c->ident, NULL));
 		cw[g]++;
 		if ((c->since_known || c->since_bound) && r->now_ns > c->state_since_ns &&
 		    r->now_ns - c->state_since_ns > oldest[g])

@@ -33,6 +33,7 @@ void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o, bool liv
 		.quiet = o->quiet,
 		.metrics_listen = o->metrics ? &o->metrics_listen : NULL,
 		.metrics_file = o->metrics_file,
+		.metrics_labels = o->metrics_labels,
 		.metrics_file_ns = (uint64_t)(o->interval_s ? o->interval_s : 1) * 1000000000ULL,
 	};
 }
