@@ -59,7 +59,7 @@ int run__take_snapshot(struct engine *e, const struct cli_opts *o, struct output
 	struct snapshot snap;
 	struct snapshot_seed *seeds = NULL;
 	struct snapshot_filter filter = {
-		.family = o->family, .pid = o->pid,
+		.family = o->family, .pid = o->pid, .cgroup_path = o->cgroup_path,
 		.sports = o->sports, .nsports = o->nsports,
 		.dports = o->dports, .ndports = o->ndports,
 	};

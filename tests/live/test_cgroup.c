@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,5 +320,66 @@ void t_cgroup_filter(void)
 
 	if (cg_make(&c, 2, "inner"))
 		filter_body(&c);
+	cg_remove(&c);
+}
+
+/* The snapshot's connections under -c: those its processes hold. */
+static int snapshot_count(const char *dir, int64_t *listen)
+{
+	const char *argv[] = { cfg.tracer, "--snapshot", "-j", "-c", dir, NULL };
+	char *out = NULL, *err = NULL;
+	int st = run_capture(argv, &out, &err);
+	json_t *snap = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+	int64_t n = -1;
+
+	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0 && snap, "--snapshot -c %s: status %d: %s",
+	       dir, WEXITSTATUS(st), err ? err : "");
+	if (snap) {
+		n = jint(snap, "connections");
+		*listen = jint(json_object_get(snap, "states"), "LISTEN");
+	}
+	json_decref(snap);
+	free(out);
+	free(err);
+	return (int)n;
+}
+
+static void snapshot_body(struct test_cg *c)
+{
+	const char *wargs[] = { "-W", NULL };
+	struct scenario s;
+	json_t *rep;
+	int64_t listen = -1;
+	int n;
+
+	CHECK(scenario_start(&s, "pair", wargs) == 0, "cannot start pair");
+	rep = scenario_read(&s);
+	if (!rep || jint(rep, "server_pid") <= 0) {
+		check_fail(__FILE__, __LINE__, "pair -W did not report its pid");
+		goto out;
+	}
+	n = snapshot_count(c->top, &listen);
+	EXPECT(n == 0, "--snapshot -c of an empty cgroup: %d connections, want 0", n);
+	/* The server moves in; the client, forked before, stays out. */
+	if (cg_enter(c, (long)jint(rep, "server_pid"))) {
+		n = snapshot_count(c->top, &listen);
+		EXPECT(n == 2 && listen == 1, "--snapshot -c with the server inside: %d "
+		       "connections (%lld LISTEN), want 2 (the listener and the server's)", n,
+		       (long long)listen);
+	}
+out:
+	scenario_send(&s, "go\n");
+	json_decref(scenario_read(&s));
+	EXPECT(scenario_finish(&s), "pair scenario failed");
+	json_decref(rep);
+}
+
+/* --snapshot -c PATH keeps the sockets the cgroup's processes hold. */
+void t_cgroup_snapshot(void)
+{
+	struct test_cg c;
+
+	if (cg_make(&c, 3, "inner"))
+		snapshot_body(&c);
 	cg_remove(&c);
 }
