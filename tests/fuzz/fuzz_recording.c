@@ -221,6 +221,7 @@ static struct ts_event seed_event(int i)
 	memcpy(e.comm, "server", 6);
 	e.netns = 4026531840U;
 	e.ino = 99000 + (uint64_t)i;
+	e.cgroup_id = (uint64_t)i % 2 ? 4242 : 0;
 	e.fd = -1;
 	e.saddr[0] = e.daddr[0] = 127;
 	e.saddr[3] = e.daddr[3] = 1;
