@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -322,11 +323,70 @@ static bool path_of_fd(const struct cgroup_names *n, int fd, char *out, size_t l
 	return snprintf(out, len, "%s", abs + n->mount_len) < (int)len;
 }
 
+/* Without CAP_DAC_READ_SEARCH open_by_handle_at() is refused: look for
+ * the directory whose inode is the id instead, at most this deep and this
+ * many directories per lookup (each id is looked up once). */
+#define WALK_DEPTH_MAX 16
+#define WALK_DIRS_MAX 4096
+
+/* path (len bytes used of CGROUP_PATH_MAX) under the mount: found there or
+ * below, path extended to it. */
+static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth, int *dirs)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d) {
+		close(dirfd);
+		return false;
+	}
+	while (!found && (de = readdir(d)) && ++*dirs <= WALK_DIRS_MAX) {
+		size_t n = strlen(de->d_name);
+		int sub;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' || len + 1 + n >= CGROUP_PATH_MAX)
+			continue;
+		path[len] = '/';
+		memcpy(path + len + 1, de->d_name, n + 1);
+		if (de->d_ino == id) {
+			found = true;
+			break;
+		}
+		if (depth >= WALK_DEPTH_MAX)
+			continue;
+		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		found = sub >= 0 && walk_find(sub, id, path, len + 1 + n, depth + 1, dirs);
+	}
+	closedir(d);
+	if (!found)
+		path[len] = '\0';
+	return found;
+}
+
+bool cgroup__find_by_walk(const char *root, uint64_t id, char path[CGROUP_PATH_MAX])
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dirs = 0;
+	struct stat st;
+
+	path[0] = '\0';
+	if (fd < 0)
+		return false;
+	if (!fstat(fd, &st) && st.st_ino == id) {
+		close(fd);
+		strcpy(path, "/");
+		return true;
+	}
+	return walk_find(fd, id, path, 0, 1, &dirs);
+}
+
 static void resolve(const struct cgroup_names *n, struct cgroup_name *c)
 {
 	int fd = open_by_id(n, c->id);
 
 	c->found = fd >= 0 && path_of_fd(n, fd, c->path, sizeof(c->path));
+	if (fd < 0 && (errno == EPERM || n->handle_type < 0))
+		c->found = cgroup__find_by_walk(n->mount, c->id, c->path);
 	if (fd >= 0)
 		close(fd);
 	if (!c->found)

@@ -66,6 +66,10 @@ void cgroup_names__free(struct cgroup_names *n);
  * or not: ids are never reused, and a removed cgroup stays removed). NULL
  * for id 0 or n NULL. Valid until the next call. */
 const struct cgroup_name *cgroup_names__get(struct cgroup_names *n, uint64_t id);
+/* The path under root of the directory whose inode is id ("/" for root
+ * itself), looked for at most 16 levels down and among 4096 directories:
+ * the way without CAP_DAC_READ_SEARCH, which opening by handle needs. */
+bool cgroup__find_by_walk(const char *root, uint64_t id, char path[CGROUP_PATH_MAX]);
 /* A cgroup's id: its directory's inode on cgroup2 (path absolute, or
  * under the mount). 0 and errno when it is not a cgroup2 directory. */
 uint64_t cgroup__id_of(const char *path);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -190,6 +191,33 @@ static void lookups_that_miss(void **state)
 	assert_int_equal(cgroup__id_of(dir), 0);
 }
 
+/* The walk finds a directory by its inode, as cgroup2's ids are, and
+ * stops at its bounds. */
+static void walk_finds_by_inode(void **state)
+{
+	char root[] = "/tmp/test_cgroup_walk.XXXXXX", dir[256], path[CGROUP_PATH_MAX];
+	struct stat st;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/a", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/a/b.service", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_true(cgroup__find_by_walk(root, st.st_ino, path));
+	assert_string_equal(path, "/a/b.service");
+	assert_int_equal(stat(root, &st), 0);
+	assert_true(cgroup__find_by_walk(root, st.st_ino, path));
+	assert_string_equal(path, "/");
+	assert_false(cgroup__find_by_walk(root, 1, path));
+	assert_string_equal(path, "");
+	assert_false(cgroup__find_by_walk("/nonexistent", 1, path));
+	rmdir(dir);
+	snprintf(dir, sizeof(dir), "%s/a", root);
+	rmdir(dir);
+	rmdir(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +229,7 @@ int main(void)
 		cmocka_unit_test(mount_hybrid_and_pure),
 		cmocka_unit_test(json_members),
 		cmocka_unit_test(lookups_that_miss),
+		cmocka_unit_test(walk_finds_by_inode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
