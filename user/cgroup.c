@@ -228,10 +228,11 @@ uint64_t cgroup__id_of(const char *path)
 
 /* Slots of the cache, a power of two: a host's cgroups with sockets fit,
  * and a busier one only looks some up again. */
-#define NAMES_SLOTS 1024
+#define NAMES_SLOTS CGROUP_NAMES_SLOTS
+_Static_assert((NAMES_SLOTS & (NAMES_SLOTS - 1)) == 0, "a power of two");
 
 struct cgroup_names {
-	int mount_fd;
+	int mount_fd;			/* -1: offline, only what was put */
 	int handle_type;		/* the kernel's for cgroup2 (FILEID_KERNFS) */
 	char mount[CGROUP_PATH_MAX];
 	size_t mount_len;
@@ -276,6 +277,34 @@ struct cgroup_names *cgroup_names__new(const char *mount)
 		n->mount[--n->mount_len] = '\0';
 	n->handle_type = root_handle_type(n->mount_fd);
 	return n;
+}
+
+struct cgroup_names *cgroup_names__new_offline(void)
+{
+	struct cgroup_names *n = calloc(1, sizeof(*n));
+
+	if (n)
+		n->mount_fd = -1;
+	return n;
+}
+
+size_t cgroup_names__slot(uint64_t id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 54) & (NAMES_SLOTS - 1);
+}
+
+static void name_set(struct cgroup_name *c, uint64_t id, const char *path)
+{
+	c->id = id;
+	c->found = path && strlen(path) < sizeof(c->path);
+	snprintf(c->path, sizeof(c->path), "%s", c->found ? path : "");
+	c->has_container = c->found && cgroup__container(c->path, &c->container);
+}
+
+void cgroup_names__put(struct cgroup_names *n, uint64_t id, const char *path)
+{
+	if (n && id)
+		name_set(&n->slot[cgroup_names__slot(id)], id, path);
 }
 
 void cgroup_names__free(struct cgroup_names *n)
@@ -400,10 +429,12 @@ const struct cgroup_name *cgroup_names__get(struct cgroup_names *n, uint64_t id)
 
 	if (!n || !id)
 		return NULL;
-	c = &n->slot[(id * 0x9e3779b97f4a7c15ULL) >> 54 & (NAMES_SLOTS - 1)];
-	if (c->id != id) {
-		c->id = id;
-		resolve(n, c);
-	}
+	c = &n->slot[cgroup_names__slot(id)];
+	if (c->id == id)
+		return c;
+	if (n->mount_fd < 0)
+		return NULL;	/* offline: not told */
+	c->id = id;
+	resolve(n, c);
 	return c;
 }

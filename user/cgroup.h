@@ -61,6 +61,15 @@ struct cgroup_names;
 /* Look cgroups up under mount (a cgroup2 mount point; NULL: find it).
  * NULL on failure, with errno set (ENOENT: no cgroup2 mount). */
 struct cgroup_names *cgroup_names__new(const char *mount);
+/* Names that only know what cgroup_names__put() told them (a replay: the
+ * recording's names, never this host's). NULL when out of memory. */
+struct cgroup_names *cgroup_names__new_offline(void);
+/* id names path (NULL: a path not found), from now on. */
+void cgroup_names__put(struct cgroup_names *n, uint64_t id, const char *path);
+/* The cache slot of id: ids with different slots never push each other
+ * out (a recording's writer keeps its table alike). */
+#define CGROUP_NAMES_SLOTS 1024
+size_t cgroup_names__slot(uint64_t id);
 void cgroup_names__free(struct cgroup_names *n);
 /* What id stands for, from the cache or looked up now (then cached, found
  * or not: ids are never reused, and a removed cgroup stays removed). NULL

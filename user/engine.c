@@ -41,6 +41,9 @@ struct engine {
 	struct metrics_prog progs[64];
 	int nprogs;
 	char kernel[65];
+	/* The cgroup ids whose names went to the recording, by the names'
+	 * cache slot: what a replay's cache holds when the id's records come. */
+	uint64_t rec_cg[CGROUP_NAMES_SLOTS];
 };
 
 /* Every connection leaving the table: counted, and to the timeline. */
@@ -263,6 +266,21 @@ static int report(struct engine *e, const struct ts_event *ev, struct conn *c)
 	return err;
 }
 
+/* The recording gets what an owner's cgroup id names before the record
+ * that carries it, so a replay elsewhere, or after the cgroup is gone,
+ * names it the same. */
+static int record_cgroup(struct engine *e, uint64_t id)
+{
+	uint64_t *slot = &e->rec_cg[cgroup_names__slot(id) % CGROUP_NAMES_SLOTS];
+	const struct cgroup_name *n;
+
+	if (!id || *slot == id)
+		return 0;
+	*slot = id;
+	n = cgroup_names__get(e->out->cg, id);
+	return recording__write_cgroup(e->o.rec, id, n && n->found ? n->path : NULL);
+}
+
 /* ev, whose connection is c (looked up by conn_of()). */
 static int feed(struct engine *e, const struct ts_event *ev, struct conn *c)
 {
@@ -274,7 +292,11 @@ static int feed(struct engine *e, const struct ts_event *ev, struct conn *c)
 	if (ev->drop_gen > e->lost)
 		e->lost = ev->drop_gen;
 	if (e->o.rec) {
-		int err = recording__write(e->o.rec, ev);
+		int err = record_cgroup(e, ev->cgroup_id);
+
+		if (err && err != -EINVAL)
+			return e->write_err = err;
+		err = recording__write(e->o.rec, ev);
 
 		if (err == -EINVAL)
 			e->sum.malformed++;

@@ -34,8 +34,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 
 	output__init(&out, stdout, opts.json, opts.timestamps);
-	/* No cgroup2 mount: records keep their ids, paths are null. */
-	out.cg = cgroup_names__new(NULL);
+	/* A replay names cgroups as its recording says, never as this host
+	 * would; live without a cgroup2 mount, records keep their ids, paths
+	 * are null. */
+	out.cg = opts.replay_path ? cgroup_names__new_offline() : cgroup_names__new(NULL);
 	if (opts.replay_path)
 		status = run__replay(&opts, &out);
 	else if (opts.snapshot_only)

@@ -45,8 +45,9 @@ _Static_assert(TS_STAT__MAX <= RECORDING_STATS_MAX, "the end frame holds every c
 _Static_assert(TS_TCP_MAX_STATES <= RECORDING_STATES_MAX, "the snapshot frame holds every state");
 
 /* Room for the payload of any kind of frame. */
-#define PAYLOAD_MAX (RECORDING_END_SIZE > RECORDING_SEED_SIZE ? RECORDING_END_SIZE : \
-		     RECORDING_SEED_SIZE)
+#define PAYLOAD_MAX RECORDING_CGROUP_SIZE
+_Static_assert(PAYLOAD_MAX >= RECORDING_END_SIZE && PAYLOAD_MAX >= RECORDING_SEED_SIZE,
+	       "PAYLOAD_MAX holds end and seed frames");
 _Static_assert(PAYLOAD_MAX >= RECORDING_SNAPSHOT_SIZE && PAYLOAD_MAX >= sizeof(struct ts_event),
 	       "PAYLOAD_MAX holds every frame");
 
@@ -396,6 +397,21 @@ int recording__write_snapshot(struct recording_writer *w, const struct snapshot 
 	return err;
 }
 
+int recording__write_cgroup(struct recording_writer *w, uint64_t id, const char *path)
+{
+	unsigned char p[RECORDING_CGROUP_SIZE] = { 0 };
+	size_t n = path ? strlen(path) : 0;
+
+	if (w->err)
+		return w->err;
+	if (!id || (path && (path[0] != '/' || n >= RECORDING_CGROUP_PATH)))
+		return -EINVAL;
+	put64(p, id);
+	put32(p + 8, (uint32_t)n);
+	memcpy(p + 16, path ? path : "", n);
+	return put_frame(w, RECORDING_KIND_CGROUP, p, sizeof(p));
+}
+
 int recording__write(struct recording_writer *w, const struct ts_event *e)
 {
 	int err;
@@ -672,6 +688,8 @@ static uint32_t kind_size(const struct recording_reader *r, uint16_t kind)
 		return (uint32_t)r->record_size + (RECORDING_SEED_SIZE - sizeof(struct ts_event));
 	case RECORDING_KIND_GONE:
 		return r->version >= 3 ? RECORDING_GONE_SIZE : 0;
+	case RECORDING_KIND_CGROUP:
+		return r->version >= 4 ? RECORDING_CGROUP_SIZE : 0;
 	}
 	return 0;
 }
@@ -696,7 +714,8 @@ static int check_order(struct recording_reader *r, uint16_t kind, uint64_t rec, 
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64 " is %s",
 			    rec, at, what);
 	if ((kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_END ||
-	     kind == RECORDING_KIND_GONE) && r->seeds != r->seeds_due)
+	     kind == RECORDING_KIND_GONE || kind == RECORDING_KIND_CGROUP) &&
+	    r->seeds != r->seeds_due)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: the snapshot counts %" PRIu64 " connections but %"
 			    PRIu64 " seeds come before record %" PRIu64 " at byte %" PRIu64,
@@ -757,6 +776,27 @@ static int read_seed(struct recording_reader *r, const unsigned char *p,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
 			    " is an invalid seed: %s", rec, at, why);
 	r->seeds++;
+	return 1;
+}
+
+/* A cgroup frame: a nonzero id, a path as the format says. */
+static int read_cgroup(struct recording_reader *r, const unsigned char *p, struct recording_item *it,
+		       uint64_t rec, uint64_t at, char *err, size_t errlen)
+{
+	uint32_t n = get32(p + 8);
+	const char *path = (const char *)p + 16;
+	bool ok = get64(p) && n < RECORDING_CGROUP_PATH && get32(p + 12) == 0 &&
+		  (!n || path[0] == '/') && !memchr(path, 0, n);
+
+	for (uint32_t i = n; ok && i < RECORDING_CGROUP_PATH; i++)
+		ok = !path[i];
+	if (!ok)
+		return stop(r, -EBADMSG, err, errlen, "recording damaged: record %" PRIu64
+			    " at byte %" PRIu64 " is a malformed cgroup frame", rec, at);
+	it->cgroup.id = get64(p);
+	it->cgroup.found = n > 0;
+	memcpy(it->cgroup.path, path, n);
+	it->cgroup.path[n] = '\0';
 	return 1;
 }
 
@@ -821,6 +861,8 @@ int recording__next(struct recording_reader *r, struct recording_item *it, char 
 		return read_snapshot(r, payload, &it->snapshot, at, err, errlen);
 	case RECORDING_KIND_SEED:
 		return read_seed(r, payload, &it->seed, rec, at, err, errlen);
+	case RECORDING_KIND_CGROUP:
+		return read_cgroup(r, payload, it, rec, at, err, errlen);
 	case RECORDING_KIND_GONE:
 		it->gone.cookie = get64(payload);
 		it->gone.checked_ns = get64(payload + 8);

@@ -40,6 +40,12 @@
  *     kernel no longer had it when checked after records were lost: u64
  *     cookie, u64 the check's time, CLOCK_MONOTONIC ns; among the events,
  *     in the order the run decided it.
+ *   kind 6, cgroup (version 4): what an owner's cgroup id named in the live
+ *     run, written before the first record that carries the id (and again
+ *     after the writer's table of 1024 ids let it go): u64 id (not 0),
+ *     u32 path length (0: the path was not found), u32 0, then the path
+ *     under the cgroup2 mount, RECORDING_CGROUP_PATH bytes: starting with
+ *     '/', no NUL within its length, zero after it. Among the events.
  *   kind 2, end, last in the file: u64 events, i64 end realtime ns,
  *     u64 end monotonic ns, u32 counters kept, u32 0, u64 counters[16]
  *     (enum ts_stat order). A file without it was cut short.
@@ -71,6 +77,9 @@
 #define RECORDING_KIND_SNAPSHOT 3
 #define RECORDING_KIND_SEED 4
 #define RECORDING_KIND_GONE 5
+#define RECORDING_KIND_CGROUP 6
+#define RECORDING_CGROUP_PATH 400	/* as CGROUP_PATH_MAX */
+#define RECORDING_CGROUP_SIZE (16 + RECORDING_CGROUP_PATH)
 #define RECORDING_GONE_SIZE 16
 #define RECORDING_STATS_MAX 16		/* counters the end frame has room for */
 #define RECORDING_END_SIZE (32 + 8 * RECORDING_STATS_MAX)
@@ -104,6 +113,11 @@ struct recording_item {
 			uint64_t cookie;
 			uint64_t checked_ns;
 		} gone;
+		struct {
+			uint64_t id;
+			bool found;
+			char path[RECORDING_CGROUP_PATH];	/* NUL-terminated */
+		} cgroup;
 	};
 };
 
@@ -161,6 +175,10 @@ int recording__write_snapshot(struct recording_writer *w, const struct snapshot 
  * (-ENOSPC, -EPIPE, -EIO, ...) of this writer, which stops all writing. */
 /* A connection ended as gone (kind 5). */
 int recording__write_gone(struct recording_writer *w, uint64_t cookie, uint64_t checked_ns);
+/* What cgroup id named (kind 6): path, or NULL when it was not found.
+ * -EINVAL, nothing written, for id 0 or a path that does not start with
+ * '/' or is not shorter than RECORDING_CGROUP_PATH. */
+int recording__write_cgroup(struct recording_writer *w, uint64_t id, const char *path);
 int recording__write(struct recording_writer *w, const struct ts_event *e);
 /* Write out what is buffered, so a run killed later loses nothing before
  * this point (call it once per poll round). 0 or the first write error. */
@@ -206,6 +224,7 @@ int recording__open_stream(struct recording_reader *r, FILE *f, struct recording
  * naming the frame ("record N") and its byte offset:
  *   -ENODATA  the file ends inside a frame, or without an end frame
  *   -EBADMSG  a checksum mismatch, an impossible length or kind, a record
+ *             or cgroup frame
  *             that fails recording__event_ok() or a seed that fails
  *             recording__seed_ok(), a snapshot that is not the first
  *             frame, seeds without a snapshot, after the first record or

@@ -154,17 +154,16 @@ static bool pair_done(struct tracer_run *t, void *arg)
 	       cookie_by_ports(t, cport, port, "TIME_WAIT");
 }
 
-/* Every record with an owner between these ports names c; returns how
- * many there were. */
-static int check_named(struct tracer_run *t, const struct test_cg *c, int sport, int dport,
-		       const char *container)
+/* Every record with an owner between these ports names c (id: its id);
+ * returns how many there were. */
+static int check_named(json_t *records, const struct test_cg *c, int64_t id, int sport,
+		       int dport, const char *container)
 {
-	int64_t id = cg_id(c);
 	size_t i;
 	json_t *r;
 	int n = 0;
 
-	json_array_foreach(t->records, i, r) {
+	json_array_foreach(records, i, r) {
 		const char *cg = jstr(r, "cgroup"), *ct = jstr(r, "container");
 
 		if (jint(r, "sport") != sport || jint(r, "dport") != dport || jnull(r, "pid"))
@@ -224,51 +223,105 @@ static void make_hex_id(char out[65])
 	out[64] = '\0';
 }
 
-static void container_body(struct test_cg *c, const char *id, const char *tl_path)
+/* The connections' ports and the cgroup's id, for the replay's check. */
+struct container_run {
+	int port, cport;
+	int64_t id;
+};
+
+/* The records and timeline name the cgroup and container throughout. */
+static void check_container(json_t *records, const struct test_cg *c, const char *id,
+			    const struct container_run *x)
 {
-	const char *targs[] = { "-j", "--timeline", tl_path, NULL };
+	int n = check_named(records, c, x->id, x->port, x->cport, id);
+
+	EXPECT(n >= 5, "%d owned records of the server connection, expected at least 5", n);
+	n = check_named(records, c, x->id, x->cport, x->port, id);
+	EXPECT(n >= 4, "%d owned records of the client connection, expected at least 4", n);
+	n = check_named(records, c, x->id, x->port, 0, id);
+	EXPECT(n >= 2, "%d owned records of the listener, expected at least 2", n);
+}
+
+static void container_body(struct test_cg *c, const char *id, const char *tl_path,
+			   const char *rec_path, struct container_run *x)
+{
+	const char *targs[] = { "-j", "--timeline", tl_path, "--record", rec_path, NULL };
 	struct tracer_run t = {};
 	json_t *rep = NULL;
-	int port, cport, n;
 
+	x->id = cg_id(c);
 	if (pair_in_cgroup(c, &t, targs, &rep)) {
 		EXPECT(0, "pair did not run in the cgroup");
 		goto out;
 	}
-	port = (int)jint(rep, "port");
-	cport = (int)jint(rep, "client_port");
+	x->port = (int)jint(rep, "port");
+	x->cport = (int)jint(rep, "client_port");
 	EXPECT(tracer_wait(&t, pair_done, rep), "the pair's records did not all arrive");
 	tracer_stop(&t, SIGINT);
 	/* The server's side, the listener-owned records too; the client's,
 	 * and the listener's. */
-	n = check_named(&t, c, port, cport, id);
-	EXPECT(n >= 5, "%d owned records of the server connection, expected at least 5", n);
-	n = check_named(&t, c, cport, port, id);
-	EXPECT(n >= 4, "%d owned records of the client connection, expected at least 4", n);
-	n = check_named(&t, c, port, 0, id);
-	EXPECT(n >= 2, "%d owned records of the listener, expected at least 2", n);
-	check_timeline(tl_path, c, port, cport, id);
+	check_container(t.records, c, id, x);
+	check_timeline(tl_path, c, x->port, x->cport, id);
 	check_summary(&t);
 out:
 	json_decref(rep);
 	tracer_free(&t);
 }
 
-/* A scenario in a cgroup shaped as docker names its containers. */
+/* The recording replayed once the cgroup is gone: the names it kept. */
+static void check_replay(const char *rec_path, const struct test_cg *c, const char *id,
+			 const struct container_run *x)
+{
+	const char *argv[] = { cfg.tracer, "--replay", rec_path, "-j", NULL };
+	char *out = NULL, *err = NULL, *save = NULL;
+	int st = run_capture(argv, &out, &err);
+	json_t *records = json_array();
+
+	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "--replay: status %d: %s",
+	       WEXITSTATUS(st), err ? err : "");
+	for (char *l = out ? strtok_r(out, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(l, 0, NULL);
+
+		if (o)
+			json_array_append_new(records, o);
+	}
+	EXPECT(access(c->dir, F_OK) != 0, "the cgroup still exists: the replay proves nothing");
+	check_container(records, c, id, x);
+	json_decref(records);
+	free(out);
+	free(err);
+}
+
+/* A scenario in a cgroup shaped as docker names its containers, live and
+ * in a replay after the cgroup is gone. */
 void t_cgroup_container(void)
 {
 	char id[65], leaf[96], tl_path[] = "/tmp/tcpstate-cgtl.XXXXXX";
+	char rec_path[] = "/tmp/tcpstate-cgrec.XXXXXX";
+	struct container_run x = {};
 	struct test_cg c;
-	int fd = mkstemp(tl_path);
+	int fd = mkstemp(tl_path), rfd = mkstemp(rec_path);
+	bool made;
 
-	CHECK(fd >= 0, "mkstemp: %s", strerror(errno));
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	if (rfd >= 0)
+		close(rfd);
+	if (fd < 0 || rfd < 0) {
+		check_fail(__FILE__, __LINE__, "mkstemp: %s", strerror(errno));
+		goto out;
+	}
 	make_hex_id(id);
 	snprintf(leaf, sizeof(leaf), "docker-%s.scope", id);
-	if (cg_make(&c, 1, leaf))
-		container_body(&c, id, tl_path);
+	made = cg_make(&c, 1, leaf);
+	if (made)
+		container_body(&c, id, tl_path, rec_path, &x);
 	cg_remove(&c);
+	if (made && x.port > 0)
+		check_replay(rec_path, &c, id, &x);
+out:
 	unlink(tl_path);
+	unlink(rec_path);
 }
 
 static void filter_body(struct test_cg *c)
@@ -305,7 +358,7 @@ static void filter_body(struct test_cg *c)
 	EXPECT(count_cookie(&t, cookie_by_ports(&t, cport, port, "ESTABLISHED")) == 5,
 	       "inside client socket: %d records, expected 5",
 	       count_cookie(&t, cookie_by_ports(&t, cport, port, "ESTABLISHED")));
-	check_named(&t, c, port, cport, NULL);
+	check_named(t.records, c, cg_id(c), port, cport, NULL);
 	check_summary(&t);
 out:
 	json_decref(out_rep);
