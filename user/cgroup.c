@@ -370,12 +370,14 @@ static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth,
 		close(dirfd);
 		return false;
 	}
-	while (!found && (de = readdir(d)) && ++*dirs <= WALK_DIRS_MAX) {
+	while (!found && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		int sub;
 
 		if (de->d_type != DT_DIR || de->d_name[0] == '.' || len + 1 + n >= CGROUP_PATH_MAX)
 			continue;
+		if (++*dirs > WALK_DIRS_MAX)
+			break;
 		path[len] = '/';
 		memcpy(path + len + 1, de->d_name, n + 1);
 		if (de->d_ino == id) {
