@@ -191,7 +191,8 @@ struct ts_event {
 	__u8 pad2[2];
 	/* Last, so that recordings of versions 2 and 3, whose records end
 	 * before it, are this layout's prefix. */
-	__u64 cgroup_id;	/* the owner's (close, shutdown: caller's) cgroup v2 id; 0: not known */
+	__u64 cgroup_id;	/* the owner's (close, shutdown: the caller's) cgroup
+				 * v2 id; 0: not known */
 };
 
 #endif /* TCPSTATE_H */

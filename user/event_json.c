@@ -72,7 +72,8 @@ static char *put_common(char *p, const struct ts_event *e, const struct clock_ma
 }
 
 char *event_json__head(char *p, const char *type, const struct ts_event *e,
-		       const struct clock_map *clk, bool before_start, const struct cgroup_name *cg)
+		       const struct clock_map *clk, bool before_start,
+		       const struct cgroup_name *cg)
 {
 	p = fmt__str(fmt__lit(p, "\"type\":\""), type);
 	*p++ = '"';

@@ -23,7 +23,8 @@ char *event_json__line(char *p, const struct ts_event *e, const struct clock_map
  * "before_start" when set), without braces, for records built with the
  * generic writer (alerts); at most EVENT_JSON_MAX - 200 bytes. */
 char *event_json__head(char *p, const char *type, const struct ts_event *e,
-		       const struct clock_map *clk, bool before_start, const struct cgroup_name *cg);
+		       const struct clock_map *clk, bool before_start,
+		       const struct cgroup_name *cg);
 /* ,"cgroup_id":...,"cgroup":...,"container":... of an owner: null when
  * not known (id 0, or cg NULL or not found). */
 char *event_json__cgroup(char *p, uint64_t id, const struct cgroup_name *cg);

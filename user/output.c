@@ -58,11 +58,11 @@ static void json_head(struct output *o, const char *type, uint64_t mono_ns)
  * serializer, then the generic writer for the rest. */
 static void json_common(struct output *o, const char *type, const struct ts_event *e)
 {
+	const struct cgroup_name *cg = cgroup_names__get(o->cg, e->cgroup_id);
 	char b[EVENT_JSON_MAX];
 
 	json__begin_object(&o->j);
-	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false,
-								cgroup_names__get(o->cg, e->cgroup_id)) - b));
+	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false, cg) - b));
 }
 
 /* A header and a line, or a JSON line, fit the room outbuf__space() gives. */
