@@ -30,9 +30,12 @@ static __always_inline bool port_wanted(void *map, __u16 port)
 }
 
 /* The user's filters. pid matches the socket's owner or, for calls on the
- * socket, the caller. */
-static __always_inline bool wanted(const struct sock_id *id, __u32 owner_pid, __u32 caller_pid)
+ * socket, the caller; in_cgroup is that owner's or caller's. */
+static __always_inline bool wanted(const struct sock_id *id, __u32 owner_pid, __u32 caller_pid,
+				   bool in_cgroup)
 {
+	if (filter_cgroup && !in_cgroup)
+		return false;
 	if (filter_netns && id->netns != filter_netns)
 		return false;
 	if (filter_family && id->family != filter_family)
@@ -75,6 +78,7 @@ static __always_inline void wire_owner(struct ts_wire_owner *wo, const struct ow
 	wo->pid = o->pid;
 	wo->owner_src = o->pid ? o->src : TS_OWNER_NONE;
 	__builtin_memcpy(wo->comm, o->comm, sizeof(wo->comm));
+	wo->cgroup_id = o->pid ? o->cgroup_id : 0;
 }
 
 /* The identity of the socket at sk, whose common fields are skc and sid
@@ -167,7 +171,7 @@ static __always_inline bool sock_call_send(struct ts_wire *w, const struct sock 
 	struct sock_id sid;
 
 	sock_id(sk, skc, trusted, &sid);
-	if (!wanted(&sid, o->pid, caller_pid))
+	if (!wanted(&sid, o->pid, caller_pid, o->in_cgroup))
 		return false;
 	w->newstate = skc_state(skc);
 	w->wflags = TS_WF_OWNER;

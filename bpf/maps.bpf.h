@@ -18,6 +18,9 @@ const volatile __u16 filter_family;
 const volatile __u32 filter_netns;
 const volatile bool filter_sport;
 const volatile bool filter_dport;
+/* -c: only sockets whose owner (or, for calls, caller) runs under the
+ * cgroup in cgroup_filter[0]. */
+const volatile bool filter_cgroup;
 /* Buckets in socks and tw_live, less one: powers of two set by user space. */
 const volatile __u32 sock_buckets_mask = 0;
 const volatile __u32 tw_buckets_mask = 0;
@@ -61,9 +64,20 @@ struct {
 struct owner {
 	__u32 pid;
 	__u8 src;		/* enum ts_owner_src */
-	__u8 pad[3];
+	__u8 in_cgroup;		/* under -c's cgroup when recorded (1 without -c) */
+	__u8 pad[2];
 	char comm[TS_COMM_LEN];
+	__u64 cgroup_id;	/* cgroup v2 id of the owner's cgroup; 0: not known */
 };
+
+/* -c's cgroup, as libbpf-tools take it: a cgroup directory's fd in slot 0,
+ * tested with bpf_current_task_under_cgroup() (descendants count too). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
 
 /* What the tracer keeps per socket. */
 struct sock_info {
@@ -103,6 +117,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sock_bucket);
 } socks SEC(".maps");
+
+/* The state program's stand-in entry for a socket the table cannot hold
+ * (a failed lookup: never, with every index in range). Off the stack, which
+ * the owner's cgroup id pushed past 512 bytes; a nested run that shares it
+ * can only garble a record that had no entry anyway. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_info);
+} sock_spare SEC(".maps");
 
 struct listen_key {
 	__u32 netns;

@@ -44,6 +44,10 @@ static __always_inline bool current_owner(struct owner *o)
 	o->pid = id >> 32;
 	o->src = TS_OWNER_SYSCALL;
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	/* Tested here, where the owner is recorded: the records that follow
+	 * run in softirq, in whatever task's cgroup. */
+	o->in_cgroup = !filter_cgroup || bpf_current_task_under_cgroup(&cgroup_filter, 0) == 1;
 	return true;
 }
 

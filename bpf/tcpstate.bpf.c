@@ -58,7 +58,8 @@ static __always_inline bool owner_same(const struct owner *a, const struct owner
 {
 	const __u64 *x = (const __u64 *)a->comm, *y = (const __u64 *)b->comm;
 
-	return a->pid == b->pid && a->src == b->src && x[0] == y[0] && x[1] == y[1];
+	return a->pid == b->pid && a->src == b->src && a->cgroup_id == b->cgroup_id &&
+	       x[0] == y[0] && x[1] == y[1];
 }
 
 static __always_inline void owner_set(struct sock_info *si, const struct owner *o)
@@ -149,7 +150,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	__u64 now = bpf_ktime_get_ns(), cookie = 0, last_ns, birth_ns = 0;
 	bool born = oldstate == TCP_CLOSE || child_birth(oldstate, newstate);
 	enum history hist;
-	struct sock_info *si, spare = {};
+	struct sock_info *si;
 	const struct sock_common *skc;
 	union skc_copy copy;
 	struct owner cur;
@@ -165,8 +166,14 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
 	si = sock_entry_unnamed(sk);
-	if (!si)
-		si = &spare;
+	if (!si) {
+		__u32 zero = 0;
+
+		si = bpf_map_lookup_elem(&sock_spare, &zero);
+		if (!si)
+			return 0;
+		__builtin_memset(si, 0, sizeof(*si));
+	}
 	hist = check_history(si, born, oldstate);
 	if (child_birth(oldstate, newstate)) {
 		/* inet_csk_clone_lock() sets the child's state before its
@@ -205,7 +212,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING))
 		tw_substate = tw_handoff(sk, skc, &id, si, now);
 
-	if (!wanted(&id, si->owner.pid, 0))
+	if (!wanted(&id, si->owner.pid, 0, si->owner.in_cgroup))
 		return 0;
 	/* Counted for the sockets traced only, as the records they mark. */
 	if (hist == HIST_UNTRACKED)

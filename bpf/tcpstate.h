@@ -127,6 +127,7 @@ struct ts_wire_owner {
 	__u8 owner_src;		/* enum ts_owner_src */
 	__u8 pad[3];
 	char comm[TS_COMM_LEN];
+	__u64 cgroup_id;	/* the owner's cgroup v2 id; 0: not known */
 };
 
 struct ts_wire_ident {
@@ -188,6 +189,10 @@ struct ts_event {
 	__u8 tw_substate;	/* timewait records: FIN_WAIT2 or TIME_WAIT */
 	__u8 tw_reason;		/* TIME_WAIT -> CLOSE: enum ts_tw_reason */
 	__u8 pad2[2];
+	/* Last, so that recordings of versions 2 and 3, whose records end
+	 * before it, are this layout's prefix. */
+	__u64 cgroup_id;	/* the owner's (close, shutdown: the caller's) cgroup
+				 * v2 id; 0: not known */
 };
 
 #endif /* TCPSTATE_H */

@@ -227,7 +227,7 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 	/* User space forgot it at the cancel it holds: the end says all. */
 	live->ident_gen = 0;
 	tw_sock_id(tw, skc_of((const struct sock *)tw, false, &c), &id);
-	if (!wanted(&id, live->owner.pid, 0))
+	if (!wanted(&id, live->owner.pid, 0, live->owner.in_cgroup))
 		return;
 	wire_head(&w, TS_EV_TW_REARM, bpf_ktime_get_ns(), live->cookie);
 	w.flags = TS_EVF_TIMEWAIT;
@@ -275,7 +275,7 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 	struct sock_id id;
 
 	tw_sock_id(tw, skc, &id);
-	if (!wanted(&id, live->owner.pid, 0))
+	if (!wanted(&id, live->owner.pid, 0, live->owner.in_cgroup))
 		return;
 	wire_head(&w, TS_EV_STATE, now, live->cookie);
 	w.flags = TS_EVF_TIMEWAIT | (live->synth_cookie ? TS_EVF_SYNTH_COOKIE : 0);

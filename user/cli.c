@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroup.h"
 #include "metrics_export.h"
 
 #define PROG "tcpstate-trace"
@@ -20,6 +21,7 @@ static const char doc[] =
 "    tcpstate-trace -T             # with a time column\n"
 "    tcpstate-trace -j | jq .      # one JSON object per line\n"
 "    tcpstate-trace -p 181         # only sockets owned by PID 181\n"
+"    tcpstate-trace -c /sys/fs/cgroup/system.slice/nginx.service  # only that cgroup\n"
 "    tcpstate-trace -L 80,443      # only local ports 80 and 443\n"
 "    tcpstate-trace -D 5432        # only remote port 5432\n"
 "    tcpstate-trace -4             # IPv4 only\n"
@@ -54,12 +56,15 @@ enum {
 	OPT_MAX_SOCKETS,
 	OPT_METRICS,
 	OPT_METRICS_FILE,
+	OPT_METRICS_LABELS,
 	OPT_USAGE,
 	OPT_VERSION,
 };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "Only sockets owned by this process", 0 },
+	{ "cgroup", 'c', "PATH", 0,
+	  "Only sockets whose owners run under this cgroup v2 directory (or below it)", 0 },
 	{ "localport", 'L', "PORTS", 0, "Only these local ports (comma-separated, up to 64)", 0 },
 	{ "remoteport", 'D', "PORTS", 0, "Only these remote ports (comma-separated, up to 64)", 0 },
 	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
@@ -104,6 +109,8 @@ static const struct argp_option options[] = {
 	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1)", 0 },
 	{ "metrics-file", OPT_METRICS_FILE, "PATH", 0,
 	  "Write the same metrics to PATH atomically every -i SECS (default 1) and at exit", 0 },
+	{ "metrics-labels", OPT_METRICS_LABELS, "LABELS", 0,
+	  "Labels of the per-owner metrics: comm (default), container, or comm,container", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
 	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
@@ -191,6 +198,28 @@ int cli__parse_ports(const char *s, uint16_t *ports, int max, const char **msg)
 	return n;
 }
 
+int cli__parse_labels(const char *s, unsigned *labels)
+{
+	char buf[64], *save = NULL;
+	unsigned v = 0;
+
+	if (!s || !*s || strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strcmp(t, "comm") == 0)
+			v |= LATENCY_KEY_COMM;
+		else if (strcmp(t, "container") == 0)
+			v |= LATENCY_KEY_CONTAINER;
+		else
+			return -1;
+	}
+	if (!v)
+		return -1;
+	*labels = v;
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct parse_ctx *ctx = state->input;
@@ -203,6 +232,22 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'p':
 		if (cli__parse_u32(arg, 1, 0x7fffffff, &o->pid)) {
 			usage_error("invalid PID '%s'", arg);
+			return EINVAL;
+		}
+		break;
+	case 'c':
+		/* Checked now so that a typo is a usage error, not a load failure. */
+		if (!cgroup__id_of(arg)) {
+			fprintf(stderr, PROG ": invalid cgroup '%s': %s\n", arg,
+				errno == ENOTDIR ? "not a cgroup v2 directory" : strerror(errno));
+			return EINVAL;
+		}
+		o->cgroup_path = arg;
+		break;
+	case OPT_METRICS_LABELS:
+		if (cli__parse_labels(arg, &o->metrics_labels)) {
+			usage_error("invalid --metrics-labels '%s': comm, container or "
+				    "comm,container", arg);
 			return EINVAL;
 		}
 		break;
@@ -381,8 +426,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return EINVAL;
 		}
 		if (o->replay_path && (o->pid || o->nsports || o->ndports || o->family ||
-				       o->all_netns || o->snapshot_only || o->record_path)) {
-			usage_error("%s", "--replay takes no -p, -L, -D, -4, -6, --all-netns, "
+				       o->all_netns || o->snapshot_only || o->record_path ||
+				       o->cgroup_path)) {
+			usage_error("%s", "--replay takes no -p, -c, -L, -D, -4, -6, --all-netns, "
 				    "--snapshot or --record: filters ran when the file was recorded");
 			return EINVAL;
 		}
@@ -404,6 +450,7 @@ void cli__defaults(struct cli_opts *o)
 	o->attach = ATTACH_AUTO;
 	o->close_wait_alert_s = 10;
 	o->max_sockets = 65536;
+	o->metrics_labels = LATENCY_KEY_COMM;
 }
 
 enum cli_result cli__parse(int argc, char **argv, struct cli_opts *o)

@@ -27,6 +27,7 @@ enum close_attach {
 
 struct cli_opts {
 	uint32_t pid;			/* 0: any */
+	const char *cgroup_path;	/* -c: only owners under this cgroup v2 directory */
 	uint16_t sports[TS_MAX_PORTS];
 	int nsports;
 	uint16_t dports[TS_MAX_PORTS];
@@ -55,6 +56,7 @@ struct cli_opts {
 	bool metrics;			/* --metrics: serve at metrics_listen */
 	struct metrics_listen metrics_listen;
 	const char *metrics_file;	/* --metrics-file PATH */
+	unsigned metrics_labels;	/* --metrics-labels: enum latency_key bits; default comm */
 };
 
 enum cli_result {
@@ -81,6 +83,9 @@ int cli__parse_ports(const char *s, uint16_t *ports, int max, const char **msg);
 int cli__parse_size(const char *s, uint32_t *bytes);
 /* Parse a decimal number in [min, max]; 0 on success, -1 if invalid. */
 int cli__parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* Parse "comm", "container" or both, comma-separated, into enum
+ * latency_key bits; 0 or -1. */
+int cli__parse_labels(const char *s, unsigned *labels);
 
 const char *state_hook__name(enum state_hook h);
 const char *close_attach__name(enum close_attach a);

@@ -252,6 +252,7 @@ static struct conn *insert(struct conn_table *t, const struct ts_event *e)
 		c->ident.pid = 0;
 		c->ident.owner_src = TS_OWNER_NONE;
 		memset(c->ident.comm, 0, sizeof(c->ident.comm));
+		c->ident.cgroup_id = 0;
 	}
 	if (2 * (t->nhashed + 1) > t->nslots)
 		grow(t);
@@ -290,6 +291,7 @@ static void refresh_ident(struct conn *c, const struct ts_event *e)
 		c->ident.pid = e->pid;
 		c->ident.owner_src = e->owner_src;
 		memcpy(c->ident.comm, e->comm, sizeof(e->comm));
+		c->ident.cgroup_id = e->cgroup_id;
 	}
 }
 

@@ -41,6 +41,9 @@ struct engine {
 	struct metrics_prog progs[64];
 	int nprogs;
 	char kernel[65];
+	/* The cgroup ids whose names went to the recording, by the names'
+	 * cache slot: what a replay's cache holds when the id's records come. */
+	uint64_t rec_cg[CGROUP_NAMES_SLOTS];
 };
 
 /* Every connection leaving the table: counted, and to the timeline. */
@@ -58,6 +61,14 @@ static void on_conn_end(void *ctx, const struct conn *c, enum conn_exit why)
 		e->timeline_err = timeline__write(&e->tl, &l);
 }
 
+/* The container of an owner's cgroup, for the metrics' labels. */
+static const char *owner_container(void *names, uint64_t cgroup_id)
+{
+	const struct cgroup_name *n = cgroup_names__get(names, cgroup_id);
+
+	return n && n->has_container ? n->container.id : NULL;
+}
+
 static int timeline_open(struct engine *e)
 {
 	int err;
@@ -71,6 +82,7 @@ static int timeline_open(struct engine *e)
 		return err;
 	}
 	e->timeline_open = true;
+	e->tl.cg = e->out->cg;
 	e->events_quiet = e->events_quiet || strcmp(e->o.timeline_path, "-") == 0;
 	return 0;
 }
@@ -92,6 +104,8 @@ static int metrics_open(struct engine *e)
 	if (tw_report__port_range(&lo, &hi))
 		lo = 1, hi = 0;	/* unknown: no ratio */
 	metrics__watch(e->m, &e->conns, lo, hi);
+	if (e->o.metrics_labels)
+		latency__set_key(&e->m->lat, e->o.metrics_labels, owner_container, e->out->cg);
 	err = metrics_export__new(&e->mx, e->o.metrics_listen, e->o.metrics_file, msg,
 				  sizeof(msg));
 	if (err) {
@@ -255,6 +269,21 @@ static int report(struct engine *e, const struct ts_event *ev, struct conn *c)
 	return err;
 }
 
+/* The recording gets what an owner's cgroup id names before the record
+ * that carries it, so a replay elsewhere, or after the cgroup is gone,
+ * names it the same. */
+static int record_cgroup(struct engine *e, uint64_t id)
+{
+	uint64_t *slot = &e->rec_cg[cgroup_names__slot(id) % CGROUP_NAMES_SLOTS];
+	const struct cgroup_name *n;
+
+	if (!id || *slot == id)
+		return 0;
+	*slot = id;
+	n = cgroup_names__get(e->out->cg, id);
+	return recording__write_cgroup(e->o.rec, id, n && n->found ? n->path : NULL);
+}
+
 /* ev, whose connection is c (looked up by conn_of()). */
 static int feed(struct engine *e, const struct ts_event *ev, struct conn *c)
 {
@@ -266,7 +295,11 @@ static int feed(struct engine *e, const struct ts_event *ev, struct conn *c)
 	if (ev->drop_gen > e->lost)
 		e->lost = ev->drop_gen;
 	if (e->o.rec) {
-		int err = recording__write(e->o.rec, ev);
+		int err = record_cgroup(e, ev->cgroup_id);
+
+		if (err && err != -EINVAL)
+			return e->write_err = err;
+		err = recording__write(e->o.rec, ev);
 
 		if (err == -EINVAL)
 			e->sum.malformed++;

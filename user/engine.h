@@ -55,6 +55,7 @@ struct engine_opts {
 	const struct metrics_listen *metrics_listen;	/* serve metrics here; NULL: not */
 	const char *metrics_file;	/* and write them here; NULL: not */
 	uint64_t metrics_file_ns;	/* that often */
+	unsigned metrics_labels;	/* enum latency_key: the per-owner metrics' labels */
 	engine_health_fn health;	/* the source's own counters; NULL: none to add */
 	void *health_ctx;
 };

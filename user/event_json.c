@@ -8,19 +8,39 @@
 #include "json_writer.h"
 #include "tcp_names.h"
 
-static char *put_owner(char *p, const struct ts_event *e)
+char *event_json__cgroup(char *p, uint64_t id, const struct cgroup_name *cg)
+{
+	if (!id)
+		return fmt__lit(p, ",\"cgroup_id\":null,\"cgroup\":null,\"container\":null");
+	p = fmt__u64(fmt__lit(p, ",\"cgroup_id\":"), id);
+	if (!cg || !cg->found)
+		return fmt__lit(p, ",\"cgroup\":null,\"container\":null");
+	p = fmt__lit(p, ",\"cgroup\":\"");
+	p = json__escape(p, cg->path, strnlen(cg->path, sizeof(cg->path)));
+	if (!cg->has_container)
+		return fmt__lit(p, "\",\"container\":null");
+	p = fmt__lit(p, "\",\"container\":\"");
+	p = json__escape(p, cg->container.id, strnlen(cg->container.id, sizeof(cg->container.id)));
+	*p++ = '"';
+	return p;
+}
+
+static char *put_owner(char *p, const struct ts_event *e, const struct cgroup_name *cg)
 {
 	const char *src = e->owner_src == TS_OWNER_SYSCALL ? "syscall\""
 			  : e->owner_src == TS_OWNER_LISTENER ? "listener\"" : NULL;
 
 	if (e->owner_src == TS_OWNER_NONE || !e->pid)
-		return fmt__lit(p, ",\"pid\":null,\"comm\":null,\"owner_src\":null");
+		return fmt__lit(p, ",\"pid\":null,\"comm\":null,\"owner_src\":null,"
+			       "\"cgroup_id\":null,\"cgroup\":null,\"container\":null");
 	p = fmt__u64(fmt__lit(p, ",\"pid\":"), e->pid);
 	p = fmt__lit(p, ",\"comm\":\"");
 	p = json__escape(p, e->comm, strnlen(e->comm, sizeof(e->comm)));
 	if (!src)	/* an owner source this build does not know */
-		return fmt__lit(p, "\",\"owner_src\":null");
-	return fmt__str(fmt__lit(p, "\",\"owner_src\":\""), src);
+		p = fmt__lit(p, "\",\"owner_src\":null");
+	else
+		p = fmt__str(fmt__lit(p, "\",\"owner_src\":\""), src);
+	return event_json__cgroup(p, e->cgroup_id, cg);
 }
 
 char *event_json__addrs(char *p, const struct ts_event *id)
@@ -36,14 +56,14 @@ char *event_json__addrs(char *p, const struct ts_event *id)
 
 /* From "ts" on: what follows "type" in every connection record. */
 static char *put_common(char *p, const struct ts_event *e, const struct clock_map *clk,
-			bool before_start)
+			bool before_start, const struct cgroup_name *cg)
 {
 	p = clock__rfc3339_put(clock__to_realtime_ns(clk, e->mono_ns), fmt__lit(p, ",\"ts\":\""));
 	p = fmt__u64(fmt__lit(p, "\",\"mono_ns\":"), e->mono_ns);
 	p = fmt__u64(fmt__lit(p, ",\"cookie\":"), e->cookie);
 	if (e->flags & TS_EVF_SYNTH_COOKIE)
 		p = fmt__lit(p, ",\"cookie_synthetic\":true");
-	p = put_owner(p, e);
+	p = put_owner(p, e, cg);
 	*p++ = ',';
 	p = event_json__addrs(p, e);
 	if (before_start)
@@ -52,11 +72,12 @@ static char *put_common(char *p, const struct ts_event *e, const struct clock_ma
 }
 
 char *event_json__head(char *p, const char *type, const struct ts_event *e,
-		       const struct clock_map *clk, bool before_start)
+		       const struct clock_map *clk, bool before_start,
+		       const struct cgroup_name *cg)
 {
 	p = fmt__str(fmt__lit(p, "\"type\":\""), type);
 	*p++ = '"';
-	return put_common(p, e, clk, before_start);
+	return put_common(p, e, clk, before_start, cg);
 }
 
 static char *put_fd(char *p, int32_t fd)
@@ -112,34 +133,37 @@ static char *reset_line(char *p, const struct ts_event *e)
 }
 
 char *event_json__line(char *p, const struct ts_event *e, const struct clock_map *clk,
-		       bool before_start)
+		       bool before_start, const struct cgroup_name *cg)
 {
 	switch (e->type) {
 	case TS_EV_STATE:
-		p = state_line(put_common(fmt__lit(p, "{\"type\":\"state\""), e, clk, before_start), e);
+		p = put_common(fmt__lit(p, "{\"type\":\"state\""), e, clk, before_start, cg);
+		p = state_line(p, e);
 		break;
 	case TS_EV_CLOSE:
-		p = close_line(put_common(fmt__lit(p, "{\"type\":\"close\""), e, clk, before_start), e);
+		p = put_common(fmt__lit(p, "{\"type\":\"close\""), e, clk, before_start, cg);
+		p = close_line(p, e);
 		break;
 	case TS_EV_SHUTDOWN:
-		p = put_common(fmt__lit(p, "{\"type\":\"shutdown\""), e, clk, before_start);
+		p = put_common(fmt__lit(p, "{\"type\":\"shutdown\""), e, clk, before_start, cg);
 		p = shutdown_line(p, e);
 		break;
 	case TS_EV_ACCEPT:
-		p = put_common(fmt__lit(p, "{\"type\":\"accept\""), e, clk, before_start);
+		p = put_common(fmt__lit(p, "{\"type\":\"accept\""), e, clk, before_start, cg);
 		p = put_fd(p, e->fd);
 		break;
 	default:
-		p = reset_line(put_common(fmt__lit(p, "{\"type\":\"reset\""), e, clk, before_start), e);
+		p = put_common(fmt__lit(p, "{\"type\":\"reset\""), e, clk, before_start, cg);
+		p = reset_line(p, e);
 		break;
 	}
 	return fmt__lit(p, "}\n");
 }
 
 char *event_json__gone(char *p, const struct ts_event *id, int state, const struct clock_map *clk,
-		       bool before_start)
+		       bool before_start, const struct cgroup_name *cg)
 {
-	p = put_common(fmt__lit(p, "{\"type\":\"gone\""), id, clk, before_start);
+	p = put_common(fmt__lit(p, "{\"type\":\"gone\""), id, clk, before_start, cg);
 	p = tcp_state__put(fmt__lit(p, ",\"last_state\":\""), (uint8_t)state);
 	return fmt__lit(p, "\"}\n");
 }

@@ -52,39 +52,94 @@ void latency__free(struct latency *l)
 	memset(l, 0, sizeof(*l));
 }
 
-const char *latency__owner_comm(const struct ts_event *e, const struct conn *c)
+void latency__set_key(struct latency *l, unsigned key, latency_container_fn container_of,
+		      void *ctx)
+{
+	l->key = key;
+	l->container_of = container_of;
+	l->container_ctx = ctx;
+	for (uint32_t g = 0; l->groups && g < l->ngroups; g++)
+		l->groups[g].key = key;
+}
+
+const struct ts_event *latency__owner(const struct ts_event *e, const struct conn *c)
 {
 	if (e->owner_src != TS_OWNER_NONE && e->pid)
-		return e->comm;
+		return e;
 	if (c && c->ident.owner_src != TS_OWNER_NONE && c->ident.pid)
-		return c->ident.comm;
+		return &c->ident;
 	return NULL;
+}
+
+const char *latency__owner_comm(const struct ts_event *e, const struct conn *c)
+{
+	const struct ts_event *o = latency__owner(e, c);
+
+	return o ? o->comm : NULL;
+}
+
+/* comm NUL-padded: two words; a container, when there is one, mixed in. */
+static uint64_t key_hash(const char comm[TS_COMM_LEN], const char *container)
+{
+	uint64_t k[2], h;
+
+	memcpy(k, comm, sizeof(k));
+	h = k[0] ^ (k[1] * 0x9e3779b97f4a7c15ULL);
+	for (size_t i = 0; i < CGROUP_CONTAINER_MAX && container[i]; i++)
+		h = (h ^ (unsigned char)container[i]) * 0x100000001b3ULL;
+	return h * 0xff51afd7ed558ccdULL;
+}
+
+/* The group of a comm and container (NULL: none), both NUL-padded here. */
+static struct latency_group *group_by(struct latency *l, const char comm[TS_COMM_LEN],
+				      const char container[CGROUP_CONTAINER_MAX])
+{
+	uint32_t i = (uint32_t)(key_hash(comm, container) >> 32) & (LATENCY_SLOTS - 1);
+
+	for (; l->slots[i]; i = (i + 1) & (LATENCY_SLOTS - 1)) {
+		struct latency_group *g = &l->groups[l->slots[i]];
+
+		if (memcmp(g->comm, comm, TS_COMM_LEN) == 0 &&
+		    memcmp(g->container, container, CGROUP_CONTAINER_MAX) == 0)
+			return g;
+	}
+	if (l->ngroups >= LATENCY_GROUPS_ALL)
+		return &l->groups[GROUP_OTHER];
+	l->slots[i] = (uint16_t)l->ngroups;
+	memcpy(l->groups[l->ngroups].comm, comm, TS_COMM_LEN);
+	memcpy(l->groups[l->ngroups].container, container, CGROUP_CONTAINER_MAX);
+	l->groups[l->ngroups].key = l->key;
+	return &l->groups[l->ngroups++];
 }
 
 struct latency_group *latency__group(struct latency *l, const char *comm)
 {
-	uint64_t key[2] = { 0, 0 }, hash;
-	uint32_t i;
+	char c[TS_COMM_LEN] = { 0 }, none[CGROUP_CONTAINER_MAX] = { 0 };
 
 	if (!l->groups)
 		return NULL;
 	if (!comm)
 		return &l->groups[GROUP_UNKNOWN];
 	/* Only the bytes up to the NUL: whatever follows it is not the name. */
-	memcpy(key, comm, strnlen(comm, TS_COMM_LEN));
-	hash = (key[0] ^ (key[1] * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
-	for (i = (uint32_t)(hash >> 32) & (LATENCY_SLOTS - 1); l->slots[i];
-	     i = (i + 1) & (LATENCY_SLOTS - 1)) {
-		struct latency_group *g = &l->groups[l->slots[i]];
+	memcpy(c, comm, strnlen(comm, TS_COMM_LEN));
+	return group_by(l, c, none);
+}
 
-		if (memcmp(g->comm, key, TS_COMM_LEN) == 0)
-			return g;
-	}
-	if (l->ngroups >= LATENCY_GROUPS_ALL)
-		return &l->groups[GROUP_OTHER];
-	l->slots[i] = (uint16_t)l->ngroups;
-	memcpy(l->groups[l->ngroups].comm, key, TS_COMM_LEN);
-	return &l->groups[l->ngroups++];
+struct latency_group *latency__group_of(struct latency *l, const struct ts_event *owner)
+{
+	char c[TS_COMM_LEN] = { 0 }, k[CGROUP_CONTAINER_MAX] = { 0 };
+	const char *cont;
+
+	if (!l->groups)
+		return NULL;
+	if (!owner)
+		return &l->groups[GROUP_UNKNOWN];
+	if (!l->key || (l->key & LATENCY_KEY_COMM))
+		memcpy(c, owner->comm, strnlen(owner->comm, TS_COMM_LEN));
+	if ((l->key & LATENCY_KEY_CONTAINER) && l->container_of &&
+	    (cont = l->container_of(l->container_ctx, owner->cgroup_id)))
+		memcpy(k, cont, strnlen(cont, sizeof(k) - 1));
+	return group_by(l, c, k);
 }
 
 /* Where a record's samples go: its owner's group, or the one set. */
@@ -92,7 +147,7 @@ static struct hist *hists_of(struct latency *l, const struct ts_event *e, const 
 {
 	if (l->by == LATENCY_BY_NONE || !l->groups)
 		return l->h;
-	return latency__group(l, latency__owner_comm(e, c))->h;
+	return latency__group_of(l, latency__owner(e, c))->h;
 }
 
 /* The last close() that released the last reference, if the table kept it. */
@@ -166,7 +221,9 @@ static int group_cmp(const void *a, const void *b)
 		return nx > ny ? -1 : 1;
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
-	return memcmp(x->comm, y->comm, TS_COMM_LEN);
+	if (memcmp(x->comm, y->comm, TS_COMM_LEN))
+		return memcmp(x->comm, y->comm, TS_COMM_LEN);
+	return memcmp(x->container, y->container, CGROUP_CONTAINER_MAX);
 }
 
 size_t latency__groups(const struct latency *l,

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cgroup.h"
 #include "conn_table.h"
 #include "hist.h"
 
@@ -42,8 +43,22 @@ enum latency_group_kind {
 	LAT_GROUP_OTHER,	/* names past LATENCY_GROUPS_MAX */
 };
 
+/* What a group's key is made of (--metrics-labels): the owner's comm, its
+ * container, or both. --hist-by comm groups by comm alone. */
+enum latency_key {
+	LATENCY_KEY_COMM = 1 << 0,
+	LATENCY_KEY_CONTAINER = 1 << 1,
+};
+
+/* The container of a cgroup id (cgroup.h's id), NULL if none. */
+typedef const char *(*latency_container_fn)(void *ctx, uint64_t cgroup_id);
+
 struct latency_group {
 	char comm[TS_COMM_LEN];	/* LAT_GROUP_COMM: the name, NUL-padded */
+	/* With LATENCY_KEY_CONTAINER: the owner's container, NUL-padded;
+	 * empty when it runs in none. */
+	char container[CGROUP_CONTAINER_MAX];
+	unsigned key;		/* enum latency_key: the labels it has */
 	enum latency_group_kind kind;
 	struct hist h[LAT__MAX];
 };
@@ -58,12 +73,19 @@ struct latency {
 	struct latency_group *groups;
 	uint32_t ngroups;
 	uint16_t slots[LATENCY_SLOTS];	/* names to groups by hash; 0: free */
+	unsigned key;			/* enum latency_key; 0 is comm */
+	latency_container_fn container_of;
+	void *container_ctx;
 };
 
 /* Ready to take records, grouped by by. An all-zero struct latency is an
  * ungrouped one too. 0, or -ENOMEM. */
 int latency__init(struct latency *l, enum latency_by by);
 void latency__free(struct latency *l);
+/* Group by key (enum latency_key bits) from now on, before any sample;
+ * container_of names the containers. */
+void latency__set_key(struct latency *l, unsigned key, latency_container_fn container_of,
+		      void *ctx);
 /* Take one record; c is its connection as it was before the record (NULL
  * if not in the table). Only measured times are taken, never guessed ones.
  * Grouped, a sample goes to the group of the socket's owner: the record's
@@ -76,6 +98,11 @@ const char *latency__owner_comm(const struct ts_event *e, const struct conn *c);
  * there is room, [other] after; NULL when not grouped. Its place in
  * groups[] (below LATENCY_GROUPS_ALL) can index tables kept alongside. */
 struct latency_group *latency__group(struct latency *l, const char *comm);
+/* The record (e, else c's identity) that names the socket's owner; NULL if
+ * neither does. */
+const struct ts_event *latency__owner(const struct ts_event *e, const struct conn *c);
+/* The group of owner (NULL: not known) by the key set, as latency__group(). */
+struct latency_group *latency__group_of(struct latency *l, const struct ts_event *owner);
 /* Samples taken in all, and in one group (in all its histograms). */
 uint64_t latency__samples(const struct latency *l);
 uint64_t latency__group_samples(const struct latency_group *g);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "output.h"
 #include "run.h"
@@ -33,6 +34,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 
 	output__init(&out, stdout, opts.json, opts.timestamps);
+	/* A replay names cgroups as its recording says, never as this host
+	 * would; live without a cgroup2 mount, records keep their ids, paths
+	 * are null. */
+	out.cg = opts.replay_path ? cgroup_names__new_offline() : cgroup_names__new(NULL);
 	if (opts.replay_path)
 		status = run__replay(&opts, &out);
 	else if (opts.snapshot_only)
@@ -40,5 +45,6 @@ int main(int argc, char **argv)
 	else
 		status = run__live(&opts, &out, &exiting);
 	output__free(&out);
+	cgroup_names__free(out.cg);
 	return status;
 }

@@ -55,9 +55,10 @@ void metrics__watch(struct metrics *m, struct conn_table *t, uint32_t port_lo, u
 	conn_table__set_watch(t, on_watch, m);
 }
 
-static size_t group_index(struct metrics *m, const char *comm)
+/* owner: the record naming the owner (or caller); NULL if not known. */
+static size_t group_index(struct metrics *m, const struct ts_event *owner)
 {
-	struct latency_group *g = latency__group(&m->lat, comm);
+	struct latency_group *g = latency__group_of(&m->lat, owner);
 
 	return g ? (size_t)(g - m->lat.groups) : 0;
 }
@@ -77,7 +78,7 @@ void metrics__record(struct metrics *m, const struct ts_event *e, const struct c
 	case TS_EV_CLOSE:
 		/* The caller's name: who closed a socket others still hold. */
 		if (!e->final)
-			m->closes_not_final[group_index(m, e->pid ? e->comm : NULL)]++;
+			m->closes_not_final[group_index(m, e->pid ? e : NULL)]++;
 		break;
 	default:
 		break;
@@ -93,7 +94,7 @@ void metrics__ended(struct metrics *m, const struct lifecycle *l)
 void metrics__alert(struct metrics *m, const struct conn *c, enum diag_cause why)
 {
 	if ((unsigned)why < DIAG_CAUSE__MAX)
-		m->alerts[group_index(m, latency__owner_comm(&c->ident, NULL))][why]++;
+		m->alerts[group_index(m, latency__owner(&c->ident, NULL))][why]++;
 }
 
 /* ---- rendering ------------------------------------------------------------ */
@@ -125,13 +126,28 @@ static void label_value(FILE *f, const char *s, size_t n)
 	}
 }
 
+/* The group's labels (--metrics-labels): comm, container or both; a
+ * container is "" for an owner in none. */
 static void comm_label(FILE *f, const struct latency_group *g)
 {
-	fputs("comm=\"", f);
+	const char *fixed = g->kind == LAT_GROUP_OTHER ? "[other]" : "[unknown]";
+	bool comm = !g->key || (g->key & LATENCY_KEY_COMM);
+
+	if (comm) {
+		fputs("comm=\"", f);
+		if (g->kind == LAT_GROUP_COMM)
+			label_value(f, g->comm, sizeof(g->comm));
+		else
+			fputs(fixed, f);
+		fputc('"', f);
+	}
+	if (!(g->key & LATENCY_KEY_CONTAINER))
+		return;
+	fputs(comm ? ",container=\"" : "container=\"", f);
 	if (g->kind == LAT_GROUP_COMM)
-		label_value(f, g->comm, sizeof(g->comm));
+		label_value(f, g->container, sizeof(g->container));
 	else
-		fputs(g->kind == LAT_GROUP_OTHER ? "[other]" : "[unknown]", f);
+		fputs(fixed, f);
 	fputc('"', f);
 }
 
@@ -208,14 +224,14 @@ static void durations(FILE *f, const struct metrics *m)
 	const struct latency *l = &m->lat;
 
 	family(f, "tcpstate_state_duration_seconds", "histogram",
-	       "Time connections spent in a state, measured at both ends, by owner's comm.");
+	       "Time connections spent in a state, measured at both ends, by owner (--metrics-labels).");
 	for (int k = 0; k < LAT_CLOSE_TO_CLOSED; k++)
 		for (uint32_t g = 0; g < l->ngroups; g++)
 			if (l->groups[g].h[k].count)
 				buckets(f, "tcpstate_state_duration_seconds", latency__name(k),
 					&l->groups[g], &l->groups[g].h[k]);
 	family(f, "tcpstate_close_to_closed_seconds", "histogram",
-	       "From the final close() to CLOSE, by owner's comm.");
+	       "From the final close() to CLOSE, by owner (--metrics-labels).");
 	for (uint32_t g = 0; g < l->ngroups; g++)
 		if (l->groups[g].h[LAT_CLOSE_TO_CLOSED].count)
 			buckets(f, "tcpstate_close_to_closed_seconds", NULL, &l->groups[g],
@@ -227,7 +243,7 @@ static void per_comm(FILE *f, const struct metrics *m)
 	const struct latency *l = &m->lat;
 
 	family(f, "tcpstate_closes_not_final_total", "counter",
-	       "close() calls that left the socket open (other references), by caller's comm.");
+	       "close() calls that left the socket open (other references), by caller (--metrics-labels).");
 	for (uint32_t g = 0; g < l->ngroups; g++) {
 		if (!m->closes_not_final[g])
 			continue;
@@ -236,7 +252,7 @@ static void per_comm(FILE *f, const struct metrics *m)
 		fprintf(f, "} %" PRIu64 "\n", m->closes_not_final[g]);
 	}
 	family(f, "tcpstate_close_wait_alerts_total", "counter",
-	       "CLOSE_WAIT alerts given, by owner's comm and the cause diagnosed.");
+	       "CLOSE_WAIT alerts given, by owner (--metrics-labels) and the cause diagnosed.");
 	for (uint32_t g = 0; g < l->ngroups; g++)
 		for (int c = 0; c < DIAG_CAUSE__MAX; c++) {
 			if (!m->alerts[g][c])
@@ -255,7 +271,7 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 	uint64_t cw[LATENCY_GROUPS_ALL] = { 0 }, oldest[LATENCY_GROUPS_ALL] = { 0 };
 
 	conn_table__for_each_close_wait(r->conns, c) {
-		size_t g = group_index(m, latency__owner_comm(&c->ident, NULL));
+		size_t g = group_index(m, latency__owner(&c->ident, NULL));
 
 		cw[g]++;
 		if ((c->since_known || c->since_bound) && r->now_ns > c->state_since_ns &&
@@ -268,7 +284,7 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 			fprintf(f, "tcpstate_connections{state=\"%s\"} %" PRIu64 "\n", state_label(s),
 				m->open[s]);
 	family(f, "tcpstate_close_wait_connections", "gauge",
-	       "Connections in CLOSE_WAIT now, by owner's comm.");
+	       "Connections in CLOSE_WAIT now, by owner (--metrics-labels).");
 	for (uint32_t g = 0; g < m->lat.ngroups; g++) {
 		fputs("tcpstate_close_wait_connections{", f);
 		comm_label(f, &m->lat.groups[g]);
@@ -276,7 +292,7 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 	}
 	family(f, "tcpstate_close_wait_oldest_seconds", "gauge",
 	       "Age of the oldest connection in CLOSE_WAIT (at least, for one open before "
-	       "tracing), by owner's comm; 0 if none.");
+	       "tracing), by owner (--metrics-labels); 0 if none.");
 	for (uint32_t g = 0; g < m->lat.ngroups; g++) {
 		fputs("tcpstate_close_wait_oldest_seconds{", f);
 		comm_label(f, &m->lat.groups[g]);

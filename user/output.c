@@ -58,10 +58,11 @@ static void json_head(struct output *o, const char *type, uint64_t mono_ns)
  * serializer, then the generic writer for the rest. */
 static void json_common(struct output *o, const char *type, const struct ts_event *e)
 {
+	const struct cgroup_name *cg = cgroup_names__get(o->cg, e->cgroup_id);
 	char b[EVENT_JSON_MAX];
 
 	json__begin_object(&o->j);
-	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false) - b));
+	json__members(&o->j, b, (size_t)(event_json__head(b, type, e, &o->clk, false, cg) - b));
 }
 
 /* A header and a line, or a JSON line, fit the room outbuf__space() gives. */
@@ -77,7 +78,8 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 	if (!p)
 		return -ENOMEM;
 	if (o->json) {
-		p = event_json__line(p, e, &o->clk, before_start);
+		p = event_json__line(p, e, &o->clk, before_start,
+				     cgroup_names__get(o->cg, e->cgroup_id));
 	} else {
 		if (!o->header_done)
 			p = event_text__header(p, o->timestamps);
@@ -96,7 +98,8 @@ int output__gone(struct output *o, const struct conn *c, uint64_t checked_ns)
 		return -ENOMEM;
 	id.mono_ns = checked_ns;
 	if (o->json) {
-		p = event_json__gone(p, &id, c->state, &o->clk, c->before_start);
+		p = event_json__gone(p, &id, c->state, &o->clk, c->before_start,
+				     cgroup_names__get(o->cg, id.cgroup_id));
 	} else {
 		if (!o->header_done)
 			p = event_text__header(p, o->timestamps);

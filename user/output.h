@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "cgroup.h"
 #include "clock.h"
 #include "conn_summary.h"
 #include "conn_table.h"
@@ -25,6 +26,9 @@ struct output {
 	struct clock_map clk;
 	struct json j;		/* the records that are not events */
 	struct outbuf ob;	/* the event lines, ahead of f */
+	/* Owners' cgroup ids to paths and containers; NULL: ids only. The
+	 * caller's, set after output__init(). */
+	struct cgroup_names *cg;
 };
 
 struct run_summary {

@@ -45,8 +45,9 @@ _Static_assert(TS_STAT__MAX <= RECORDING_STATS_MAX, "the end frame holds every c
 _Static_assert(TS_TCP_MAX_STATES <= RECORDING_STATES_MAX, "the snapshot frame holds every state");
 
 /* Room for the payload of any kind of frame. */
-#define PAYLOAD_MAX (RECORDING_END_SIZE > RECORDING_SEED_SIZE ? RECORDING_END_SIZE : \
-		     RECORDING_SEED_SIZE)
+#define PAYLOAD_MAX RECORDING_CGROUP_SIZE
+_Static_assert(PAYLOAD_MAX >= RECORDING_END_SIZE && PAYLOAD_MAX >= RECORDING_SEED_SIZE,
+	       "PAYLOAD_MAX holds end and seed frames");
 _Static_assert(PAYLOAD_MAX >= RECORDING_SNAPSHOT_SIZE && PAYLOAD_MAX >= sizeof(struct ts_event),
 	       "PAYLOAD_MAX holds every frame");
 
@@ -66,7 +67,7 @@ enum { ORDER_LITTLE = 1, ORDER_BIG = 2 };
 	X(mono_ns) X(cookie) X(skaddr) X(prev_state_ns) X(type) X(oldstate)     \
 	X(newstate) X(owner_src) X(pid) X(netns) X(family) X(sport) X(dport)    \
 	X(flags) X(pad) X(drop_gen) X(saddr) X(daddr) X(comm) X(ino) X(fd) X(refs) X(how)   \
-	X(final) X(via) X(reset_dir) X(tw_substate) X(tw_reason) X(pad2)
+	X(final) X(via) X(reset_dir) X(tw_substate) X(tw_reason) X(pad2) X(cgroup_id)
 
 #define FIELD_SIZE(f) +sizeof(((struct ts_event *)0)->f)
 _Static_assert(0 TS_EVENT_FIELDS(FIELD_SIZE) == sizeof(struct ts_event),
@@ -79,6 +80,12 @@ struct field {
 
 #define FIELD_ENTRY(f) { #f, offsetof(struct ts_event, f), sizeof(((struct ts_event *)0)->f) },
 static const struct field fields[] = { TS_EVENT_FIELDS(FIELD_ENTRY) };
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* Versions 2 and 3: the same records less the last field, cgroup_id. */
+#define V3_RECORD_SIZE offsetof(struct ts_event, cgroup_id)
+#define V3_NFIELDS (NFIELDS - 1)
+_Static_assert(V3_RECORD_SIZE == 128, "version 3's records were 128 bytes");
 
 static void put16(unsigned char *p, uint16_t v)
 {
@@ -118,11 +125,12 @@ static uint32_t crc(uint32_t c, const void *buf, size_t len)
 	return (uint32_t)crc32(c, buf, (uInt)len);
 }
 
-static uint32_t layout_id(void)
+/* The layout id of the first nfields fields. */
+static uint32_t layout_id_of(size_t nfields)
 {
 	uint32_t c = crc(0, NULL, 0);
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+	for (size_t i = 0; i < nfields && i < NFIELDS; i++) {
 		unsigned char num[8];
 
 		put32(num, fields[i].off);
@@ -131,6 +139,22 @@ static uint32_t layout_id(void)
 		c = crc(c, num, sizeof(num));
 	}
 	return c;
+}
+
+static uint32_t layout_id(void)
+{
+	return layout_id_of(NFIELDS);
+}
+
+/* Record size and layout id of a format version this build reads. */
+static size_t version_record_size(uint32_t v)
+{
+	return v >= 4 ? sizeof(struct ts_event) : V3_RECORD_SIZE;
+}
+
+static uint32_t version_layout_id(uint32_t v)
+{
+	return layout_id_of(v >= 4 ? NFIELDS : V3_NFIELDS);
 }
 
 /* CRC of a frame: its index, frame header bytes 0-7, the payload. */
@@ -373,6 +397,21 @@ int recording__write_snapshot(struct recording_writer *w, const struct snapshot 
 	return err;
 }
 
+int recording__write_cgroup(struct recording_writer *w, uint64_t id, const char *path)
+{
+	unsigned char p[RECORDING_CGROUP_SIZE] = { 0 };
+	size_t n = path ? strlen(path) : 0;
+
+	if (w->err)
+		return w->err;
+	if (!id || (path && (path[0] != '/' || n >= RECORDING_CGROUP_PATH)))
+		return -EINVAL;
+	put64(p, id);
+	put32(p + 8, (uint32_t)n);
+	memcpy(p + 16, path ? path : "", n);
+	return put_frame(w, RECORDING_KIND_CGROUP, p, sizeof(p));
+}
+
 int recording__write(struct recording_writer *w, const struct ts_event *e)
 {
 	int err;
@@ -517,17 +556,17 @@ static int check_header(const unsigned char *h, size_t got, struct recording_met
 			    "replay it on a %s host", order_name(order), m->host, m->tool_version,
 			    order_name(HOST_ORDER), order_name(order));
 	rs = get32(h + H_RECORD_SIZE);
-	if (rs != sizeof(struct ts_event))
+	if (rs != version_record_size(v))
 		return fail(err, errlen, -EPROTO,
 			    "recording made by tcpstate-trace %s with records of %u bytes; this "
-			    "build's records have %zu: replay it with the version that made it",
-			    m->tool_version, rs, sizeof(struct ts_event));
-	if (get32(h + H_LAYOUT) != layout_id())
+			    "build reads %zu in version %u: replay it with the version that made it",
+			    m->tool_version, rs, version_record_size(v), v);
+	if (get32(h + H_LAYOUT) != version_layout_id(v))
 		return fail(err, errlen, -EPROTO,
 			    "recording made by tcpstate-trace %s with a different record layout "
 			    "(same size, fields differ; layout id %08x, this build %08x): replay it "
 			    "with the version that made it",
-			    m->tool_version, get32(h + H_LAYOUT), layout_id());
+			    m->tool_version, get32(h + H_LAYOUT), version_layout_id(v));
 	return 0;
 }
 
@@ -551,6 +590,7 @@ int recording__open_stream(struct recording_reader *r, FILE *f, struct recording
 	if (ret)
 		return ret;
 	r->version = get32(h + H_VERSION);
+	r->record_size = version_record_size(r->version);
 	if (meta)
 		*meta = m;
 	return 0;
@@ -633,20 +673,23 @@ static int read_end(struct recording_reader *r, const unsigned char *p, uint64_t
 	return 0;
 }
 
-/* The payload length of a kind of frame; 0 for an unknown kind. */
-static uint32_t kind_size(uint16_t kind)
+/* The payload length of a kind of frame in r's version; 0 for an unknown
+ * kind. */
+static uint32_t kind_size(const struct recording_reader *r, uint16_t kind)
 {
 	switch (kind) {
 	case RECORDING_KIND_EVENT:
-		return sizeof(struct ts_event);
+		return (uint32_t)r->record_size;
 	case RECORDING_KIND_END:
 		return RECORDING_END_SIZE;
 	case RECORDING_KIND_SNAPSHOT:
 		return RECORDING_SNAPSHOT_SIZE;
 	case RECORDING_KIND_SEED:
-		return RECORDING_SEED_SIZE;
+		return (uint32_t)r->record_size + (RECORDING_SEED_SIZE - sizeof(struct ts_event));
 	case RECORDING_KIND_GONE:
-		return RECORDING_GONE_SIZE;
+		return r->version >= 3 ? RECORDING_GONE_SIZE : 0;
+	case RECORDING_KIND_CGROUP:
+		return r->version >= 4 ? RECORDING_CGROUP_SIZE : 0;
 	}
 	return 0;
 }
@@ -671,7 +714,8 @@ static int check_order(struct recording_reader *r, uint16_t kind, uint64_t rec, 
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64 " is %s",
 			    rec, at, what);
 	if ((kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_END ||
-	     kind == RECORDING_KIND_GONE) && r->seeds != r->seeds_due)
+	     kind == RECORDING_KIND_GONE || kind == RECORDING_KIND_CGROUP) &&
+	    r->seeds != r->seeds_due)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: the snapshot counts %" PRIu64 " connections but %"
 			    PRIu64 " seeds come before record %" PRIu64 " at byte %" PRIu64,
@@ -713,12 +757,12 @@ malformed:
 static int read_seed(struct recording_reader *r, const unsigned char *p,
 		     struct snapshot_seed *sd, uint64_t rec, uint64_t at, char *err, size_t errlen)
 {
-	const unsigned char *q = p + sizeof(sd->ident);
+	const unsigned char *q = p + r->record_size;
 	uint32_t state = get32(q), bounded = get32(q + 4);
 	char why[64];
 
 	memset(sd, 0, sizeof(*sd));
-	memcpy(&sd->ident, p, sizeof(sd->ident));
+	memcpy(&sd->ident, p, r->record_size);
 	sd->since_ns = get64(q + 8);
 	/* Range-checked before they become an int and a bool. */
 	if (state >= TS_TCP_MAX_STATES)
@@ -732,6 +776,27 @@ static int read_seed(struct recording_reader *r, const unsigned char *p,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
 			    " is an invalid seed: %s", rec, at, why);
 	r->seeds++;
+	return 1;
+}
+
+/* A cgroup frame: a nonzero id, a path as the format says. */
+static int read_cgroup(struct recording_reader *r, const unsigned char *p, struct recording_item *it,
+		       uint64_t rec, uint64_t at, char *err, size_t errlen)
+{
+	uint32_t n = get32(p + 8);
+	const char *path = (const char *)p + 16;
+	bool ok = get64(p) && n < RECORDING_CGROUP_PATH && get32(p + 12) == 0 &&
+		  (!n || path[0] == '/') && !memchr(path, 0, n);
+
+	for (uint32_t i = n; ok && i < RECORDING_CGROUP_PATH; i++)
+		ok = !path[i];
+	if (!ok)
+		return stop(r, -EBADMSG, err, errlen, "recording damaged: record %" PRIu64
+			    " at byte %" PRIu64 " is a malformed cgroup frame", rec, at);
+	it->cgroup.id = get64(p);
+	it->cgroup.found = n > 0;
+	memcpy(it->cgroup.path, path, n);
+	it->cgroup.path[n] = '\0';
 	return 1;
 }
 
@@ -764,7 +829,7 @@ int recording__next(struct recording_reader *r, struct recording_item *it, char 
 			    " has %zd of its %d header bytes", rec, at, n, RECORDING_FRAME_SIZE);
 	len = get32(fh);
 	kind = get16(fh + 4);
-	want = kind == RECORDING_KIND_GONE && r->version < 3 ? 0 : kind_size(kind);
+	want = kind_size(r, kind);
 	if (!want)
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64
@@ -796,6 +861,8 @@ int recording__next(struct recording_reader *r, struct recording_item *it, char 
 		return read_snapshot(r, payload, &it->snapshot, at, err, errlen);
 	case RECORDING_KIND_SEED:
 		return read_seed(r, payload, &it->seed, rec, at, err, errlen);
+	case RECORDING_KIND_CGROUP:
+		return read_cgroup(r, payload, it, rec, at, err, errlen);
 	case RECORDING_KIND_GONE:
 		it->gone.cookie = get64(payload);
 		it->gone.checked_ns = get64(payload + 8);
@@ -804,7 +871,9 @@ int recording__next(struct recording_reader *r, struct recording_item *it, char 
 				    " at byte %" PRIu64 " is a gone frame without a cookie", rec, at);
 		return 1;
 	}
-	memcpy(&it->event, payload, sizeof(it->event));
+	/* Older versions' records are this one's prefix (cgroup_id 0). */
+	memset(&it->event, 0, sizeof(it->event));
+	memcpy(&it->event, payload, r->record_size);
 	if (!recording__event_ok(&it->event, why, sizeof(why)))
 		return stop(r, -EBADMSG, err, errlen,
 			    "recording damaged: record %" PRIu64 " at byte %" PRIu64

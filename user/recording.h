@@ -5,11 +5,11 @@
  * one sentence saying where and what; it never yields a record that was
  * not written. No printing: errors are -errno and a message for the caller.
  *
- * File format, version 3. Header fields little-endian; records in the byte
+ * File format, version 4. Header fields little-endian; records in the byte
  * order the header names (the kernel's, as the ring buffer gave them).
  *
  *   header, RECORDING_HEADER_SIZE (256) bytes:
- *     0  magic "TCPSTREC"          8  u32 format version (3)
+ *     0  magic "TCPSTREC"          8  u32 format version (4)
  *    12  u32 header size (256)    16  u32 record size: sizeof(struct ts_event)
  *    20  u32 layout id: CRC-32 of the ts_event field names, offsets, sizes
  *    24  u32 byte order of records: 1 little-endian, 2 big-endian
@@ -40,13 +40,22 @@
  *     kernel no longer had it when checked after records were lost: u64
  *     cookie, u64 the check's time, CLOCK_MONOTONIC ns; among the events,
  *     in the order the run decided it.
+ *   kind 6, cgroup (version 4): what an owner's cgroup id named in the live
+ *     run, written before the first record that carries the id (and again
+ *     after the writer's table of 1024 ids let it go): u64 id (not 0),
+ *     u32 path length (0: the path was not found), u32 0, then the path
+ *     under the cgroup2 mount, RECORDING_CGROUP_PATH bytes: starting with
+ *     '/', no NUL within its length, zero after it. Among the events.
  *   kind 2, end, last in the file: u64 events, i64 end realtime ns,
  *     u64 end monotonic ns, u32 counters kept, u32 0, u64 counters[16]
  *     (enum ts_stat order). A file without it was cut short.
  *
  * Version 1 had no snapshot: its replays could not mark connections that
  * predate tracing, and it is refused (its records are of an older layout
- * too). Version 2 is version 3 without gone frames, and is read as such. A newer version, another record size or layout, or the other byte
+ * too). Version 3 is version 4 with records 8 bytes shorter: struct ts_event
+ * without its last field, cgroup_id (layout id over the fields before it),
+ * in event and seed frames; read as such, cgroup_id 0 (not known). Version 2
+ * is version 3 without gone frames, and is read as such. A newer version, another record size or layout, or the other byte
  * order is refused with a message naming the difference. CRC-32 is zlib's. */
 #ifndef RECORDING_H
 #define RECORDING_H
@@ -59,7 +68,7 @@
 #include "tcpstate.h"
 
 #define RECORDING_MAGIC "TCPSTREC"
-#define RECORDING_VERSION 3
+#define RECORDING_VERSION 4
 #define RECORDING_VERSION_OLDEST 2	/* the oldest read */
 #define RECORDING_HEADER_SIZE 256
 #define RECORDING_FRAME_SIZE 12		/* frame header */
@@ -68,6 +77,9 @@
 #define RECORDING_KIND_SNAPSHOT 3
 #define RECORDING_KIND_SEED 4
 #define RECORDING_KIND_GONE 5
+#define RECORDING_KIND_CGROUP 6
+#define RECORDING_CGROUP_PATH 400	/* as CGROUP_PATH_MAX */
+#define RECORDING_CGROUP_SIZE (16 + RECORDING_CGROUP_PATH)
 #define RECORDING_GONE_SIZE 16
 #define RECORDING_STATS_MAX 16		/* counters the end frame has room for */
 #define RECORDING_END_SIZE (32 + 8 * RECORDING_STATS_MAX)
@@ -101,6 +113,11 @@ struct recording_item {
 			uint64_t cookie;
 			uint64_t checked_ns;
 		} gone;
+		struct {
+			uint64_t id;
+			bool found;
+			char path[RECORDING_CGROUP_PATH];	/* NUL-terminated */
+		} cgroup;
 	};
 };
 
@@ -158,6 +175,10 @@ int recording__write_snapshot(struct recording_writer *w, const struct snapshot 
  * (-ENOSPC, -EPIPE, -EIO, ...) of this writer, which stops all writing. */
 /* A connection ended as gone (kind 5). */
 int recording__write_gone(struct recording_writer *w, uint64_t cookie, uint64_t checked_ns);
+/* What cgroup id named (kind 6): path, or NULL when it was not found.
+ * -EINVAL, nothing written, for id 0 or a path that does not start with
+ * '/' or is not shorter than RECORDING_CGROUP_PATH. */
+int recording__write_cgroup(struct recording_writer *w, uint64_t id, const char *path);
 int recording__write(struct recording_writer *w, const struct ts_event *e);
 /* Write out what is buffered, so a run killed later loses nothing before
  * this point (call it once per poll round). 0 or the first write error. */
@@ -176,6 +197,7 @@ struct recording_reader {
 	uint64_t frames;		/* frames read (their index for the CRC) */
 	uint64_t events;
 	uint32_t version;		/* the file's format version */
+	size_t record_size;		/* its struct ts_event records' size */
 	bool snapshot;			/* a snapshot frame was read */
 	uint64_t seeds, seeds_due;	/* seed frames read; how many it counts */
 	int err;			/* sticky: 0, 1 after the end, or -errno */
@@ -202,6 +224,7 @@ int recording__open_stream(struct recording_reader *r, FILE *f, struct recording
  * naming the frame ("record N") and its byte offset:
  *   -ENODATA  the file ends inside a frame, or without an end frame
  *   -EBADMSG  a checksum mismatch, an impossible length or kind, a record
+ *             or cgroup frame
  *             that fails recording__event_ok() or a seed that fails
  *             recording__seed_ok(), a snapshot that is not the first
  *             frame, seeds without a snapshot, after the first record or

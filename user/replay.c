@@ -43,6 +43,10 @@ static int replay_item(struct replay *rp, const struct recording_item *it)
 	case RECORDING_KIND_GONE:
 		engine__gone(rp->e, it->gone.cookie, it->gone.checked_ns);
 		return 0;
+	case RECORDING_KIND_CGROUP:
+		cgroup_names__put(rp->out->cg, it->cgroup.id,
+				  it->cgroup.found ? it->cgroup.path : NULL);
+		return 0;
 	default:
 		rp->now = it->event.mono_ns;
 		err = rounds_before(rp, rp->now);

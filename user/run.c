@@ -33,6 +33,7 @@ void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o, bool liv
 		.quiet = o->quiet,
 		.metrics_listen = o->metrics ? &o->metrics_listen : NULL,
 		.metrics_file = o->metrics_file,
+		.metrics_labels = o->metrics_labels,
 		.metrics_file_ns = (uint64_t)(o->interval_s ? o->interval_s : 1) * 1000000000ULL,
 	};
 }
@@ -58,7 +59,7 @@ int run__take_snapshot(struct engine *e, const struct cli_opts *o, struct output
 	struct snapshot snap;
 	struct snapshot_seed *seeds = NULL;
 	struct snapshot_filter filter = {
-		.family = o->family, .pid = o->pid,
+		.family = o->family, .pid = o->pid, .cgroup_path = o->cgroup_path,
 		.sports = o->sports, .nsports = o->nsports,
 		.dports = o->dports, .ndports = o->ndports,
 	};

@@ -25,6 +25,8 @@ struct collect {
 	const struct snapshot_filter *f;
 	uint64_t *inos;		/* -p: the socket inodes the process holds, sorted */
 	size_t ninos;
+	uint64_t *cg_inos;	/* -c: those the cgroup's processes hold, sorted */
+	size_t ncg_inos;
 };
 
 static bool port_in(uint16_t port, const uint16_t *ports, int n)
@@ -35,16 +37,32 @@ static bool port_in(uint16_t port, const uint16_t *ports, int n)
 	return false;
 }
 
-/* The socket inodes in /proc/PID/fd, sorted. */
-static int pid_sockets(uint32_t pid, uint64_t **inos, size_t *n)
+/* A growing list of socket inodes. */
+struct ino_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int ino_add(struct ino_list *l, uint64_t ino)
+{
+	if (l->n == l->cap) {
+		uint64_t *v = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 64) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+	}
+	l->v[l->n++] = ino;
+	return 0;
+}
+
+/* The socket inodes in /proc/PID/fd, added to l. */
+static int pid_sockets_into(uint32_t pid, struct ino_list *l)
 {
 	char path[64], link[64];
-	size_t cap = 0;
 	struct dirent *de;
 	DIR *d;
 
-	*inos = NULL;
-	*n = 0;
 	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
 	d = opendir(path);
 	if (!d)
@@ -61,20 +79,74 @@ static int pid_sockets(uint32_t pid, uint64_t **inos, size_t *n)
 		link[len] = 0;
 		if (sscanf(link, "socket:[%llu]", &ino) != 1)
 			continue;
-		if (*n == cap) {
-			uint64_t *v = realloc(*inos, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!v) {
-				closedir(d);
-				return -ENOMEM;
-			}
-			*inos = v;
+		if (ino_add(l, ino)) {
+			closedir(d);
+			return -ENOMEM;
 		}
-		(*inos)[(*n)++] = ino;
 	}
 	closedir(d);
-	u64_set__sort(*inos, *n);
 	return 0;
+}
+
+/* The socket inodes in /proc/PID/fd, sorted. */
+static int pid_sockets(uint32_t pid, uint64_t **inos, size_t *n)
+{
+	struct ino_list l = { 0 };
+	int err = pid_sockets_into(pid, &l);
+
+	u64_set__sort(l.v, l.n);
+	*inos = l.v;
+	*n = l.n;
+	return err;
+}
+
+/* How far the walk of a -c cgroup's subtree goes: deeper or wider trees
+ * are cut there (their processes' sockets left out of the snapshot). */
+#define CG_DEPTH_MAX 16
+#define CG_DIRS_MAX 4096
+
+/* The sockets of every process in the cgroup dir and below it. Processes
+ * that exit meanwhile hold nothing. *dirs counts the directories seen. */
+static int cgroup_sockets_into(const char *dir, int depth, int *dirs, struct ino_list *l)
+{
+	char path[4096];
+	struct dirent *de;
+	unsigned pid;
+	FILE *f;
+	DIR *d;
+	int err = 0;
+
+	if (depth > CG_DEPTH_MAX || ++*dirs > CG_DIRS_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	while (f && !err && fscanf(f, "%u", &pid) == 1) {
+		err = pid_sockets_into(pid, l);
+		err = err == -ENOENT || err == -EACCES ? 0 : err;
+	}
+	if (f)
+		fclose(f);
+	d = err ? NULL : opendir(dir);
+	while (d && !err && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		err = cgroup_sockets_into(path, depth + 1, dirs, l);
+	}
+	if (d)
+		closedir(d);
+	return err;
+}
+
+static int cgroup_sockets(const char *dir, uint64_t **inos, size_t *n)
+{
+	struct ino_list l = { 0 };
+	int dirs = 0, err = cgroup_sockets_into(dir, 0, &dirs, &l);
+
+	u64_set__sort(l.v, l.n);
+	*inos = l.v;
+	*n = l.n;
+	return err;
 }
 
 static bool wanted(const struct collect *c, const struct sockdiag_sock *s)
@@ -88,6 +160,8 @@ static bool wanted(const struct collect *c, const struct sockdiag_sock *s)
 	if (f->nsports && !port_in(s->sport, f->sports, f->nsports))
 		return false;
 	if (f->ndports && !port_in(s->dport, f->dports, f->ndports))
+		return false;
+	if (f->cgroup_path && !(s->ino && u64_set__has(c->cg_inos, c->ncg_inos, s->ino)))
 		return false;
 	if (f->pid) {
 		uint64_t ino = s->ino;
@@ -228,6 +302,12 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 	if (filter && filter->pid && (err = pid_sockets(filter->pid, &c.inos, &c.ninos)) &&
 	    err != -ENOENT)
 		return err;
+	if (filter && filter->cgroup_path &&
+	    (err = cgroup_sockets(filter->cgroup_path, &c.cg_inos, &c.ncg_inos))) {
+		free(c.inos);
+		free(c.cg_inos);
+		return err;
+	}
 	err = 0;
 	if (all_netns) {
 		dump_all(on_sock, &c, s);
@@ -252,6 +332,7 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 	else
 		free(c.v);
 	free(c.inos);
+	free(c.cg_inos);
 	return c.err ? c.err : err;
 }
 

@@ -33,6 +33,9 @@ struct snapshot_filter {
 	const uint16_t *dports;		/* remote ports; ndports 0: any */
 	int ndports;
 	uint32_t pid;			/* 0: any; else the sockets this process holds */
+	/* NULL: any; else the sockets held by the processes in this cgroup v2
+	 * directory and below it now (-c). */
+	const char *cgroup_path;
 };
 
 /* Dump every TCP socket of this network namespace, or of all of them, and

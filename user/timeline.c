@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn_json.h"
+#include "event_json.h"
 #include "tcp_names.h"
 
 #define FLUSH_AT (64 * 1024)
@@ -122,7 +123,16 @@ static void json_opt_uint(struct json *j, const char *key, bool known, uint64_t 
 		json__kv_null(j, key);
 }
 
-static void json_owner(struct json *j, const struct ts_event *id)
+/* "cgroup_id", "cgroup", "container": as the records have them. */
+static void json_cgroup(struct json *j, const struct ts_event *id, struct cgroup_names *cg)
+{
+	char b[EVENT_JSON_MAX];
+	char *end = event_json__cgroup(b, id->cgroup_id, cgroup_names__get(cg, id->cgroup_id));
+
+	json__members(j, b + 1, (size_t)(end - b - 1));	/* past its leading comma */
+}
+
+static void json_owner(struct json *j, const struct ts_event *id, struct cgroup_names *cg)
 {
 	json__key(j, "owner");
 	if (id->owner_src == TS_OWNER_NONE || !id->pid) {
@@ -133,6 +143,7 @@ static void json_owner(struct json *j, const struct ts_event *id)
 	json__kv_uint(j, "pid", id->pid);
 	json__key(j, "comm");
 	json__string_n(j, id->comm, strnlen(id->comm, sizeof(id->comm)));
+	json_cgroup(j, id, cg);
 	json__end_object(j);
 }
 
@@ -158,7 +169,7 @@ static void write_json(struct timeline *tl, const struct lifecycle *l)
 	json__kv_uint(j, "cookie", c->ident.cookie);
 	conn_json__addrs(j, &c->ident);
 	json__kv_string(j, "role", conn_role__name(l->role));
-	json_owner(j, &c->ident);
+	json_owner(j, &c->ident, tl->cg);
 	json_opt_uint(j, "start_mono_ns", l->start_known, l->start_ns);
 	json_opt_uint(j, "end_mono_ns", l->end_known, l->end_ns);
 	json_opt_uint(j, "first_seen_mono_ns", c->first_ns != 0, c->first_ns);
@@ -205,7 +216,8 @@ static void write_json(struct timeline *tl, const struct lifecycle *l)
 /* ---- csv ---------------------------------------------------------------- */
 
 static const char csv_head[] = "cookie,family,saddr,sport,daddr,dport,role,pid,comm,state,"
-			       "enter_mono_ns,dur_ns,closed_by,end,complete\n";
+			       "enter_mono_ns,dur_ns,closed_by,end,complete,cgroup_id,cgroup,"
+			       "container\n";
 
 /* A field quoted when it has to be (RFC 4180). */
 static void csv_text(struct timeline *tl, const char *s, size_t n)
@@ -228,6 +240,24 @@ static void csv_opt_uint(struct timeline *tl, bool known, uint64_t v)
 	if (known)
 		putf(tl, "%" PRIu64, v);
 	put(tl, ",", 1);
+}
+
+/* ,cgroup_id,cgroup,container: empty when not known. Last, so that readers
+ * of the columns before them are not disturbed. */
+static void csv_cgroup(struct timeline *tl, const struct ts_event *id)
+{
+	const struct cgroup_name *cg = cgroup_names__get(tl->cg, id->cgroup_id);
+
+	put(tl, ",", 1);
+	if (id->cgroup_id && id->pid)
+		putf(tl, "%" PRIu64, (uint64_t)id->cgroup_id);
+	put(tl, ",", 1);
+	if (id->pid && cg && cg->found)
+		csv_text(tl, cg->path, strnlen(cg->path, sizeof(cg->path)));
+	put(tl, ",", 1);
+	if (id->pid && cg && cg->has_container)
+		csv_text(tl, cg->container.id, strnlen(cg->container.id, sizeof(cg->container.id)));
+	put(tl, "\n", 1);
 }
 
 static void csv_row(struct timeline *tl, const struct lifecycle *l, const struct lc_visit *v)
@@ -253,7 +283,8 @@ static void csv_row(struct timeline *tl, const struct lifecycle *l, const struct
 	put(tl, ",", 1);
 	csv_opt_uint(tl, v && v->enter_known, v ? v->enter_ns : 0);
 	csv_opt_uint(tl, v && v->dur_known, v ? v->dur_ns : 0);
-	putf(tl, "%s,%s,%s\n", by ? by : "", end ? end : "", l->complete ? "true" : "false");
+	putf(tl, "%s,%s,%s", by ? by : "", end ? end : "", l->complete ? "true" : "false");
+	csv_cgroup(tl, id);
 }
 
 static void write_csv(struct timeline *tl, const struct lifecycle *l)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cgroup.h"
 #include "json_writer.h"
 #include "lifecycle.h"
 
@@ -38,6 +39,8 @@ struct timeline {
 	char *buf;
 	size_t len, cap;
 	struct json j;
+	/* Owners' cgroup ids to paths; NULL: ids only. Set after opening. */
+	struct cgroup_names *cg;
 };
 
 /* "json", "csv", "perfetto"; -1 if none of them. */

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,7 @@ static void configure(struct tcpstate_bpf *s, const struct plan *p, const struct
 	s->rodata->filter_netns = o->all_netns ? 0 : probe__own_netns();
 	s->rodata->filter_sport = o->nsports > 0;
 	s->rodata->filter_dport = o->ndports > 0;
+	s->rodata->filter_cgroup = o->cgroup_path != NULL;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	/* Room for twice --max-sockets, and for four times as many
@@ -269,6 +271,24 @@ static void select_programs(struct tcpstate_bpf *s, const struct plan *p)
 		bpf_program__set_autoload(sel[i].prog, sel[i].on);
 }
 
+/* -c: the cgroup's directory in the filter map, as libbpf-tools do. The
+ * map keeps its own reference: the fd is closed at once. */
+static int fill_cgroup(int map_fd, const char *path)
+{
+	__u32 key = 0;
+	int fd, e = 0;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (bpf_map_update_elem(map_fd, &key, &fd, BPF_ANY))
+		e = -1;
+	close(fd);
+	return e;
+}
+
 /* Open the skeleton, apply the plan, load, fill the filters, attach, and
  * open the ring buffer. */
 static int load_and_attach(struct tracer *t, const struct cli_opts *o, char *err, size_t errlen)
@@ -293,6 +313,12 @@ static int load_and_attach(struct tracer *t, const struct cli_opts *o, char *err
 	    fill_ports(bpf_map__fd(s->maps.dports), o->dports, o->ndports)) {
 		e = -errno;
 		snprintf(err, errlen, "failed to set the port filters: %s", strerror(errno));
+		return e;
+	}
+	if (fill_cgroup(bpf_map__fd(s->maps.cgroup_filter), o->cgroup_path)) {
+		e = -errno;
+		snprintf(err, errlen, "failed to set the cgroup filter %s: %s", o->cgroup_path,
+			 strerror(errno));
 		return e;
 	}
 	e = tcpstate_bpf__attach(s);

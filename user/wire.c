@@ -73,11 +73,13 @@ static void head_to_event(const struct ts_wire *w, struct ts_event *e)
 		memcpy((e)->daddr, (from)->daddr, sizeof((e)->daddr));		\
 	} while (0)
 
-static void owner_to_event(uint32_t pid, uint8_t src, const char *comm, struct ts_event *e)
+static void owner_to_event(uint32_t pid, uint8_t src, const char *comm, uint64_t cgroup_id,
+			   struct ts_event *e)
 {
 	e->pid = pid;
 	e->owner_src = pid ? src : TS_OWNER_NONE;
 	memcpy(e->comm, comm, sizeof(e->comm));
+	e->cgroup_id = pid ? cgroup_id : 0;
 }
 
 uint64_t wire__cookie(const void *data, size_t len)
@@ -95,7 +97,7 @@ int wire__decode(const void *data, size_t len, struct ts_event *e)
 	if (w->wflags & TS_WF_OWNER) {
 		const struct ts_wire_owner *o = &((const struct ts_wire_owned *)data)->o;
 
-		owner_to_event(o->pid, o->owner_src, o->comm, e);
+		owner_to_event(o->pid, o->owner_src, o->comm, o->cgroup_id, e);
 	}
 	if (w->wflags & TS_WF_IDENT)
 		IDENT_COPY(e, &((const struct ts_wire_full *)data)->id);
@@ -115,7 +117,7 @@ static bool owner_stands(const struct ts_event *e, int parts)
 bool wire__complete(struct ts_event *e, int parts, const struct ts_event *known)
 {
 	if (known && !owner_stands(e, parts))
-		owner_to_event(known->pid, known->owner_src, known->comm, e);
+		owner_to_event(known->pid, known->owner_src, known->comm, known->cgroup_id, e);
 	if (parts & TS_WF_IDENT)
 		return true;
 	if (known)

@@ -27,6 +27,15 @@ static struct ts_event got[MAX_RECORDS], got2[MAX_RECORDS];
 static struct snapshot_seed seeds[MAX_RECORDS], seeds2[MAX_RECORDS];
 static struct recording_writer writer;
 
+/* Gone and cgroup frames among the records: each with how many records
+ * came before it, to be written back in place. */
+#define MAX_EXTRAS 256
+struct extra {
+	size_t at;
+	struct recording_item it;
+};
+static struct extra extras[MAX_EXTRAS], extras2[MAX_EXTRAS];
+
 #define CHECK(cond)                                                                   \
 	do {                                                                          \
 		if (!(cond)) {                                                        \
@@ -78,16 +87,17 @@ static void reseal(uint8_t *b, size_t n)
 
 struct result {
 	int open, last;
-	size_t records, nseeds;
+	size_t records, nseeds, nextras;
 	bool snapshot;
 	struct recording_snapshot snap;
 	struct recording_meta meta;
 	struct recording_end end;
 };
 
-/* Read everything; the records go to out[], the seeds to sds[]. */
+/* Read everything; the records go to out[], the seeds to sds[], gone and
+ * cgroup frames to ex[]. */
 static struct result read_all(const uint8_t *data, size_t size, struct ts_event *out,
-			      struct snapshot_seed *sds)
+			      struct snapshot_seed *sds, struct extra *ex)
 {
 	struct result res;
 	struct recording_reader r;
@@ -128,6 +138,21 @@ static struct result read_all(const uint8_t *data, size_t size, struct ts_event 
 			CHECK(res.records < MAX_RECORDS);
 			out[res.records++] = it.event;
 			break;
+		case RECORDING_KIND_GONE:
+		case RECORDING_KIND_CGROUP:
+			CHECK(!res.snapshot || res.nseeds == res.snap.counts.total);
+			if (it.kind == RECORDING_KIND_GONE) {
+				CHECK(it.gone.cookie);
+			} else {
+				CHECK(it.cgroup.id);
+				CHECK(memchr(it.cgroup.path, 0, sizeof(it.cgroup.path)));
+				CHECK(it.cgroup.found == (it.cgroup.path[0] != 0));
+				CHECK(!it.cgroup.found || it.cgroup.path[0] == '/');
+			}
+			CHECK(res.nextras < MAX_EXTRAS);
+			ex[res.nextras].at = res.records;
+			ex[res.nextras++].it = it;
+			break;
 		default:
 			CHECK(!"a frame of an unknown kind was returned");
 		}
@@ -159,6 +184,28 @@ static bool same_seed(const struct snapshot_seed *a, const struct snapshot_seed 
 
 /* Write what was read and read it back: the same header, snapshot, seeds
  * and records. */
+static void write_extra(const struct extra *x)
+{
+	const struct recording_item *it = &x->it;
+
+	if (it->kind == RECORDING_KIND_GONE)
+		CHECK(recording__write_gone(&writer, it->gone.cookie, it->gone.checked_ns) == 0);
+	else
+		CHECK(recording__write_cgroup(&writer, it->cgroup.id,
+					      it->cgroup.found ? it->cgroup.path : NULL) == 0);
+}
+
+static bool same_extra(const struct extra *a, const struct extra *b)
+{
+	if (a->at != b->at || a->it.kind != b->it.kind)
+		return false;
+	if (a->it.kind == RECORDING_KIND_GONE)
+		return a->it.gone.cookie == b->it.gone.cookie &&
+		       a->it.gone.checked_ns == b->it.gone.checked_ns;
+	return a->it.cgroup.id == b->it.cgroup.id && a->it.cgroup.found == b->it.cgroup.found &&
+	       strcmp(a->it.cgroup.path, b->it.cgroup.path) == 0;
+}
+
 static void round_trip(const struct result *first)
 {
 	static int fd = -1;
@@ -178,14 +225,18 @@ static void round_trip(const struct result *first)
 		CHECK(recording__write_snapshot(&writer, &snap.counts, snap.now_ns, seeds,
 						first->nseeds) == 0);
 	}
-	for (size_t i = 0; i < first->records; i++)
-		CHECK(recording__write(&writer, &got[i]) == 0);
+	for (size_t i = 0, x = 0; i <= first->records; i++) {
+		for (; x < first->nextras && extras[x].at == i; x++)
+			write_extra(&extras[x]);
+		if (i < first->records)
+			CHECK(recording__write(&writer, &got[i]) == 0);
+	}
 	CHECK(recording__close(&writer, first->end.stats, first->end.nstats) == 0);
 	size = lseek(fd, 0, SEEK_END);
 	CHECK(size >= RECORDING_HEADER_SIZE);
 	buf = malloc((size_t)size);
 	CHECK(buf && pread(fd, buf, (size_t)size, 0) == size);
-	again = read_all(buf, (size_t)size, got2, seeds2);
+	again = read_all(buf, (size_t)size, got2, seeds2, extras2);
 	CHECK(again.open == 0 && again.last == 0);
 	CHECK(again.snapshot == first->snapshot && again.nseeds == first->nseeds);
 	CHECK(memcmp(&again.snap.counts, &snap.counts, sizeof(snap.counts)) == 0);
@@ -193,6 +244,9 @@ static void round_trip(const struct result *first)
 	for (size_t i = 0; i < first->nseeds; i++)
 		CHECK(same_seed(&seeds2[i], &seeds[i]));
 	CHECK(again.records == first->records);
+	CHECK(again.nextras == first->nextras);
+	for (size_t i = 0; i < first->nextras; i++)
+		CHECK(same_extra(&extras2[i], &extras[i]));
 	CHECK(memcmp(got2, got, first->records * sizeof(got[0])) == 0);
 	CHECK(memcmp(&again.meta, &first->meta, sizeof(again.meta)) == 0);
 	CHECK(again.end.nstats == first->end.nstats);
@@ -221,6 +275,7 @@ static struct ts_event seed_event(int i)
 	memcpy(e.comm, "server", 6);
 	e.netns = 4026531840U;
 	e.ino = 99000 + (uint64_t)i;
+	e.cgroup_id = (uint64_t)i % 2 ? 4242 : 0;
 	e.fd = -1;
 	e.saddr[0] = e.daddr[0] = 127;
 	e.saddr[3] = e.daddr[3] = 1;
@@ -322,6 +377,10 @@ static void write_seed(const char *dir, const char *name, int nsock, int n, bool
 	for (int i = 0; i < n; i++) {
 		struct ts_event e = seed_event(i);
 
+		/* What the owners' cgroup ids named, before their first record. */
+		if (i == 1)
+			CHECK(recording__write_cgroup(&writer, e.cgroup_id, "/system.slice/docker-"
+				"4f1c2e3d5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d.scope") == 0);
 		CHECK(recording__write(&writer, &e) == 0);
 	}
 	if (end) {
@@ -357,13 +416,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct result res;
 	uint8_t *copy;
 
-	read_all(data, size, got, seeds);
+	read_all(data, size, got, seeds, extras);
 
 	copy = malloc(size ? size : 1);
 	CHECK(copy);
 	memcpy(copy, data, size);
 	reseal(copy, size);
-	res = read_all(copy, size, got, seeds);
+	res = read_all(copy, size, got, seeds, extras);
 	free(copy);
 	if (res.open == 0)
 		round_trip(&res);

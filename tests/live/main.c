@@ -61,6 +61,9 @@ static const struct test tests[] = {
 	{ "snapshot_replay", t_snapshot_replay, 0 },
 	{ "snapshot_filtered", t_snapshot_filtered, 0 },
 	{ "delivery_bound", t_delivery_bound, 0 },
+	{ "cgroup_container", t_cgroup_container, 0 },
+	{ "cgroup_filter", t_cgroup_filter, 0 },
+	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

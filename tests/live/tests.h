@@ -61,4 +61,9 @@ void t_metrics(void);
 void t_metrics_bad_input(void);
 void t_metrics_prometheus(void);
 
+/* test_cgroup.c */
+void t_cgroup_container(void);
+void t_cgroup_filter(void);
+void t_cgroup_snapshot(void);
+
 #endif /* LIVE_TESTS_H */

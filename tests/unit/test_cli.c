@@ -63,6 +63,11 @@ static void bad_usage(void **state)
 		{ "t", "--timeline-format", "csv" }, { "t", "--timeline" },
 		{ "t", "--hist-by" },
 		{ "t", "--hist-by", "pid" }, { "t", "--hist-by", "COMM" }, { "t", "--hist-by", "" },
+		/* -c: a cgroup v2 directory, nothing else. */
+		{ "t", "-c", "/nonexistent" }, { "t", "-c", "/tmp" }, { "t", "-c", "/etc/hostname" },
+		{ "t", "--cgroup" },
+		{ "t", "--metrics-labels", "pid" }, { "t", "--metrics-labels", "" },
+		{ "t", "--metrics-labels", "comm,pod" }, { "t", "--metrics-labels", "," },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -202,6 +207,25 @@ static void numbers(void **state)
 	assert_int_equal(cli__parse_u32(" 5", 0, 10, &v), -1);
 }
 
+static void metrics_labels(void **state)
+{
+	const char *both[] = { "t", "--metrics-labels", "comm,container" };
+	const char *cont[] = { "t", "--metrics-labels", "container" };
+	const char *replay_c[] = { "t", "--replay", "x", "-c", "/" };
+	struct cli_opts o;
+
+	assert_int_equal(parse(&o, 1, both), CLI_OK);
+	assert_int_equal(o.metrics_labels, LATENCY_KEY_COMM);
+	assert_null(o.cgroup_path);
+	assert_int_equal(parse(&o, 3, both), CLI_OK);
+	assert_int_equal(o.metrics_labels, LATENCY_KEY_COMM | LATENCY_KEY_CONTAINER);
+	assert_int_equal(parse(&o, 3, cont), CLI_OK);
+	assert_int_equal(o.metrics_labels, LATENCY_KEY_CONTAINER);
+	/* "/" is no cgroup2 mount's root here unless the host is pure v2;
+	 * either way a replay takes no -c. */
+	assert_int_equal(parse(&o, 5, replay_c), CLI_USAGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +235,7 @@ int main(void)
 		cmocka_unit_test(family_conflict),
 		cmocka_unit_test(timeline_options),
 		cmocka_unit_test(hist_by),
+		cmocka_unit_test(metrics_labels),
 		cmocka_unit_test(hist_by_error_line),
 		cmocka_unit_test(help_and_version_exit_zero),
 		cmocka_unit_test(port_lists),

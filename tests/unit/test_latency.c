@@ -453,9 +453,68 @@ static void grouped_output(void **state)
 	free(s);
 }
 
+/* Groups keyed by container (--metrics-labels container): the owner's
+ * cgroup names it; different comms in one container share a group, one
+ * comm in two containers does not; names past the cap go to [other]. */
+static const char *fake_container(void *ctx, uint64_t cgroup_id)
+{
+	static char buf[32];
+
+	if (cgroup_id == 1)
+		return NULL;	/* in no container */
+	snprintf(buf, sizeof(buf), "c%llu", (unsigned long long)cgroup_id);
+	return buf;
+}
+
+static struct ts_event owned(const char *comm, uint64_t cgroup_id)
+{
+	struct ts_event e = { .pid = 7, .owner_src = TS_OWNER_SYSCALL, .cgroup_id = cgroup_id };
+
+	strncpy(e.comm, comm, sizeof(e.comm) - 1);
+	return e;
+}
+
+static void container_keys(void **state)
+{
+	struct latency l;
+	struct ts_event a = owned("web", 5), b = owned("worker", 5), c = owned("web", 6);
+	struct ts_event host = owned("web", 1);
+	struct latency_group *g;
+
+	assert_int_equal(latency__init(&l, LATENCY_BY_COMM), 0);
+	latency__set_key(&l, LATENCY_KEY_CONTAINER, fake_container, NULL);
+	g = latency__group_of(&l, &a);
+	assert_ptr_equal(latency__group_of(&l, &b), g);
+	assert_ptr_not_equal(latency__group_of(&l, &c), g);
+	assert_string_equal(g->container, "c5");
+	assert_string_equal(g->comm, "");
+	assert_int_equal(g->key, LATENCY_KEY_CONTAINER);
+	assert_string_equal(latency__group_of(&l, &host)->container, "");
+	assert_int_equal(latency__group_of(&l, NULL)->kind, LAT_GROUP_UNKNOWN);
+	latency__free(&l);
+
+	assert_int_equal(latency__init(&l, LATENCY_BY_COMM), 0);
+	latency__set_key(&l, LATENCY_KEY_COMM | LATENCY_KEY_CONTAINER, fake_container, NULL);
+	g = latency__group_of(&l, &a);
+	assert_ptr_not_equal(latency__group_of(&l, &b), g);
+	assert_string_equal(g->comm, "web");
+	assert_string_equal(g->container, "c5");
+	/* Capped as names are: the 257th key and on share [other]. */
+	for (uint64_t id = 100; id < 100 + LATENCY_GROUPS_MAX; id++) {
+		struct ts_event e = owned("web", id);
+
+		latency__group_of(&l, &e);
+	}
+	assert_int_equal(l.ngroups, LATENCY_GROUPS_ALL);
+	c = owned("web", 99999);
+	assert_int_equal(latency__group_of(&l, &c)->kind, LAT_GROUP_OTHER);
+	latency__free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(container_keys),
 		cmocka_unit_test_setup_teardown(samples_by_state, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(ungrouped_output, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(grouped_by_owner, grouped_setup, rig_teardown),

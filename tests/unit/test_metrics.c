@@ -39,10 +39,14 @@ static int health(void *ctx, struct run_summary *s, struct metrics_prog *progs, 
 	return 1;
 }
 
+/* --metrics-labels for the next fx_open(); 0: the default. */
+static unsigned labels;
+
 static void fx_open(struct fx *x)
 {
 	struct engine_opts eo = { .conn_cap = 1024, .alert_after_ns = 5 * SEC,
-				  .metrics_file_ns = SEC, .health = health, .health_ctx = x };
+				  .metrics_file_ns = SEC, .health = health, .health_ctx = x,
+				  .metrics_labels = labels };
 
 	memset(x, 0, sizeof(*x));
 	strcpy(x->dir, "/tmp/tcpst-mtest-XXXXXX");
@@ -302,6 +306,41 @@ static void gauges_equal_a_walk(void **state)
 	conn_table__free(&t);
 }
 
+/* --metrics-labels: container alone, or with comm. The engine here has no
+ * cgroup names, so every owner's container is "" (in none); the unknown
+ * owner is [unknown] in each label. */
+static void label_choice(void **state)
+{
+	struct fx x;
+	struct ts_event r[] = {
+		rec(1, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, "web"),
+		rec(1, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, "web"),
+		rec(2, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, NULL),
+		rec(2, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, NULL),
+	};
+	char *text;
+
+	labels = LATENCY_KEY_CONTAINER;
+	text = fx_run(&x, r, 4, 3 * SEC, false);
+	well_formed(text);
+	assert_true(sample(text, "tcpstate_close_wait_connections{container=\"\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{container=\"[unknown]\"}") == 1);
+	assert_null(strstr(text, "comm="));
+	free(text);
+	fx_close(&x);
+	labels = LATENCY_KEY_COMM | LATENCY_KEY_CONTAINER;
+	text = fx_run(&x, r, 4, 3 * SEC, false);
+	well_formed(text);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"web\",container=\"\"}") == 1);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_count{state=\"ESTABLISHED\","
+				 "comm=\"web\",container=\"\"}") == -1);	/* not a measured state */
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"[unknown]\","
+				 "container=\"[unknown]\"}") == 1);
+	free(text);
+	fx_close(&x);
+	labels = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +348,7 @@ int main(void)
 		cmocka_unit_test(alerts_and_escaping),
 		cmocka_unit_test(final_file_equals_summary),
 		cmocka_unit_test(gauges_equal_a_walk),
+		cmocka_unit_test(label_choice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

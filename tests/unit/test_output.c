@@ -50,11 +50,14 @@ static char *render(struct ts_event *e, bool json, bool ts)
 static void json_state_record(void **state)
 {
 	struct ts_event e = v4_event();
-	char *s = render(&e, true, false);
+	char *s;
 
+	e.cgroup_id = 77;	/* no cgroup names here: the id, null path */
+	s = render(&e, true, false);
 	assert_string_equal(s,
 		"{\"type\":\"state\",\"ts\":\"2023-11-14T22:13:25.000000Z\",\"mono_ns\":5000000000,"
 		"\"cookie\":42,\"pid\":181,\"comm\":\"nginx\",\"owner_src\":\"syscall\","
+		"\"cgroup_id\":77,\"cgroup\":null,\"container\":null,"
 		"\"family\":4,\"saddr\":\"127.0.0.1\",\"sport\":8080,\"daddr\":\"10.1.2.3\","
 		"\"dport\":51000,\"netns\":4026531840,\"old\":\"ESTABLISHED\","
 		"\"new\":\"CLOSE_WAIT\",\"prev_state_ns\":1500000}\n");

@@ -28,6 +28,9 @@
 #define SNAP_NS 123456000000ULL
 
 /* A record with every field set, different for each i, all valid. */
+/* Records as a version 2 or 3 file reads back: no cgroup id. */
+static bool old_layout;
+
 static struct ts_event ev(uint64_t i)
 {
 	struct ts_event e;
@@ -53,6 +56,7 @@ static struct ts_event ev(uint64_t i)
 	}
 	snprintf(e.comm, sizeof(e.comm), "proc%llu", (unsigned long long)(i % 1000));
 	e.ino = 50000 + i;
+	e.cgroup_id = old_layout ? 0 : 7000 + i;
 	e.fd = (int32_t)(i % 7) - 1;
 	e.refs = (uint32_t)(i % 4);
 	e.how = (uint8_t)(i % 3);
@@ -573,7 +577,7 @@ static void header_refusals(void **state)
 	memcpy(buf, orig, len);
 	o = read_as_version(buf, len, RECORDING_VERSION + 1);
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 4 is newer"));
+	assert_non_null(strstr(o.err, "version 5 is newer"));
 
 	memcpy(buf, orig, len);
 	put32le(buf + 16, sizeof(struct ts_event) + 8);
@@ -869,7 +873,7 @@ static void version1_refused(void **state)
 	struct outcome o = read_as_version(buf, len, 1);
 
 	assert_int_equal(o.open, -EPROTONOSUPPORT);
-	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2 to 3"));
+	assert_non_null(strstr(o.err, "version 1 is older than this tcpstate-trace reads (2 to 4"));
 	assert_non_null(strstr(o.err, "replay it with the version that made it"));
 	free(buf);
 }
@@ -921,23 +925,155 @@ static void gone_frames(void **state)
 	free(buf);
 }
 
+/* The layout id versions 2 and 3 name (their 128-byte records, without
+ * cgroup_id), as in tests/fuzz/corpus/recording's files. */
+#define V3_LAYOUT_ID 2285623331u
+#define V3_RECORD_SIZE 128
+
+/* A version 4 recording in buf rewritten as version v (2 or 3) would have
+ * written it: event and seed frames 8 bytes shorter, without cgroup_id. In
+ * place; returns the new length. */
+static size_t to_old_layout(unsigned char *buf, size_t len, uint32_t v)
+{
+	size_t in = RECORDING_HEADER_SIZE, out = RECORDING_HEADER_SIZE;
+
+	put32le(buf + 8, v);
+	put32le(buf + 16, V3_RECORD_SIZE);
+	put32le(buf + 20, V3_LAYOUT_ID);
+	reseal_header(buf);
+	for (uint64_t idx = 0; in + RECORDING_FRAME_SIZE <= len; idx++) {
+		uint32_t plen = buf[in] | buf[in + 1] << 8 | buf[in + 2] << 16 |
+				(uint32_t)buf[in + 3] << 24;
+		uint16_t kind = (uint16_t)(buf[in + 4] | buf[in + 5] << 8);
+		size_t p = in + RECORDING_FRAME_SIZE, cut = 0;
+
+		assert_true(p + plen <= len);
+		if (kind == RECORDING_KIND_EVENT || kind == RECORDING_KIND_SEED) {
+			/* cgroup_id: the 8 bytes after the old record. */
+			memmove(buf + p + V3_RECORD_SIZE, buf + p + V3_RECORD_SIZE + 8,
+				plen - V3_RECORD_SIZE - 8);
+			cut = 8;
+		}
+		memmove(buf + out, buf + in, RECORDING_FRAME_SIZE + plen - cut);
+		put32le(buf + out, plen - (uint32_t)cut);
+		reseal_frame(buf, out, idx);
+		in = p + plen;
+		out += RECORDING_FRAME_SIZE + plen - cut;
+	}
+	return out;
+}
+
+/* Version 3 files are read, with their records' cgroup id 0. */
+static void version3_read(void **state)
+{
+	size_t len;
+	unsigned char *buf;
+	struct outcome o;
+
+	old_layout = true;
+	buf = make_snap(2, 3, true, &len);
+	len = to_old_layout(buf, len, 3);
+	o = read_all(buf, len);
+	assert_int_equal(o.open, 0);
+	assert_int_equal(o.seeds, 2);
+	assert_int_equal(o.records, 3);
+	assert_int_equal(o.last, 0);
+	free(buf);
+	/* A version 3 header over version 4 records is refused. */
+	buf = make(3, true, &len);
+	o = read_as_version(buf, len, 3);
+	assert_int_equal(o.open, -EPROTO);
+	assert_non_null(strstr(o.err, "records of 136 bytes"));
+	free(buf);
+	old_layout = false;
+}
+
 /* Version 2 files are read: they are version 3 without gone frames, which
  * they cannot have. */
 static void version2_read(void **state)
 {
 	size_t len;
-	unsigned char *buf = make(3, true, &len);
-	struct outcome o = read_as_version(buf, len, 2);
+	unsigned char *buf;
+	struct outcome o;
+
+	old_layout = true;
+	buf = make(3, true, &len);
+	len = to_old_layout(buf, len, 2);
+	o = read_all(buf, len);
 
 	assert_int_equal(o.open, 0);
 	assert_int_equal(o.records, 3);
 	assert_int_equal(o.last, 0);
 	free(buf);
 	buf = make_gone(&len);
-	o = read_as_version(buf, len, 2);
+	len = to_old_layout(buf, len, 2);
+	o = read_all(buf, len);
 	assert_int_equal(o.records, 1);
 	assert_int_equal(o.last, -EBADMSG);
 	assert_non_null(strstr(o.err, "unknown kind 5"));
+	free(buf);
+	old_layout = false;
+}
+
+/* Cgroup frames: what owners' cgroup ids named, read back in place, a path
+ * not found too; the writer refuses what the reader would. */
+static void cgroup_frames(void **state)
+{
+	struct recording_writer *w = malloc(sizeof(*w));
+	struct recording_meta m = meta();
+	struct ts_event e0 = ev(0);
+	int fd = memfd_create("rec", 0), kinds[4], n = 0;
+	char long_path[RECORDING_CGROUP_PATH + 1], err[256];
+	struct recording_reader r;
+	struct recording_item it;
+	unsigned char *buf;
+	size_t len;
+	FILE *f;
+
+	assert_non_null(w);
+	assert_int_equal(recording__create_fd(w, fd, &m), 0);
+	assert_int_equal(recording__write_cgroup(w, 7000, "/system.slice/nginx.service"), 0);
+	assert_int_equal(recording__write_cgroup(w, 7001, NULL), 0);
+	assert_int_equal(recording__write_cgroup(w, 0, "/x"), -EINVAL);
+	assert_int_equal(recording__write_cgroup(w, 7002, "relative"), -EINVAL);
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[0] = '/';
+	long_path[sizeof(long_path) - 1] = '\0';
+	assert_int_equal(recording__write_cgroup(w, 7002, long_path), -EINVAL);
+	assert_int_equal(recording__write(w, &e0), 0);
+	assert_int_equal(recording__close(w, NULL, 0), 0);
+	free(w);
+	buf = slurp(fd, &len);
+	f = bytes(buf, len);
+	assert_int_equal(recording__open_stream(&r, f, NULL, err, sizeof(err)), 0);
+	while (n < 4 && recording__next(&r, &it, err, sizeof(err)) == 1) {
+		kinds[n++] = it.kind;
+		if (it.kind == RECORDING_KIND_CGROUP && it.cgroup.id == 7000) {
+			assert_true(it.cgroup.found);
+			assert_string_equal(it.cgroup.path, "/system.slice/nginx.service");
+		} else if (it.kind == RECORDING_KIND_CGROUP) {
+			assert_int_equal(it.cgroup.id, 7001);
+			assert_false(it.cgroup.found);
+			assert_string_equal(it.cgroup.path, "");
+		}
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(kinds[0], RECORDING_KIND_CGROUP);
+	assert_int_equal(kinds[1], RECORDING_KIND_CGROUP);
+	assert_int_equal(kinds[2], RECORDING_KIND_EVENT);
+	assert_non_null(recording__end(&r));
+	recording__close_reader(&r);
+	fclose(f);
+
+	/* A byte after the path's end: damaged, said where. */
+	buf[RECORDING_HEADER_SIZE + RECORDING_FRAME_SIZE + 16 + 30] = 'x';
+	reseal_frame(buf, RECORDING_HEADER_SIZE, 0);
+	f = bytes(buf, len);
+	assert_int_equal(recording__open_stream(&r, f, NULL, err, sizeof(err)), 0);
+	assert_int_equal(recording__next(&r, &it, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "record 1 at byte 256 is a malformed cgroup frame"));
+	recording__close_reader(&r);
+	fclose(f);
 	free(buf);
 }
 
@@ -1009,6 +1145,8 @@ int main(void)
 		cmocka_unit_test(version1_refused),
 		cmocka_unit_test(gone_frames),
 		cmocka_unit_test(version2_read),
+		cmocka_unit_test(version3_read),
+		cmocka_unit_test(cgroup_frames),
 		cmocka_unit_test(write_error_enospc),
 		cmocka_unit_test(write_error_epipe),
 	};

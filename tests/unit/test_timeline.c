@@ -45,6 +45,7 @@ static void make_conn(struct conn *c, bool closed, const char *comm)
 	c->ident.dport = 40000;
 	c->ident.pid = 9;
 	c->ident.owner_src = TS_OWNER_SYSCALL;
+	c->ident.cgroup_id = 4242;	/* no cgroup names here: the id, null path */
 	strncpy(c->ident.comm, comm, sizeof(c->ident.comm) - 1);
 	for (int i = 0; i < n; i++) {
 		c->steps[i].mono_ns = 1000000 + (uint64_t)i * (i + 1) * 500;
@@ -93,7 +94,8 @@ static void json_form(void **state)
 	make_conn(&c, true, "srv");
 	t = render(TIMELINE_JSON, &c, CONN_EXIT_CLOSED);
 	assert_non_null(strstr(t, "\"cookie\":77,\"family\":4,\"saddr\":\"127.0.0.1\",\"sport\":80,"));
-	assert_non_null(strstr(t, "\"role\":\"server\",\"owner\":{\"pid\":9,\"comm\":\"srv\"}"));
+	assert_non_null(strstr(t, "\"role\":\"server\",\"owner\":{\"pid\":9,\"comm\":\"srv\","
+				  "\"cgroup_id\":4242,\"cgroup\":null,\"container\":null}"));
 	assert_non_null(strstr(t, "{\"state\":\"SYN_RECV\",\"enter_mono_ns\":1000000,\"dur_ns\":1000}"));
 	assert_non_null(strstr(t, "\"closed_by\":\"peer\",\"end\":\"graceful\""));
 	assert_non_null(strstr(t, "\"complete\":true,\"missing\":[]}\n"));
@@ -123,7 +125,7 @@ static void csv_form(void **state)
 		rows++;
 	assert_int_equal(rows, 4);	/* SYN_RECV ESTABLISHED CLOSE_WAIT LAST_ACK */
 	assert_non_null(strstr(t, "77,4,127.0.0.1,80,127.0.0.1,40000,server,9,\"a,b\"\"c\","
-				  "SYN_RECV,1000000,1000,peer,graceful,true\n"));
+				  "SYN_RECV,1000000,1000,peer,graceful,true,4242,,\n"));
 	free(t);
 }
 
