@@ -165,6 +165,10 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	sock_id(sk, skc, trusted, &id);
 	if (id.family != TS_AF_INET && id.family != TS_AF_INET6)
 		return 0;
+	/* Another namespace's sockets never reach the output: they take no
+	 * entry either (a busy neighbour pushed traced ones out). */
+	if (filter_netns && id.netns != filter_netns)
+		return 0;
 	si = sock_entry_unnamed(sk);
 	if (!si) {
 		__u32 zero = 0;

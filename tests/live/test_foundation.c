@@ -605,7 +605,7 @@ void t_lost_events(void)
 			lost_sum += jint(r, "count");
 			last_total = jint(r, "total");
 		} else if (type && strcmp(type, "summary") != 0 && strcmp(type, "alert") != 0 &&
-			   strcmp(type, "snapshot") != 0) {
+			   strcmp(type, "snapshot") != 0 && strcmp(type, "gone") != 0) {
 			states++;
 			if (!jstr(r, "saddr") || strcmp(jstr(r, "saddr"), "127.0.0.1") != 0)
 				anonymous++;
