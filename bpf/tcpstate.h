@@ -62,6 +62,8 @@ enum ts_event_flags {
 	TS_EVF_TIMEWAIT = 1 << 2,	/* derived from the timewait socket, not the tracepoint */
 	TS_EVF_TENTATIVE = 1 << 3,	/* a TIME_WAIT end a TW_REARM record may still cancel */
 	TS_EVF_GAP = 1 << 4,		/* transitions of this socket before this one were not seen */
+	TS_EVF_FROM_DUMP = 1 << 5,	/* user space only: not reported; a sock_diag dump
+					 * found the socket in newstate (time: the dump's) */
 };
 
 /* Per-CPU counters; summed by user space. */

@@ -328,6 +328,7 @@ static void add_step(struct conn *c, const struct ts_event *e)
 	k->mono_ns = e->mono_ns;
 	k->prev_ns = e->prev_state_ns;
 	k->prev_known = e->flags & TS_EVF_PREV_KNOWN;
+	k->from_dump = e->flags & TS_EVF_FROM_DUMP;
 	k->oldstate = e->oldstate;
 	k->newstate = e->newstate;
 	k->tw_reason = e->tw_reason;
@@ -492,22 +493,13 @@ const struct conn_call *conn__call(const struct conn *c, uint32_t i)
 	return &c->calls[(first + i) % CONN_CALLS_MAX];
 }
 
-static bool is_gone(const struct conn *c, const uint64_t *alive, size_t nalive,
-		    uint64_t checked_ns)
-{
-	if (c->last_ns >= checked_ns)
-		return false;
-	return !u64_set__has(alive, nalive, sock_key__of(&c->ident));
-}
-
-long conn_table__find_gone(struct conn_table *t, const uint64_t *alive, size_t nalive,
-			   uint64_t checked_ns, uint64_t **out)
+long conn_table__find_stale(struct conn_table *t, uint64_t checked_ns, uint64_t **out)
 {
 	size_t n = 0, cap = 0;
 	uint64_t *v = NULL;
 
 	for (struct conn *c = t->lru.lru_next; c != &t->lru; c = c->lru_next) {
-		if (!is_gone(c, alive, nalive, checked_ns))
+		if (c->last_ns >= checked_ns)
 			continue;
 		if (n == cap) {
 			uint64_t *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));

@@ -20,6 +20,7 @@ struct conn_step {
 	uint64_t prev_ns;	/* time in oldstate, if prev_known */
 	uint8_t oldstate, newstate;
 	bool prev_known;
+	bool from_dump;		/* not reported: mono_ns is when a dump found it */
 	uint8_t tw_reason;	/* TIME_WAIT -> CLOSE: enum ts_tw_reason */
 };
 
@@ -149,13 +150,10 @@ struct conn *conn_table__apply_found(struct conn_table *t, struct conn *c, const
  * it was there already or memory ran out. Seed in order of since_ns. */
 struct conn *conn_table__seed(struct conn_table *t, const struct ts_event *ident, int state,
 			      uint64_t since_ns, bool bounded);
-/* After records were lost: the open connections the kernel no longer has.
- * alive: the keys (sock_key.h) of every socket a dump taken at checked_ns
- * found, sorted. A connection is gone when its key is not in alive and no
- * record of it came at or after checked_ns. Their cookies into *out
- * (malloc'd, the caller frees); the count, or -ENOMEM. */
-long conn_table__find_gone(struct conn_table *t, const uint64_t *alive, size_t nalive,
-			   uint64_t checked_ns, uint64_t **out);
+/* To check against a sock_diag dump taken at checked_ns: the cookies of
+ * the open connections with no record at or after it, into *out (malloc'd,
+ * the caller frees); the count, or -ENOMEM. */
+long conn_table__find_stale(struct conn_table *t, uint64_t checked_ns, uint64_t **out);
 /* End an open connection as gone (CONN_EXIT_GONE): its end's records were
  * lost. False if it is not open in the table. */
 bool conn_table__end_gone(struct conn_table *t, uint64_t cookie);

@@ -22,6 +22,7 @@
 #include "metrics_export.h"
 #include "output.h"
 #include "recording.h"
+#include "sock_key.h"
 #include "tcpstate.h"
 #include "timeline.h"
 
@@ -91,11 +92,12 @@ int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes);
  * what only it knows first. */
 int engine__finish(struct engine *e, uint64_t now);
 
-/* After records were lost, the kernel's sockets at checked_ns (alive,
- * their keys, sock_key.h, sorted): the open connections it no longer has end as
- * gone, recorded as such. Returns how many, or -ENOMEM. */
-long engine__reconcile(struct engine *e, const uint64_t *alive, size_t nalive,
-		       uint64_t checked_ns);
+/* The kernel's sockets at checked_ns (a dump taken then) against the open
+ * connections with no record since: those it no longer has end as gone;
+ * those it holds as timewait sockets while the table has them in another
+ * state enter TIME_WAIT, marked from the dump. Both are recorded.
+ * Returns how many changed, or -errno. */
+long engine__reconcile(struct engine *e, const struct sock_census *k, uint64_t checked_ns);
 /* One connection ended as gone, its end never reported, when the kernel
  * no longer had it at checked_ns: a "gone" line, then the timeline and the
  * counts (a live reconcile, or a replay's gone frame). */

@@ -104,16 +104,19 @@ static void build_visits(struct lifecycle *l, const struct conn *c)
 		v = add_visit(l, s[i].newstate);
 		if (!v)
 			break;
-		v->enter_known = true;
+		/* Found by a dump: entered some time before it. */
+		v->enter_known = !s[i].from_dump;
 		v->enter_ns = s[i].mono_ns;
 		if (i + 1 == n)
 			break;	/* still there */
-		if (s[i + 1].oldstate == s[i].newstate) {
-			v->dur_known = true;
-			v->dur_ns = s[i + 1].mono_ns - s[i].mono_ns;
-		} else {
+		if (s[i + 1].from_dump) {
+			l->missing |= LC_MISS_GAP;	/* left some time before */
+		} else if (s[i + 1].oldstate != s[i].newstate) {
 			l->missing |= LC_MISS_GAP;
 			add_unseen_entry(l, &s[i + 1]);
+		} else if (v->enter_known) {
+			v->dur_known = true;
+			v->dur_ns = s[i + 1].mono_ns - s[i].mono_ns;
 		}
 	}
 }

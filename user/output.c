@@ -522,6 +522,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "missed", s->missed);
 	json__kv_bool(j, "missed_counted", s->missed_counted);
 	json__kv_uint(j, "gaps", s->stats[TS_STAT_GAPS]);
+	json__kv_uint(j, "from_dump", s->from_dump);
 	json__kv_uint(j, "kernel_events", s->stats[TS_STAT_EVENTS]);
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
@@ -575,6 +576,10 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 			"started in another state than its last seen one ended in: transitions "
 			"the kernel did not report are missing (marked \"gap\")\n",
 			s->stats[TS_STAT_GAPS]);
+	if (s->from_dump)
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " transitions the kernel did not "
+			"report were found by a sock_diag dump (marked \"from_dump\")\n",
+			s->from_dump);
 }
 
 int output__flush(struct output *o)

@@ -36,6 +36,8 @@ struct run_summary {
 	uint64_t transitions;	/* of which state transitions */
 	uint64_t malformed;	/* records too short or of an unknown type */
 	uint64_t internal;	/* records consumed by the tracer itself (re-arms) */
+	uint64_t from_dump;	/* transitions the kernel did not report, found by a
+				 * sock_diag dump (not counted in records) */
 	uint64_t unidentified;	/* records whose socket's identity was not known */
 	uint64_t stats[TS_STAT__MAX];	/* kernel counters */
 	uint64_t missed;	/* program runs the kernel skipped (recursion) */

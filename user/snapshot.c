@@ -336,45 +336,71 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 	return c.err ? c.err : err;
 }
 
-struct cookies {
+struct key_vec {
 	uint64_t *v;
 	size_t n, cap;
 };
 
-static int on_cookie(void *ctx, const struct sockdiag_sock *s)
+static int key_vec__push2(struct key_vec *k, uint64_t a, uint64_t b)
 {
-	struct cookies *c = ctx;
-
-	if (c->n + 2 > c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 4096;
-		uint64_t *v = realloc(c->v, cap * sizeof(*v));
+	if (k->n + 2 > k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 4096;
+		uint64_t *v = realloc(k->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
-		c->v = v;
-		c->cap = cap;
+		k->v = v;
+		k->cap = cap;
 	}
-	c->v[c->n++] = s->cookie;
-	c->v[c->n++] = sock_key__tuple(s->netns, s->family, s->saddr, s->sport, s->daddr, s->dport);
+	k->v[k->n++] = a;
+	k->v[k->n++] = b;
 	return 0;
 }
 
-int snapshot__alive_keys(bool all_netns, uint64_t **out, size_t *n)
+struct census_build {
+	struct key_vec alive, tw, tw_fin2;
+};
+
+/* Both keys of each socket: its cookie, and its tuple for the connections
+ * the tracer knows by a made-up cookie. */
+static int on_census(void *ctx, const struct sockdiag_sock *s)
 {
-	struct cookies c = { 0 };
+	struct census_build *b = ctx;
+	uint64_t tuple = sock_key__tuple(s->netns, s->family, s->saddr, s->sport, s->daddr,
+					 s->dport);
+	struct key_vec *tw = s->state == TS_TCP_FIN_WAIT2 ? &b->tw_fin2 : &b->tw;
+	int err = key_vec__push2(&b->alive, s->cookie, tuple);
+
+	if (!err && s->timer == SOCKDIAG_TIMER_TIME_WAIT)
+		err = key_vec__push2(tw, s->cookie, tuple);
+	return err;
+}
+
+static void key_vec__take(struct key_vec *k, uint64_t **out, size_t *n)
+{
+	u64_set__sort(k->v, k->n);
+	*out = k->v;
+	*n = k->n;
+}
+
+int snapshot__census(bool all_netns, struct sock_census *out)
+{
+	struct census_build b = { 0 };
 	struct snapshot s = { 0 };
 	int err = 0;
 
 	if (all_netns)
-		dump_all(on_cookie, &c, &s);
+		dump_all(on_census, &b, &s);
 	else
-		err = sockdiag__dump(on_cookie, &c);
+		err = sockdiag__dump(on_census, &b);
 	if (err || s.netns_failed) {
-		free(c.v);
+		free(b.alive.v);
+		free(b.tw.v);
+		free(b.tw_fin2.v);
 		return err ? err : -EIO;
 	}
-	u64_set__sort(c.v, c.n);
-	*out = c.v;
-	*n = c.n;
+	key_vec__take(&b.alive, &out->alive, &out->nalive);
+	key_vec__take(&b.tw, &out->tw, &out->ntw);
+	key_vec__take(&b.tw_fin2, &out->tw_fin2, &out->ntw_fin2);
 	return 0;
 }

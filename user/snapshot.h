@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "conn_table.h"
+#include "sock_key.h"
 #include "tcp_names.h"
 
 struct snapshot {
@@ -51,10 +52,9 @@ int snapshot__take(struct snapshot *s, struct conn_table *t, bool all_netns, uin
 /* Seed one connection into t, as snapshot__take() does each: true if it
  * was new to the table (counted as seeded). */
 bool snapshot__seed(struct conn_table *t, const struct snapshot_seed *sd);
-/* The keys (sock_key.h: cookie, and tuple) of every socket there is now
- * (in this network namespace, or in all of them), sorted, into *out
- * (malloc'd; NULL when none). 0, or -errno when any namespace could not be
- * dumped whole. */
-int snapshot__alive_keys(bool all_netns, uint64_t **out, size_t *n);
+/* Every socket there is now (in this network namespace, or in all of
+ * them), as key sets (sock_key.h) into *out; free with sock_census__free().
+ * 0, or -errno when any namespace could not be dumped whole. */
+int snapshot__census(bool all_netns, struct sock_census *out);
 
 #endif /* SNAPSHOT_H */

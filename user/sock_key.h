@@ -8,6 +8,7 @@
 #define SOCK_KEY_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include "tcpstate.h"
 
 static inline uint64_t sock_key__mix(uint64_t h, uint64_t v)
@@ -40,6 +41,25 @@ static inline uint64_t sock_key__of(const struct ts_event *ev)
 	if (!(ev->cookie & TS_SYNTH_COOKIE_BIT))
 		return ev->cookie;
 	return sock_key__tuple(ev->netns, ev->family, ev->saddr, ev->sport, ev->daddr, ev->dport);
+}
+
+/* What one sock_diag dump found, as sorted key sets: every socket, and
+ * among them the timewait sockets by substate (their key is the full
+ * socket's: the cookie is copied over). */
+struct sock_census {
+	uint64_t *alive;
+	size_t nalive;
+	uint64_t *tw;		/* substate TIME_WAIT */
+	size_t ntw;
+	uint64_t *tw_fin2;	/* substate FIN_WAIT2 */
+	size_t ntw_fin2;
+};
+
+static inline void sock_census__free(struct sock_census *c)
+{
+	free(c->alive);
+	free(c->tw);
+	free(c->tw_fin2);
 }
 
 #endif /* SOCK_KEY_H */

