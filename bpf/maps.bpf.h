@@ -196,7 +196,8 @@ struct tw_live {
 	__u8 synth_cookie;
 	__u8 substate;
 	__u8 cancelled;		/* a timer_cancel that was not expiry: a kill or a re-arm */
-	__u8 pad[5];
+	__u8 pad;
+	__u32 cancel_tuple;	/* its addresses and ports then (tw_tuple()) */
 	__u64 cancel_ns;	/* when, on which CPU, and that CPU's records */
 	__u64 cancel_sends;	/* sent or dropped by then (cpu_sends()) */
 	__u32 cancel_cpu;

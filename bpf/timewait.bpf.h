@@ -48,6 +48,15 @@ static __always_inline __u32 skc_daddr_fold(const struct sock_common *skc, __u16
 	return addr_fold(d, family);
 }
 
+/* The remote address and both ports folded to 32 bits; skc: tw's common
+ * fields (skc_of()). */
+static __always_inline __u32 tw_tuple(const struct inet_timewait_sock *tw,
+				      const struct sock_common *skc)
+{
+	return skc_daddr_fold(skc, skc_family(skc)) ^
+	       ((__u32)tw_sport(tw) << 16 | skc_dport(skc));
+}
+
 static __always_inline struct tw_bucket *tw_bucket(__u64 tw)
 {
 	__u32 i = bucket_of(tw, tw_buckets_mask);
@@ -112,10 +121,9 @@ static __always_inline void tw_follow(__u64 tw, const struct tw_live *live)
 }
 
 /* A new timewait socket: into this CPU's slots, for the handoff. */
-static __always_inline void tw_born_add(struct inet_timewait_sock *tw)
+static __always_inline void tw_born_add(struct inet_timewait_sock *tw,
+					const struct sock_common *skc)
 {
-	union skc_copy c;
-	const struct sock_common *skc = skc_of((const struct sock *)tw, false, &c);
 	__u16 family = skc_family(skc);
 	struct tw_born_slot *s;
 	struct tw_born *b;
@@ -193,32 +201,35 @@ static __always_inline void tw_sock_id(const struct inet_timewait_sock *tw,
  * SLAB_TYPESAFE_BY_RCU, and a CPU's freed object is its next one).
  * - A real cookie settles it (the timewait socket inherits the full
  *   socket's), even when the cancel's run was skipped.
- * - Without one: the same CPU, and no record sent there since the cancel.
- *   A new socket in that memory comes after other records on that CPU:
- *   the connect() that took the 4-tuple, the state changes before the new
- *   socket's birth. Time alone misjudged a pair: an emulated guest's CPU
- *   preempted on the host can take longer than any window between the
- *   two; the window only bounds what the count cannot see. */
-#define TW_REARM_WINDOW_NS 10000000
+ * - Without one: the same CPU, no record sent there since the cancel, and
+ *   the same addresses and ports. A new socket in that memory comes after
+ *   other records on that CPU: the connect() that took the 4-tuple, the
+ *   state changes before the new socket's birth; and most likely with
+ *   another 4-tuple. Time misjudged a pair: a CPU preempted by the
+ *   hypervisor (guests, and this shared host) can take longer than a tight
+ *   window between the two; the window only bounds what the count and the
+ *   tuple cannot see. */
+#define TW_REARM_WINDOW_NS 1000000000
 
 static __always_inline bool is_rearm(const struct tw_live *live,
-				     const struct inet_timewait_sock *tw)
+				     const struct inet_timewait_sock *tw,
+				     const struct sock_common *skc)
 {
 	__u64 cookie = KREAD(struct inet_timewait_sock, tw, __tw_common.skc_cookie.counter);
 
 	if (cookie && !live->synth_cookie)
 		return cookie == live->cookie;
 	if (!live->cancelled || live->cancel_cpu != bpf_get_smp_processor_id() ||
-	    live->cancel_sends != cpu_sends())
+	    live->cancel_sends != cpu_sends() || live->cancel_tuple != tw_tuple(tw, skc))
 		return false;
 	return bpf_ktime_get_ns() - live->cancel_ns < TW_REARM_WINDOW_NS;
 }
 
 /* A followed timewait socket's timer set again: tell user space, which
  * holds the cancel it saw as a possible early end. */
-static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_live *live)
+static __always_inline void tw_rearmed(struct inet_timewait_sock *tw,
+				       const struct sock_common *skc, struct tw_live *live)
 {
-	union skc_copy c;
 	struct ts_wire w;
 	struct sock_id id;
 
@@ -226,7 +237,7 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 	live->substate = tw_substate_of(tw);
 	/* User space forgot it at the cancel it holds: the end says all. */
 	live->ident_gen = 0;
-	tw_sock_id(tw, skc_of((const struct sock *)tw, false, &c), &id);
+	tw_sock_id(tw, skc, &id);
 	if (!wanted(&id, live->owner.pid, 0, live->owner.in_cgroup))
 		return;
 	wire_head(&w, TS_EV_TW_REARM, bpf_ktime_get_ns(), live->cookie);
@@ -238,18 +249,20 @@ static __always_inline void tw_rearmed(struct inet_timewait_sock *tw, struct tw_
 static __always_inline int on_timer_start(struct timer_list *timer)
 {
 	struct inet_timewait_sock *tw = timer_tw(timer);
+	union skc_copy c;
+	const struct sock_common *skc = skc_of((const struct sock *)tw, false, &c);
 	struct tw_ref r;
 	bool found = tw_find(addr_of(tw), &r);
 
-	if (found && !is_rearm(tw_ref_live(&r), tw)) {
+	if (found && !is_rearm(tw_ref_live(&r), tw, skc)) {
 		/* A new timewait socket in the memory of one that died. */
 		tw_ref_forget(&r);
 		found = false;
 	}
 	if (found)
-		tw_rearmed(tw, tw_ref_live(&r));	/* moved, not killed */
+		tw_rearmed(tw, skc, tw_ref_live(&r));	/* moved, not killed */
 	else
-		tw_born_add(tw);
+		tw_born_add(tw, skc);
 	return 0;
 }
 
@@ -325,6 +338,7 @@ static __always_inline int on_timer_cancel(struct timer_list *timer, bool expire
 		live->cancel_ns = now;
 		live->cancel_sends = cpu_sends();
 		live->cancel_cpu = bpf_get_smp_processor_id();
+		live->cancel_tuple = tw_tuple(tw, skc);
 	}
 	return 0;
 }
