@@ -19,6 +19,9 @@
 #   --jobs N             guests running at once (default: the number of CPUs)
 #   --smp N              CPUs per guest (default 1)
 #   --timeout SECS       per-command timeout (default 300)
+#   --retries N          run a failed cell up to N more times, alone; a
+#                        pass then shows as "pass*" (default 1; 0 for loops
+#                        that must count every failure)
 #   --logdir DIR         where logs and outputs go (default: a new directory
 #                        in ${TMPDIR:-/tmp}); per cell: K.NAME.log (console),
 #                        K.NAME.out (command output), K.NAME.result
@@ -56,6 +59,7 @@ kernels=${KERNELS:-5.10 6.1 6.12 6.18 7.3}
 jobs=$(nproc 2>/dev/null || echo 2)
 smp=1
 timeout=300
+retries=1
 logdir=''
 files=() modules=() mode_names=() mode_cmds=()
 
@@ -73,7 +77,7 @@ add_mode() {
 while (($#)); do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
-	--mode | --bin | --file | --module | --kernels | --arch | --jobs | --smp | --timeout | --logdir)
+	--mode | --bin | --file | --module | --kernels | --arch | --jobs | --smp | --timeout | --retries | --logdir)
 		(($# >= 2)) || bad_usage "$1 needs an argument"
 		case $1 in
 		--arch) vm_arch "$2" || bad_usage "bad --arch '$2' (amd64 or arm64)" ;;
@@ -88,6 +92,7 @@ while (($#)); do
 		--jobs) jobs=$2 ;;
 		--smp) smp=$2 ;;
 		--timeout) timeout=$2 ;;
+		--retries) retries=$2 ;;
 		--logdir) logdir=$2 ;;
 		esac
 		shift 2
@@ -103,6 +108,7 @@ read -r -a klist <<<"$kernels"
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --jobs '$jobs'"
 [[ $smp =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --smp '$smp'"
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --timeout '$timeout'"
+[[ $retries =~ ^[0-9]+$ ]] || bad_usage "bad --retries '$retries'"
 for f in "${files[@]}"; do
 	[[ -f ${f%=/*} ]] || bad_usage "no such file '${f%=/*}'"
 done
@@ -230,22 +236,27 @@ while ((${#running[@]})); do
 	reap_one
 done
 
-# A failed cell runs once more, alone. A pass then is reported as such
-# ("pass*", the first run's failure listed below the matrix), not hidden:
-# timing-sensitive tests on an emulated CPU fail now and then, a defect
-# that is not rare fails twice.
+# A failed cell runs again, alone, up to --retries times. A pass then is
+# reported as such ("pass*", the first run's failure listed below the
+# matrix), not hidden: timing-sensitive tests on an emulated CPU fail now
+# and then, a defect that is not rare fails again.
 declare -A first_fail=()
 for k in "${klist[@]}"; do
 	for i in "${!mode_names[@]}"; do
 		m=${mode_names[$i]}
-		[[ ${verdict[$k.$m]:-} == fail ]] || continue
-		first_fail[$k.$m]=${reason[$k.$m]:-}
-		for f in log out result err; do
-			[[ ! -f $logdir/$k.$m.$f ]] || mv "$logdir/$k.$m.$f" "$logdir/$k.$m.first.$f"
+		for ((try = 0; try < retries; try++)); do
+			[[ ${verdict[$k.$m]:-} == fail ]] || break
+			if [[ -z ${first_fail[$k.$m]+x} ]]; then
+				first_fail[$k.$m]=${reason[$k.$m]:-}
+				for f in log out result err; do
+					[[ ! -f $logdir/$k.$m.$f ]] ||
+						mv "$logdir/$k.$m.$f" "$logdir/$k.$m.first.$f"
+				done
+			fi
+			echo "$prog: $k $m failed; running it again" >&2
+			run_cell "$k" "$i" || true
+			record "$k" "$m"
 		done
-		echo "$prog: $k $m failed; running it once more" >&2
-		run_cell "$k" "$i" || true
-		record "$k" "$m"
 	done
 done
 trap - EXIT
@@ -291,7 +302,7 @@ for k in "${klist[@]}"; do
 	for m in "${mode_names[@]}"; do
 		if [[ -n ${first_fail[$k.$m]+x} ]]; then
 			nretried=$((nretried + 1))
-			echo "$k $m: failed, then $(word "${verdict[$k.$m]:-infra}") on the second run; the first: ${first_fail[$k.$m]} (log: $logdir/$k.$m.first.log)"
+			echo "$k $m: failed, then $(word "${verdict[$k.$m]:-infra}") on a later run; the first: ${first_fail[$k.$m]} (log: $logdir/$k.$m.first.log)"
 			grep -E '^(not ok|#)' "$logdir/$k.$m.first.out" 2>/dev/null | head -n 60 |
 				sed 's/^/    | /' || true
 		fi
@@ -316,7 +327,7 @@ for k in "${klist[@]}"; do
 		awk '$1 ~ /^[0-9.]+$/ { s += $1; if ($1 > x) x = $1 } END { printf "%.1fs (max %.1fs);", s, x }')"
 done
 echo "guest time per kernel:${times%;}"
-echo "$((${#klist[@]} * ${#mode_names[@]})) cells, $nfail failed, $ninfra infrastructure failures, $nretried run twice; wall time ${wall}s ($VM_ARCH, jobs $jobs, smp $smp); logs: $logdir"
+echo "$((${#klist[@]} * ${#mode_names[@]})) cells, $nfail failed, $ninfra infrastructure failures, $nretried run again; wall time ${wall}s ($VM_ARCH, jobs $jobs, smp $smp); logs: $logdir"
 
 ((nfail == 0)) || exit 1
 ((ninfra == 0)) || exit 3
