@@ -69,6 +69,15 @@ static void json_common(struct output *o, const char *type, const struct ts_even
 _Static_assert(EVENT_TEXT_MAX * 2 <= OUTBUF_LINE_MAX && EVENT_JSON_MAX <= OUTBUF_LINE_MAX,
 	       "record lines longer than the output buffer's line room");
 
+/* The column header goes before the first text line. */
+static char *text_header_once(struct output *o, char *p)
+{
+	if (o->header_done)
+		return p;
+	o->header_done = true;
+	return event_text__header(p, o->timestamps);
+}
+
 int output__event(struct output *o, const struct ts_event *e, bool before_start)
 {
 	char *p = outbuf__space(&o->ob);
@@ -81,10 +90,7 @@ int output__event(struct output *o, const struct ts_event *e, bool before_start)
 		p = event_json__line(p, e, &o->clk, before_start,
 				     cgroup_names__get(o->cg, e->cgroup_id));
 	} else {
-		if (!o->header_done)
-			p = event_text__header(p, o->timestamps);
-		o->header_done = true;
-		p = event_text__line(p, e, &o->clk, o->timestamps);
+		p = event_text__line(text_header_once(o, p), e, &o->clk, o->timestamps);
 	}
 	return outbuf__commit(&o->ob, p);
 }
@@ -101,10 +107,8 @@ int output__gone(struct output *o, const struct conn *c, uint64_t checked_ns)
 		p = event_json__gone(p, &id, c->state, &o->clk, c->before_start,
 				     cgroup_names__get(o->cg, id.cgroup_id));
 	} else {
-		if (!o->header_done)
-			p = event_text__header(p, o->timestamps);
-		o->header_done = true;
-		p = event_text__gone(p, &id, c->state, &o->clk, o->timestamps);
+		p = event_text__gone(text_header_once(o, p), &id, c->state, &o->clk,
+				     o->timestamps);
 	}
 	return outbuf__commit(&o->ob, p);
 }
