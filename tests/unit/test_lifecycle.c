@@ -212,6 +212,15 @@ static void passive_close(void **state_)
 	assert_true(k.out[0].l.complete);
 }
 
+/* Both ends close at once: up to CLOSING. */
+static void crossed_fins(struct stream *s)
+{
+	st(s, 1 * MS, TS_TCP_CLOSE, TS_TCP_SYN_SENT, 0);
+	st(s, 2 * MS, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED, 1 * MS);
+	st(s, 3 * MS, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1, 1 * MS);
+	st(s, 3 * MS + 20 * US, TS_TCP_FIN_WAIT1, TS_TCP_CLOSING, 20 * US);
+}
+
 static void simultaneous_close(void **state_)
 {
 	static const int states[] = { TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1,
@@ -220,10 +229,7 @@ static void simultaneous_close(void **state_)
 	struct stream s = { .n = 0 };
 	struct sink k;
 
-	st(&s, 1 * MS, TS_TCP_CLOSE, TS_TCP_SYN_SENT, 0);
-	st(&s, 2 * MS, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED, 1 * MS);
-	st(&s, 3 * MS, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1, 1 * MS);
-	st(&s, 3 * MS + 20 * US, TS_TCP_FIN_WAIT1, TS_TCP_CLOSING, 20 * US);
+	crossed_fins(&s);
 	st(&s, 3 * MS + 50 * US, TS_TCP_CLOSING, TS_TCP_TIME_WAIT, 30 * US);
 	st(&s, 60003 * MS, TS_TCP_TIME_WAIT, TS_TCP_CLOSE, 0);
 	run(&s, NULL, 16, &k);
@@ -436,10 +442,7 @@ static void handoff_from_dump(void **state_)
 	struct stream s = { .n = 0 };
 	struct sink k;
 
-	st(&s, 1 * MS, TS_TCP_CLOSE, TS_TCP_SYN_SENT, 0);
-	st(&s, 2 * MS, TS_TCP_SYN_SENT, TS_TCP_ESTABLISHED, 1 * MS);
-	st(&s, 3 * MS, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1, 1 * MS);
-	st(&s, 3 * MS + 20 * US, TS_TCP_FIN_WAIT1, TS_TCP_CLOSING, 20 * US);
+	crossed_fins(&s);
 	st(&s, 5000 * MS, TS_TCP_CLOSING, TS_TCP_TIME_WAIT, 0);
 	s.ev[s.n - 1].flags |= TS_EVF_TIMEWAIT | TS_EVF_FROM_DUMP;
 	st(&s, 60003 * MS, TS_TCP_TIME_WAIT, TS_TCP_CLOSE, 0);
