@@ -356,6 +356,8 @@ static void health(FILE *f, const struct metrics_render *r)
 		"BPF program runs the kernel skipped (recursion).", s->missed);
 	counter(f, "tcpstate_gaps_total", "Transitions not seen: a later one started elsewhere.",
 		s->stats[TS_STAT_GAPS]);
+	counter(f, "tcpstate_transitions_from_dump_total",
+		"Transitions the kernel did not report, found by a sock_diag dump.", s->from_dump);
 	counter(f, "tcpstate_connection_table_evictions_total",
 		"Connections dropped from the table to stay within its cap.", r->conns->evictions);
 	if (r->nprogs) {

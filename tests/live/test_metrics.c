@@ -179,6 +179,8 @@ static void file_matches_summary(const char *text, json_t *sum, const char *comm
 	       (long long)jint(sum, "events"));
 	EXPECT(prom_sample(text, "tcpstate_events_lost_total") == jint(sum, "lost"), "lost differs");
 	EXPECT(prom_sample(text, "tcpstate_gaps_total") == jint(sum, "gaps"), "gaps differ");
+	EXPECT(prom_sample(text, "tcpstate_transitions_from_dump_total") == jint(sum, "from_dump"),
+	       "from_dump differs");
 	EXPECT(family_sum(text, "tcpstate_transitions_total") == jint(sum, "transitions"),
 	       "transitions_total sum %g, summary %lld",
 	       family_sum(text, "tcpstate_transitions_total"), (long long)jint(sum, "transitions"));
