@@ -823,6 +823,11 @@ int64_t tracer_runs_lost(struct tracer_run *t)
 	return jint(t->summary, "missed") + jint(t->summary, "gaps");
 }
 
+bool tracer_counts_missed(struct tracer_run *t)
+{
+	return t->summary && json_is_true(json_object_get(t->summary, "missed_counted"));
+}
+
 bool cookie_says_gap(struct tracer_run *t, uint64_t cookie)
 {
 	json_t *r;

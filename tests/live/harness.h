@@ -153,6 +153,8 @@ json_t *record_find(struct tracer_run *t, const char *type, uint64_t cookie, int
  * it counted ("missed") and the transitions found missing ("gaps": kernels
  * before 6.7 skip classic tracepoints without counting). */
 int64_t tracer_runs_lost(struct tracer_run *t);
+/* The kernel counts every skipped run (the summary's missed_counted). */
+bool tracer_counts_missed(struct tracer_run *t);
 
 /* One of this connection's own state records is marked gap: it says some
  * of its transitions were not seen. false for cookie 0. */

@@ -31,6 +31,15 @@ static bool has_tw_end(struct tracer_run *t, void *arg)
 	return false;
 }
 
+/* The end as reported, or the tracer's word that it never was: its dump
+ * found the socket gone. */
+static bool has_tw_end_or_gone(struct tracer_run *t, void *arg)
+{
+	struct tw_want *w = arg;
+
+	return has_tw_end(t, w) || cookie_gone(t, w->cookie);
+}
+
 static json_t *tw_end(struct tracer_run *t, uint64_t cookie)
 {
 	int idx = -1;
@@ -130,16 +139,25 @@ void t_timewait_expired(void)
 	EXPECT(tracer_wait(&t, has_tw_entry, &p), "client never entered TIME_WAIT");
 	w.cookie = cookie_by_ports(&t, p.sport, p.dport, "TIME_WAIT");
 	cfg.timeout_ms = 75000;
-	EXPECT(tracer_wait(&t, has_tw_end, &w), "no TIME_WAIT -> CLOSE 'expired' within 75 s");
+	EXPECT(tracer_wait(&t, has_tw_end_or_gone, &w),
+	       "no TIME_WAIT -> CLOSE 'expired' within 75 s, and not gone");
 	cfg.timeout_ms = (int)saved;
 	tracer_stop(&t, SIGINT);
 	while ((r = record_find(&t, "state", w.cookie, idx, &idx)))
 		if (strcmp(jstr(r, "new"), "TIME_WAIT") == 0)
 			entry = r;
 	end = tw_end(&t, w.cookie);
-	if (entry && end)
+	if (entry && end) {
 		check_tw_times(&t, entry, end, closed);
-	else
+	} else if (entry && cookie_gone(&t, w.cookie)) {
+		/* The expiry's run skipped (a classic timer tracepoint inside
+		 * another program on the CPU): nothing to time, and the
+		 * connection says so. A kernel that counts skips must have. */
+		EXPECT(tracer_runs_lost(&t) > 0 || !tracer_counts_missed(&t),
+		       "the TIME_WAIT connection ended as gone, but no skipped run or gap counted");
+		printf("#   note: the expiry was not reported (%lld skipped program runs and "
+		       "gaps); the connection ended as gone\n", (long long)tracer_runs_lost(&t));
+	} else
 		check_fail(__FILE__, __LINE__, "TIME_WAIT entry or end record missing (the summary "
 			   "reports %lld skipped program runs and gaps)",
 			   (long long)tracer_runs_lost(&t));
