@@ -4,7 +4,10 @@
  * network namespace it runs in (tests/live/busy-host.sh runs it in the
  * host's, around the live suite, whose tests each have their own).
  *
- * usage: busyhost [RATE]     (connections/s in the background; default 100)
+ * usage: busyhost [RATE [nofill]]
+ *	RATE: connections/s in the background; default 100
+ *	nofill: the background alone, no TIME_WAIT fill (a load paced at
+ *	RATE, where an unpaced fill would take a small machine's every CPU)
  *
  * A fill pass makes a connection from each port of ip_local_port_range to
  * a listener; the client closes first, so it keeps TIME_WAIT for 60 s.
@@ -151,11 +154,12 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	int rate = argc > 1 ? atoi(argv[1]) : 100, lo, hi, fl[NFILL], cl;
+	bool nofill = argc > 2 && strcmp(argv[2], "nofill") == 0;
 	uint16_t fill[NFILL], cport;
 	pid_t child;
 
-	if (rate <= 0) {
-		fprintf(stderr, "usage: busyhost [RATE]\n");
+	if (rate <= 0 || argc > 3 || (argc > 2 && !nofill)) {
+		fprintf(stderr, "usage: busyhost [RATE [nofill]]\n");
 		return 2;
 	}
 	sigaction(SIGINT, &sa, NULL);
@@ -177,7 +181,7 @@ int main(int argc, char **argv)
 		int covered;
 
 		clock_gettime(CLOCK_MONOTONIC, &start);
-		covered = fill_pass(lo, hi, fl, fill);
+		covered = nofill ? 0 : fill_pass(lo, hi, fl, fill);
 		if (pass == 0) {
 			printf("{\"ports\":[");
 			for (int i = 0; i < NFILL; i++)
