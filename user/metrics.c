@@ -33,7 +33,7 @@ void metrics__free(struct metrics *m)
 static void on_watch(void *ctx, const struct conn *c, bool enter)
 {
 	struct metrics *m = ctx;
-	struct tw_group local, remote;
+	struct tw_group remote;
 
 	if (c->state <= 0 || c->state >= TS_TCP_MAX_STATES)
 		return;
@@ -43,7 +43,7 @@ static void on_watch(void *ctx, const struct conn *c, bool enter)
 		m->open[c->state]--;
 	if (c->state != TS_TCP_TIME_WAIT)
 		return;
-	tw_report__keys(c, m->port_lo, m->port_hi, &local, &remote);
+	tw_report__remote_key(c, m->port_lo, m->port_hi, &remote);
 	/* Out of memory: the destination is left out, and so never taken away. */
 	tw_tally__add(&m->tw, &remote, enter ? 1 : -1);
 }

@@ -161,19 +161,27 @@ void tw_tally__free(struct tw_tally *t)
 	memset(t, 0, sizeof(*t));
 }
 
-void tw_report__keys(const struct conn *c, uint32_t range_lo, uint32_t range_hi,
-		     struct tw_group *local, struct tw_group *remote)
+void tw_report__remote_key(const struct conn *c, uint32_t range_lo, uint32_t range_hi,
+			   struct tw_group *remote)
 {
 	const struct ts_event *id = &c->ident;
 
-	memset(local, 0, sizeof(*local));
 	memset(remote, 0, sizeof(*remote));
-	local->family = remote->family = id->family;
-	local->count = remote->count = 1;
-	memcpy(local->addr, id->saddr, sizeof(local->addr));
+	remote->family = id->family;
+	remote->count = 1;
 	memcpy(remote->addr, id->daddr, sizeof(remote->addr));
 	remote->port = id->dport;
 	remote->ephemeral = id->sport >= range_lo && id->sport <= range_hi;
+}
+
+void tw_report__keys(const struct conn *c, uint32_t range_lo, uint32_t range_hi,
+		     struct tw_group *local, struct tw_group *remote)
+{
+	memset(local, 0, sizeof(*local));
+	local->family = c->ident.family;
+	local->count = 1;
+	memcpy(local->addr, c->ident.saddr, sizeof(local->addr));
+	tw_report__remote_key(c, range_lo, range_hi, remote);
 }
 
 int tw_report__build(struct tw_report *r, const struct conn_table *t, uint32_t range_lo,

@@ -46,6 +46,9 @@ void tw_tally__free(struct tw_tally *t);
  * (ephemeral: its local port is in range_lo..range_hi). */
 void tw_report__keys(const struct conn *c, uint32_t range_lo, uint32_t range_hi,
 		     struct tw_group *local, struct tw_group *remote);
+/* The remote key alone. */
+void tw_report__remote_key(const struct conn *c, uint32_t range_lo, uint32_t range_hi,
+			   struct tw_group *remote);
 
 /* Build the report; range_lo/range_hi from ip_local_port_range. 0 or -ENOMEM. */
 int tw_report__build(struct tw_report *r, const struct conn_table *t, uint32_t range_lo,
