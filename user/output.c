@@ -134,13 +134,28 @@ static void alert_holders(struct json *j, const struct holder_query *q)
 	json__kv_int(j, "holders_total", q->n);
 }
 
+/* " in docker 0123456789ab" (a runtime's id cut as its CLI shows it), or ""
+ * outside a container: where the text alert's owner runs. */
+static const char *container_words(const struct cgroup_name *cg, char *b, size_t len)
+{
+	const struct cgroup_container *k = cg && cg->has_container ? &cg->container : NULL;
+	const char *rt = k ? cgroup__runtime_name(k->runtime) : NULL;
+	bool hex_id = k && (k->runtime == CGROUP_RT_DOCKER || k->runtime == CGROUP_RT_CONTAINERD ||
+			    k->runtime == CGROUP_RT_CRIO);
+
+	if (!rt)
+		return "";
+	snprintf(b, len, " in %s %.*s", rt, hex_id ? 12 : (int)sizeof(k->id), k->id);
+	return b;
+}
+
 int output__alert(struct output *o, const struct conn *c, const struct holder_query *q,
 		  const char *diagnosis, uint64_t now_ns)
 {
 	int err;
 	struct ts_event id = c->ident;
 	struct json *j = &o->j;
-	char age[32];
+	char age[32], where[CGROUP_CONTAINER_MAX + 32];
 	uint64_t age_ns = (c->since_known || c->since_bound) && now_ns > c->state_since_ns
 				  ? now_ns - c->state_since_ns : 0;
 
@@ -158,7 +173,9 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 		p = event_text__prefix(p, &id, &o->clk, o->timestamps);
 		if ((err = outbuf__commit(&o->ob, p)) || (err = drain(o)))
 			return err;
-		fprintf(o->f, "ALERT CLOSE_WAIT for %s%s: %s\n", c->since_known ? "" : "at least ",
+		fprintf(o->f, "ALERT CLOSE_WAIT%s for %s%s: %s\n",
+			container_words(cgroup_names__get(o->cg, id.cgroup_id), where, sizeof(where)),
+			c->since_known ? "" : "at least ",
 			diagnose__duration(age_ns, age, sizeof(age)), diagnosis);
 		return write_err(o->f);
 	}

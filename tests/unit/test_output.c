@@ -162,6 +162,58 @@ static void alert_before_start_once(void **state)
 	conn_table__free(&t);
 }
 
+/* The text alert: "at least" for an age from before tracing, and where the
+ * owner runs when its cgroup names a container (the id cut to 12, as the
+ * runtimes' tools show it; a service's name whole). */
+static char *text_alert(uint64_t cgroup_id, const char *path, bool since_known)
+{
+	struct ts_event e = v4_event();
+	struct conn_table t;
+	struct conn *c;
+	struct output o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	e.cgroup_id = cgroup_id;
+	conn_table__init(&t, 10);
+	output__init(&o, f, false, false);
+	o.cg = cgroup_names__new_offline();
+	assert_non_null(o.cg);
+	if (path)
+		cgroup_names__put(o.cg, cgroup_id, path);
+	c = conn_table__apply(&t, &e);
+	c->since_known = since_known;
+	c->since_bound = !since_known;	/* a snapshot's lower bound */
+	assert_int_equal(output__alert(&o, c, NULL, "the peer closed", 17000000000ULL), 0);
+	assert_int_equal(output__flush(&o), 0);
+	cgroup_names__free(o.cg);
+	output__free(&o);
+	fclose(f);
+	conn_table__free(&t);
+	return buf;
+}
+
+static void alert_text_names_container(void **state)
+{
+	static const char docker[] = "/system.slice/docker-"
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope";
+	char *s;
+
+	s = text_alert(9, docker, true);
+	assert_non_null(strstr(s, "ALERT CLOSE_WAIT in docker 0123456789ab for 12.0 s: the peer closed\n"));
+	free(s);
+	s = text_alert(9, "/system.slice/nginx.service", false);
+	assert_non_null(strstr(s, "ALERT CLOSE_WAIT in service nginx.service for at least 12.0 s:"));
+	free(s);
+	s = text_alert(9, "/user.slice", true);		/* no container */
+	assert_non_null(strstr(s, "ALERT CLOSE_WAIT for 12.0 s:"));
+	free(s);
+	s = text_alert(9, NULL, true);			/* a path not known */
+	assert_non_null(strstr(s, "ALERT CLOSE_WAIT for 12.0 s:"));
+	free(s);
+}
+
 static void human_line(void **state)
 {
 	struct ts_event e = v4_event();
@@ -293,6 +345,7 @@ int main(void)
 		cmocka_unit_test(comm_not_utf8_stays_json),
 		cmocka_unit_test(write_error_reported),
 		cmocka_unit_test(alert_before_start_once),
+		cmocka_unit_test(alert_text_names_container),
 		cmocka_unit_test(human_line),
 		cmocka_unit_test(human_unknown_owner),
 		cmocka_unit_test(gap_marked),
