@@ -247,6 +247,12 @@ $(OUTPUT)/tests/bench/latency_micro: tests/bench/latency_micro.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+# The reconcile's sock_diag census against many sockets (root): run it by hand.
+$(OUTPUT)/tests/bench/census_micro: tests/bench/census_micro.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -O2 $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 # BENCH_ARGS=--quick for a short run.
 bench: deps
 	$(Q)$(MAKE) all $(CHURN)

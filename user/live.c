@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "census_job.h"
 #include "clock.h"
-#include "snapshot.h"
 #include "tracer.h"
 
 /* Under a flood the ring refills as fast as it drains: a round ends after
@@ -38,6 +38,7 @@ struct live {
 	bool reconcile_due;	/* records were lost since the last reconcile */
 	uint64_t next_reconcile;	/* not before then */
 	uint64_t next_audit;	/* reconcile then even with nothing lost */
+	struct census_job census;	/* the reconcile's dump, while it runs */
 	struct batch batch;
 };
 
@@ -168,6 +169,7 @@ static int live_open(struct live *l)
 
 static void live_close(struct live *l)
 {
+	census_job__cancel(&l->census);
 	recording_close(l, NULL);
 	engine__free(l->e);
 	tracer__close(l->t);
@@ -205,21 +207,32 @@ static int drain(struct live *l)
 }
 
 /* After a loss, the connections whose end was lost would stay open for
- * ever: end those the kernel no longer has. The dump first, then a drain,
- * so every record made before the dump is in: a connection with none since
- * and no socket did not just report late. A dump that fails leaves the
- * table as it is, to try again later. */
-static int reconcile(struct live *l)
+ * ever: end those the kernel no longer has. The dump runs on a thread of
+ * its own while the rounds go on; a thread that cannot start is tried
+ * again later. */
+static void reconcile_start(struct live *l, uint64_t now)
+{
+	l->reconcile_due = false;
+	l->next_reconcile = now + RECONCILE_EVERY_NS;
+	l->next_audit = now + AUDIT_EVERY_NS;
+	if (census_job__start(&l->census, l->o->all_netns, now))
+		l->reconcile_due = true;
+}
+
+/* A finished dump against the table. A drain first, so every record made
+ * before the dump ended is in: a connection with none since the dump began
+ * and no socket did not just report late. A dump that failed leaves the
+ * table as it is, to try again later. wait: for a dump still running. */
+static int reconcile_finish(struct live *l, bool wait)
 {
 	struct sock_census k = { 0 };
-	uint64_t checked = clock__mono_now();
+	uint64_t checked;
 	long changed;
 	int err;
 
-	l->reconcile_due = false;
-	l->next_reconcile = checked + RECONCILE_EVERY_NS;
-	l->next_audit = checked + AUDIT_EVERY_NS;
-	if (snapshot__census(l->o->all_netns, &k)) {
+	if (!census_job__take(&l->census, wait, &k, &checked, &err))
+		return 0;
+	if (err) {
 		l->reconcile_due = true;
 		return 0;
 	}
@@ -227,6 +240,14 @@ static int reconcile(struct live *l)
 	changed = err ? 0 : engine__reconcile(l->e, &k, checked);
 	sock_census__free(&k);
 	return err ? err : changed < 0 ? (int)changed : 0;
+}
+
+/* A dump of the kernel now, waited for (a running one is stale). */
+static int reconcile_now(struct live *l)
+{
+	census_job__cancel(&l->census);
+	reconcile_start(l, clock__mono_now());
+	return reconcile_finish(l, true);
 }
 
 /* Poll rounds until the end. 100 ms bounds the delivery delay: records are
@@ -252,9 +273,11 @@ static int live_loop(struct live *l, volatile sig_atomic_t *exiting)
 			if ((err = check_lost(l)))
 				return err;
 		}
-		if ((l->reconcile_due || now >= l->next_audit) && now >= l->next_reconcile &&
-		    (err = reconcile(l)))
+		if ((err = reconcile_finish(l, false)))
 			return err;
+		if ((l->reconcile_due || now >= l->next_audit) && now >= l->next_reconcile &&
+		    !census_job__running(&l->census))
+			reconcile_start(l, now);
 	}
 	return 0;
 }
@@ -274,7 +297,7 @@ static int live_drain(struct live *l, int err)
 		/* Whatever was lost or not reported since the last
 		 * reconcile: the final picture is the kernel's. */
 		if (!err)
-			err = reconcile(l);
+			err = reconcile_now(l);
 	}
 	tracer__stats(l->t, s->stats);
 	s->missed = tracer__missed(l->t);
