@@ -2,6 +2,7 @@
 #include "census_job.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "snapshot.h"
@@ -17,6 +18,7 @@ static void *census_thread(void *arg)
 
 int census_job__start(struct census_job *j, bool all_netns, uint64_t now_ns)
 {
+	sigset_t all, old;
 	int r;
 
 	if (j->running)
@@ -26,7 +28,11 @@ int census_job__start(struct census_job *j, bool all_netns, uint64_t now_ns)
 	j->started_ns = now_ns;
 	j->err = 0;
 	atomic_store(&j->done, false);
+	/* Signals stay the reader's: a Ctrl-C wakes its poll at once. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&j->thread, NULL, census_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -r;
 	j->running = true;
