@@ -267,12 +267,19 @@ static __always_inline int record_accept(long ret)
 	si = sock_entry(sk, skc, 0);
 	if (!si)
 		return 0;
-	si->owner = o;	/* this record tells user space */
+	/* Until this record is in the ring, a transition that comes in
+	 * between carries the owner itself: the program can be interrupted,
+	 * or preempted (syscall tracepoints may fault since 6.x), and such a
+	 * record, stamped after this one, reaches the ring first. */
+	si->owner = o;
+	si->owner_dirty = 1;
 	wire_head(&w, TS_EV_ACCEPT, bpf_ktime_get_ns(), si->cookie);
 	if (si->synth_cookie)
 		w.flags |= TS_EVF_SYNTH_COOKIE;
 	w.fd = (int)ret;
-	sock_call_send(&w, sk, skc, false, &o, o.pid, si, si->ino);
+	if (sock_call_send(&w, sk, skc, false, &o, o.pid, si, si->ino) &&
+	    owner_same(&si->owner, &o))
+		si->owner_dirty = 0;	/* this record told user space */
 	return 0;
 }
 
