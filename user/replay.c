@@ -4,6 +4,8 @@
 #include "run.h"
 #include <stdio.h>
 
+#include "fmt.h"
+
 #include "snapshot.h"
 
 struct replay {
@@ -67,7 +69,7 @@ static void copy_stats(struct replay *rp)
 static int replay_all(struct replay *rp)
 {
 	struct recording_item it;
-	char msg[256];
+	char msg[256], text[FMT_TEXT_MAX(sizeof(msg)) + 1];
 	int got, err = 0, ferr;
 
 	while (!err && (got = recording__next(&rp->r, &it, msg, sizeof(msg))) == 1)
@@ -76,7 +78,7 @@ static int replay_all(struct replay *rp)
 		return err;
 	if (got < 0)
 		fprintf(stderr, "tcpstate-trace: %s; the results cover the records before it\n",
-			msg);
+			fmt__text_z(text, sizeof(text), msg, sizeof(msg)));
 	copy_stats(rp);
 	ferr = engine__finish(rp->e, rp->now);
 	return ferr ? ferr : got < 0 ? got : 0;
@@ -87,11 +89,12 @@ int run__replay(const struct cli_opts *o, struct output *out)
 	struct replay rp = { .out = out };
 	struct recording_meta meta;
 	struct engine_opts eo;
-	char msg[256];
+	char msg[256], text[FMT_TEXT_MAX(sizeof(msg)) + 1];
 	int err;
 
+	/* The message quotes the file (its name, its host): escaped. */
 	if (recording__open(&rp.r, o->replay_path, &meta, msg, sizeof(msg))) {
-		fprintf(stderr, "tcpstate-trace: %s\n", msg);
+		fprintf(stderr, "tcpstate-trace: %s\n", fmt__text_z(text, sizeof(text), msg, sizeof(msg)));
 		return 1;
 	}
 	run__engine_opts(&eo, o, false, NULL);
