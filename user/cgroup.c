@@ -307,6 +307,11 @@ void cgroup_names__put(struct cgroup_names *n, uint64_t id, const char *path)
 		name_set(&n->slot[cgroup_names__slot(id)], id, path);
 }
 
+void cgroup_names__clear(struct cgroup_names *n)
+{
+	memset(n->slot, 0, sizeof(n->slot));
+}
+
 void cgroup_names__free(struct cgroup_names *n)
 {
 	if (!n)

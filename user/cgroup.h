@@ -71,6 +71,9 @@ void cgroup_names__put(struct cgroup_names *n, uint64_t id, const char *path);
 #define CGROUP_NAMES_SLOTS 1024
 size_t cgroup_names__slot(uint64_t id);
 void cgroup_names__free(struct cgroup_names *n);
+/* Forget every name looked up or put: as new (the fuzz target reuses one,
+ * not half a megabyte allocated per input). */
+void cgroup_names__clear(struct cgroup_names *n);
 /* What id stands for, from the cache or looked up now (then cached, found
  * or not: ids are never reused, and a removed cgroup stays removed). NULL
  * for id 0 or n NULL. Valid until the next call. */

@@ -151,7 +151,8 @@ static int replay_opened(struct replay *rp, const struct cli_opts *o,
 	struct run_summary *s = engine__summary(rp->e);
 
 	s->state_hook = s->cookie_mode = s->close_hook = "replay";
-	rp->out->clk.real_minus_mono_ns = meta->start_realtime_ns - (int64_t)meta->start_mono_ns;
+	rp->out->clk.real_minus_mono_ns = clock__clamp_ns((__int128)meta->start_realtime_ns -
+							  meta->start_mono_ns);
 	rp->now = meta->start_mono_ns;	/* a file without records ends where it began */
 	engine__start(rp->e, meta->start_mono_ns);
 	err = replay_all(rp);
