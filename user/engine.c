@@ -279,8 +279,10 @@ static int record_cgroup(struct engine *e, uint64_t id)
 
 	if (!id || *slot == id)
 		return 0;
-	*slot = id;
 	n = cgroup_names__get(e->out->cg, id);
+	if (n && !n->settled)
+		return 0;	/* a lookup to try again: recorded once it is known */
+	*slot = id;
 	return recording__write_cgroup(e->o.rec, id, n && n->found ? n->path : NULL);
 }
 
@@ -634,6 +636,7 @@ int engine__finish(struct engine *e, uint64_t now)
 		err = reports(e, now, false);
 	e->sum.end_mono_ns = now;
 	e->sum.tw_rearms = e->tw.undone;
+	e->sum.cgroup_lookups = cgroup_names__stats(e->out->cg);
 	conns_finish(e, now);
 	if (!err)
 		err = e->timeline_err;

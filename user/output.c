@@ -566,6 +566,8 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "internal", s->internal);
 	json__kv_uint(j, "unidentified", s->unidentified);
 	json__kv_uint(j, "timewait_rearms", s->tw_rearms);
+	json__kv_uint(j, "cgroup_lookups_failed", s->cgroup_lookups.transient);
+	json__kv_uint(j, "cgroup_lookups_given_up", s->cgroup_lookups.given_up);
 	json__kv_string(j, "state_hook", s->state_hook);
 	json__kv_string(j, "cookie_mode", s->cookie_mode);
 	json__kv_string(j, "close_hook", s->close_hook);
@@ -597,6 +599,11 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 	if (s->malformed)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " malformed records ignored\n",
 			s->malformed);
+	if (s->cgroup_lookups.given_up)
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " owners' cgroups left unnamed: "
+			"their lookups failed %d times for passing reasons (out of descriptors "
+			"or memory); %" PRIu64 " lookups failed in all\n",
+			s->cgroup_lookups.given_up, CGROUP_LOOKUP_TRIES, s->cgroup_lookups.transient);
 	if (s->unidentified)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " records of sockets whose "
 			"addresses were not known (forgotten after lost records): shown without "
