@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "output.h"
 #include "recording.h"
 #include "run.h"
@@ -178,11 +179,28 @@ static void real_gap_same_outputs(void **state)
 	unlink(path);
 }
 
+/* A recording's clocks are the file's: the wall time of a record at the
+ * end of the clock, with a header's offset of a recent date, is clamped,
+ * not an overflow (found by the fuzz target: UBSan's signed overflow). */
+static void wall_clock_clamped(void **state)
+{
+	struct clock_map c = { .real_minus_mono_ns = 1795258521175990914LL };
+
+	assert_true(clock__to_realtime_ns(&c, UINT64_MAX) == INT64_MAX);
+	assert_true(clock__to_realtime_ns(&c, 8314893340560749931ULL) == INT64_MAX);
+	assert_true(clock__to_realtime_ns(&c, 5000000000ULL) == 1795258526175990914LL);
+	c.real_minus_mono_ns = INT64_MIN;
+	assert_true(clock__to_realtime_ns(&c, 0) == INT64_MIN);
+	assert_true(clock__to_realtime_ns(&c, UINT64_MAX) == INT64_MAX);
+	assert_true(clock__clamp_ns((__int128)INT64_MIN - 5) == INT64_MIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crafted_gap_replays_fast),
 		cmocka_unit_test(real_gap_same_outputs),
+		cmocka_unit_test(wall_clock_clamped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
