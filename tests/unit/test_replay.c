@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cli.h"
 #include "clock.h"
@@ -179,6 +180,48 @@ static void real_gap_same_outputs(void **state)
 	unlink(path);
 }
 
+/* An error that quotes the file's own words (its tool version) shows
+ * their control bytes escaped on stderr: the header's record size is
+ * changed (offset 16, recording.h) and its checksum made again. */
+static void header_words_escaped(void **state)
+{
+	char path[] = "/tmp/test_replay.XXXXXX", errpath[] = "/tmp/test_replay_err.XXXXXX";
+	unsigned char h[RECORDING_HEADER_SIZE];
+	struct recording_writer w;
+	struct recording_meta m = { .start_mono_ns = START_NS };
+	char *text = NULL, err[4096];
+	int fd = mkstemp(path), efd = mkstemp(errpath), saved = dup(2);
+	uint32_t c;
+	ssize_t n;
+	double secs;
+
+	assert_true(fd >= 0 && efd >= 0 && saved >= 0);
+	strcpy(m.host, "web\x1b]2;pwn\x07");
+	strcpy(m.tool_version, "0.1\x1b[2J");
+	assert_int_equal(recording__create(&w, path, &m), 0);
+	assert_int_equal(recording__close(&w, NULL, 0), 0);
+	assert_int_equal(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	h[16]++;
+	c = (uint32_t)crc32(crc32(0, NULL, 0), h, RECORDING_HEADER_SIZE - 4);
+	for (int i = 0; i < 4; i++)
+		h[RECORDING_HEADER_SIZE - 4 + i] = (unsigned char)(c >> (8 * i));
+	assert_int_equal(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	assert_int_equal(dup2(efd, 2), 2);
+	assert_int_equal(replay(path, NULL, &text, &secs), 1);
+	assert_int_equal(dup2(saved, 2), 2);
+	n = pread(efd, err, sizeof(err) - 1, 0);
+	assert_true(n > 0);
+	err[n] = '\0';
+	assert_non_null(strstr(err, "recording made by tcpstate-trace 0.1\\x1b[2J with records of"));
+	assert_null(strchr(err, '\x1b'));
+	close(efd);
+	close(saved);
+	free(text);
+	unlink(path);
+	unlink(errpath);
+}
+
 /* A recording's clocks are the file's: the wall time of a record at the
  * end of the clock, with a header's offset of a recent date, is clamped,
  * not an overflow (found by the fuzz target: UBSan's signed overflow). */
@@ -201,6 +244,7 @@ int main(void)
 		cmocka_unit_test(crafted_gap_replays_fast),
 		cmocka_unit_test(real_gap_same_outputs),
 		cmocka_unit_test(wall_clock_clamped),
+		cmocka_unit_test(header_words_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
