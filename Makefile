@@ -147,21 +147,25 @@ test: deps
 	$(Q)$(MAKE) all static $(UNIT_BINS) $(SCENARIO_BINS) $(LIVETEST)
 	$(Q)$(MAKE) test-unit test-dist test-fuzz test-live test-live-san vmtest vmtest-arm64
 
-# A short libFuzzer run over the recording reader (tests/fuzz/README.md).
+# A short libFuzzer run over the recording reader and the whole replay
+# behind it (tests/fuzz/README.md): every user source but the live
+# tracer's (libbpf) and main.
 FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
-$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c user/recording.c $(wildcard user/*.h) bpf/tcpstate.h
+FUZZ_SRCS := $(filter-out user/main.c user/live.c user/tracer.c user/probe.c,$(USER_SRCS))
+$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c $(FUZZ_SRCS) $(wildcard user/*.h) bpf/tcpstate.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser \
-		tests/fuzz/fuzz_recording.c user/recording.c -lz -o $@
+		-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' \
+		-Ibpf -Iuser tests/fuzz/fuzz_recording.c $(FUZZ_SRCS) \
+		-lz -levent_extra -levent_core -lpthread -o $@
 
 test-fuzz: $(FUZZ_RECORDING)
 	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-recording
-	$(Q)$(FUZZ_RECORDING) -runs=100000 -seed=1 -max_len=4096 \
+	$(Q)$(FUZZ_RECORDING) -runs=10000 -seed=1 -max_len=4096 -timeout=10 \
 		$(OUTPUT)/fuzz/corpus-recording tests/fuzz/corpus/recording \
 		> $(OUTPUT)/fuzz/last-run.log 2>&1 || { tail -n 40 $(OUTPUT)/fuzz/last-run.log; exit 1; }
-	$(Q)echo "fuzz: recording reader: $$(tail -n 1 $(OUTPUT)/fuzz/last-run.log)"
+	$(Q)echo "fuzz: recording reader and replay: $$(tail -n 1 $(OUTPUT)/fuzz/last-run.log)"
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/run-unit $(UNIT_BINS)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "cgroup.h"
+#include "clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -237,7 +238,22 @@ struct cgroup_names {
 	char mount[CGROUP_PATH_MAX];
 	size_t mount_len;
 	struct cgroup_name slot[NAMES_SLOTS];
+	struct cgroup_lookup_stats stats;
 };
+
+/* How a lookup ended. */
+enum lookup {
+	LOOKUP_FOUND,
+	LOOKUP_NONE,	/* no such cgroup, or a path that does not fit: for good */
+	LOOKUP_AGAIN,	/* failed for a passing reason: try again later */
+};
+
+/* errno of a failed open or read: definitive, or worth another try. The
+ * file handle of a removed (or never made) cgroup gives ESTALE. */
+static enum lookup lookup_of_errno(int err)
+{
+	return err == ESTALE || err == ENOENT || err == ENOTDIR ? LOOKUP_NONE : LOOKUP_AGAIN;
+}
 
 /* The file handle type cgroup2 gives, asked of its root. */
 static int root_handle_type(int mount_fd)
@@ -296,6 +312,8 @@ size_t cgroup_names__slot(uint64_t id)
 static void name_set(struct cgroup_name *c, uint64_t id, const char *path)
 {
 	c->id = id;
+	c->settled = true;
+	c->tries = 0;
 	c->found = path && strlen(path) < sizeof(c->path);
 	snprintf(c->path, sizeof(c->path), "%s", c->found ? path : "");
 	c->has_container = c->found && cgroup__container(c->path, &c->container);
@@ -305,6 +323,11 @@ void cgroup_names__put(struct cgroup_names *n, uint64_t id, const char *path)
 {
 	if (n && id)
 		name_set(&n->slot[cgroup_names__slot(id)], id, path);
+}
+
+void cgroup_names__clear(struct cgroup_names *n)
+{
+	memset(n->slot, 0, sizeof(n->slot));
 }
 
 void cgroup_names__free(struct cgroup_names *n)
@@ -334,22 +357,24 @@ static int open_by_id(const struct cgroup_names *n, uint64_t id)
 }
 
 /* The path under the mount of the directory open at fd. */
-static bool path_of_fd(const struct cgroup_names *n, int fd, char *out, size_t len)
+static enum lookup path_of_fd(const struct cgroup_names *n, int fd, char *out, size_t len)
 {
 	char link[32], abs[CGROUP_PATH_MAX + 64];
 	ssize_t got;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	got = readlink(link, abs, sizeof(abs) - 1);
-	if (got <= 0 || (size_t)got >= sizeof(abs) - 1)
-		return false;
+	if (got < 0)
+		return LOOKUP_AGAIN;
+	if (got == 0 || (size_t)got >= sizeof(abs) - 1)
+		return LOOKUP_NONE;	/* too long to name */
 	abs[got] = '\0';
 	if (strncmp(abs, n->mount, n->mount_len) ||
 	    (abs[n->mount_len] != '/' && abs[n->mount_len] != '\0'))
-		return false;
+		return LOOKUP_NONE;
 	if (!abs[n->mount_len])
-		return snprintf(out, len, "/") < (int)len;
-	return snprintf(out, len, "%s", abs + n->mount_len) < (int)len;
+		return snprintf(out, len, "/") < (int)len ? LOOKUP_FOUND : LOOKUP_NONE;
+	return snprintf(out, len, "%s", abs + n->mount_len) < (int)len ? LOOKUP_FOUND : LOOKUP_NONE;
 }
 
 /* Without CAP_DAC_READ_SEARCH open_by_handle_at() is refused: look for
@@ -358,15 +383,29 @@ static bool path_of_fd(const struct cgroup_names *n, int fd, char *out, size_t l
 #define WALK_DEPTH_MAX 16
 #define WALK_DIRS_MAX 4096
 
+/* How far a walk may go, and whether it stopped for a passing reason. */
+struct walk {
+	int dirs;
+	bool again;	/* a directory could not be opened or read for now */
+};
+
+/* A directory that could not be opened or read: for now, unless it is gone. */
+static void walk_failed(struct walk *w)
+{
+	if (lookup_of_errno(errno) == LOOKUP_AGAIN)
+		w->again = true;
+}
+
 /* path (len bytes used of CGROUP_PATH_MAX) under the mount: found there or
  * below, path extended to it. */
-static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth, int *dirs)
+static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth, struct walk *w)
 {
 	DIR *d = fdopendir(dirfd);
 	struct dirent *de;
 	bool found = false;
 
 	if (!d) {
+		walk_failed(w);
 		close(dirfd);
 		return false;
 	}
@@ -376,7 +415,7 @@ static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth,
 
 		if (de->d_type != DT_DIR || de->d_name[0] == '.' || len + 1 + n >= CGROUP_PATH_MAX)
 			continue;
-		if (++*dirs > WALK_DIRS_MAX)
+		if (++w->dirs > WALK_DIRS_MAX)
 			break;
 		path[len] = '/';
 		memcpy(path + len + 1, de->d_name, n + 1);
@@ -387,7 +426,9 @@ static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth,
 		if (depth >= WALK_DEPTH_MAX)
 			continue;
 		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		found = sub >= 0 && walk_find(sub, id, path, len + 1 + n, depth + 1, dirs);
+		if (sub < 0)
+			walk_failed(w);
+		found = sub >= 0 && walk_find(sub, id, path, len + 1 + n, depth + 1, w);
 	}
 	closedir(d);
 	if (!found)
@@ -395,48 +436,94 @@ static bool walk_find(int dirfd, uint64_t id, char *path, size_t len, int depth,
 	return found;
 }
 
-bool cgroup__find_by_walk(const char *root, uint64_t id, char path[CGROUP_PATH_MAX])
+static enum lookup walk_lookup(const char *root, uint64_t id, char path[CGROUP_PATH_MAX])
 {
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dirs = 0;
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct walk w = { 0 };
 	struct stat st;
 
 	path[0] = '\0';
 	if (fd < 0)
-		return false;
+		return lookup_of_errno(errno);
 	if (!fstat(fd, &st) && st.st_ino == id) {
 		close(fd);
 		strcpy(path, "/");
-		return true;
+		return LOOKUP_FOUND;
 	}
-	return walk_find(fd, id, path, 0, 1, &dirs);
+	if (walk_find(fd, id, path, 0, 1, &w))
+		return LOOKUP_FOUND;
+	return w.again ? LOOKUP_AGAIN : LOOKUP_NONE;
 }
 
-static void resolve(const struct cgroup_names *n, struct cgroup_name *c)
+bool cgroup__find_by_walk(const char *root, uint64_t id, char path[CGROUP_PATH_MAX])
+{
+	return walk_lookup(root, id, path) == LOOKUP_FOUND;
+}
+
+static enum lookup resolve(const struct cgroup_names *n, struct cgroup_name *c)
 {
 	int fd = open_by_id(n, c->id);
+	enum lookup r;
 
-	c->found = fd >= 0 && path_of_fd(n, fd, c->path, sizeof(c->path));
-	if (fd < 0 && (errno == EPERM || n->handle_type < 0))
-		c->found = cgroup__find_by_walk(n->mount, c->id, c->path);
-	if (fd >= 0)
+	if (fd >= 0) {
+		r = path_of_fd(n, fd, c->path, sizeof(c->path));
 		close(fd);
+	} else if (errno == EPERM || n->handle_type < 0) {
+		r = walk_lookup(n->mount, c->id, c->path);
+	} else {
+		r = lookup_of_errno(errno);
+	}
+	c->found = r == LOOKUP_FOUND;
 	if (!c->found)
 		c->path[0] = '\0';
 	c->has_container = c->found && cgroup__container(c->path, &c->container);
+	return r;
+}
+
+/* A failed lookup's next chance: 100 ms after the first, doubling. */
+#define RETRY_FIRST_NS 100000000ULL
+
+static void lookup_now(struct cgroup_names *n, struct cgroup_name *c, uint64_t now)
+{
+	if (resolve(n, c) != LOOKUP_AGAIN) {
+		c->settled = true;
+		return;
+	}
+	n->stats.transient++;
+	if (++c->tries >= CGROUP_LOOKUP_TRIES) {
+		c->settled = true;	/* bounded: unnamed for the run */
+		n->stats.given_up++;
+		return;
+	}
+	c->retry_ns = now + (RETRY_FIRST_NS << (c->tries - 1));
 }
 
 const struct cgroup_name *cgroup_names__get(struct cgroup_names *n, uint64_t id)
 {
 	struct cgroup_name *c;
+	uint64_t now;
 
 	if (!n || !id)
 		return NULL;
 	c = &n->slot[cgroup_names__slot(id)];
-	if (c->id == id)
+	if (c->id == id && c->settled)
 		return c;
 	if (n->mount_fd < 0)
-		return NULL;	/* offline: not told */
-	c->id = id;
-	resolve(n, c);
+		return c->id == id ? c : NULL;	/* offline: only what was put */
+	now = clock__mono_now();
+	if (c->id == id && now < c->retry_ns)
+		return c;	/* unnamed until its next try */
+	if (c->id != id) {
+		c->id = id;
+		c->tries = 0;
+	}
+	lookup_now(n, c, now);
 	return c;
+}
+
+struct cgroup_lookup_stats cgroup_names__stats(const struct cgroup_names *n)
+{
+	struct cgroup_lookup_stats none = { 0 };
+
+	return n ? n->stats : none;
 }

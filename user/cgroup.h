@@ -51,6 +51,9 @@ int cgroup__mount(char *buf, size_t len);
 struct cgroup_name {
 	uint64_t id;			/* 0: free slot */
 	bool found;			/* path is known */
+	bool settled;			/* found, or known not to be: not looked up again */
+	uint8_t tries;			/* lookups that failed for a passing reason */
+	uint64_t retry_ns;		/* unsettled: not looked up again before this */
 	bool has_container;
 	char path[CGROUP_PATH_MAX];	/* under the cgroup2 root: "/", "/a/b" */
 	struct cgroup_container container;
@@ -71,10 +74,26 @@ void cgroup_names__put(struct cgroup_names *n, uint64_t id, const char *path);
 #define CGROUP_NAMES_SLOTS 1024
 size_t cgroup_names__slot(uint64_t id);
 void cgroup_names__free(struct cgroup_names *n);
-/* What id stands for, from the cache or looked up now (then cached, found
- * or not: ids are never reused, and a removed cgroup stays removed). NULL
- * for id 0 or n NULL. Valid until the next call. */
+/* Forget every name looked up or put: as new (the fuzz target reuses one,
+ * not half a megabyte allocated per input). */
+void cgroup_names__clear(struct cgroup_names *n);
+/* What id stands for, from the cache or looked up now. Only a definitive
+ * answer is kept for good: found, or no such cgroup (ESTALE from the file
+ * handle: ids are never reused, and a removed cgroup stays removed). A
+ * lookup that failed for a passing reason (out of descriptors or memory,
+ * an interrupted call) leaves the id unnamed for now and is tried again on
+ * a later call, after 100 ms, then 200, 400, ... up to CGROUP_LOOKUP_TRIES
+ * lookups, then given up. NULL for id 0 or n NULL. Valid until the next
+ * call. */
+#define CGROUP_LOOKUP_TRIES 6
 const struct cgroup_name *cgroup_names__get(struct cgroup_names *n, uint64_t id);
+/* Lookups that failed for a passing reason; ids given up after
+ * CGROUP_LOOKUP_TRIES of them (unnamed for the run). */
+struct cgroup_lookup_stats {
+	uint64_t transient;
+	uint64_t given_up;
+};
+struct cgroup_lookup_stats cgroup_names__stats(const struct cgroup_names *n);
 /* The path under root of the directory whose inode is id ("/" for root
  * itself), looked for at most 16 levels down and among 4096 directories:
  * the way without CAP_DAC_READ_SEARCH, which opening by handle needs. */

@@ -91,7 +91,9 @@ static const struct argp_option options[] = {
 	{ "hist-by", OPT_HIST_BY, "KEY", 0,
 	  "--hist with one set of histograms per KEY: comm (the socket owner's process name)",
 	  0 },
-	{ "record", OPT_RECORD, "FILE", 0, "Also write every raw record to FILE, for --replay", 0 },
+	{ "record", OPT_RECORD, "FILE", 0,
+	  "Also write every raw record to FILE, for --replay (-: standard output, and the text "
+	  "that would go there to standard error)", 0 },
 	{ "replay", OPT_REPLAY, "FILE", 0,
 	  "Read records from FILE (made by --record) instead of tracing; no root needed", 0 },
 	{ "timeline", OPT_TIMELINE, "FILE", 0,

@@ -30,9 +30,15 @@ uint64_t clock__mono_now(void)
 	return (uint64_t)ns_of(CLOCK_MONOTONIC);
 }
 
+int64_t clock__clamp_ns(__int128 ns)
+{
+	return ns > INT64_MAX ? INT64_MAX : ns < INT64_MIN ? INT64_MIN : (int64_t)ns;
+}
+
 int64_t clock__to_realtime_ns(const struct clock_map *c, uint64_t mono_ns)
 {
-	return (int64_t)mono_ns + c->real_minus_mono_ns;
+	/* A recording's times are the file's: any sum, clamped. */
+	return clock__clamp_ns((__int128)mono_ns + c->real_minus_mono_ns);
 }
 
 static void split(int64_t ns, time_t *sec, long *sub)

@@ -13,6 +13,8 @@ struct clock_map {
 /* Measure the offset between the two clocks now. */
 void clock__init(struct clock_map *c);
 uint64_t clock__mono_now(void);
+/* ns within int64_t: the nearest end past either. */
+int64_t clock__clamp_ns(__int128 ns);
 int64_t clock__to_realtime_ns(const struct clock_map *c, uint64_t mono_ns);
 
 #define CLOCK_RFC3339_LEN 32

@@ -526,3 +526,13 @@ bool conn_table__end_gone(struct conn_table *t, uint64_t cookie)
 	remove_conn(t, c, CONN_EXIT_GONE);
 	return true;
 }
+
+uint64_t conn_table__oldest_closed_ns(const struct conn_table *t)
+{
+	return t->done.lru_next != &t->done ? t->done.lru_next->state_since_ns : UINT64_MAX;
+}
+
+uint64_t conn_table__oldest_close_wait_ns(const struct conn_table *t)
+{
+	return t->cw.cw_next != &t->cw ? t->cw.cw_next->state_since_ns : UINT64_MAX;
+}

@@ -161,6 +161,13 @@ bool conn_table__end_gone(struct conn_table *t, uint64_t cookie);
  * there at least min_age_ns at now_ns; mark it alerted. NULL otherwise. */
 struct conn *conn_table__next_close_wait(struct conn_table *t, uint64_t now_ns,
 					 uint64_t min_age_ns);
+/* When the connection that closed first closed (conn_table__expire() with
+ * a before_ns past it hands it on); UINT64_MAX if none is closed. */
+uint64_t conn_table__oldest_closed_ns(const struct conn_table *t);
+/* Since when the connection longest in CLOSE_WAIT and not yet alerted has
+ * been there (conn_table__next_close_wait() looks at it alone); UINT64_MAX
+ * if there is none. */
+uint64_t conn_table__oldest_close_wait_ns(const struct conn_table *t);
 /* Iterate the open connections (not the closed ones awaiting the sink). */
 #define conn_table__for_each_open(t, c) \
 	for (struct conn *c = (t)->lru.lru_next; c != &(t)->lru; c = c->lru_next)

@@ -10,6 +10,8 @@
 #include "holders.h"
 
 /* Why the holders are not known, in place of their count. */
+/* The longest sentence diagnose__close_wait() writes, NUL included. */
+#define DIAGNOSIS_MAX 1024
 #define DIAG_HOLDERS_NO_INODE (-1)	/* the tracer never saw the socket's inode */
 #define DIAG_HOLDERS_NOT_LOOKED (-2)	/* a replay, or /proc could not be read */
 

@@ -279,8 +279,10 @@ static int record_cgroup(struct engine *e, uint64_t id)
 
 	if (!id || *slot == id)
 		return 0;
-	*slot = id;
 	n = cgroup_names__get(e->out->cg, id);
+	if (n && !n->settled)
+		return 0;	/* a lookup to try again: recorded once it is known */
+	*slot = id;
 	return recording__write_cgroup(e->o.rec, id, n && n->found ? n->path : NULL);
 }
 
@@ -466,6 +468,40 @@ static int timeline_flush(struct engine *e)
 	return e->timeline_err;
 }
 
+/* The first of due, due + every, due + 2 every, ... after now: one report
+ * after a stall or the rounds a replay skipped, not one per round to catch
+ * up. UINT64_MAX past the clock's end. */
+static uint64_t next_due(uint64_t due, uint64_t now, uint64_t every)
+{
+	uint64_t k = (now - due) / every + 1, next;
+
+	if (__builtin_mul_overflow(k, every, &k) || __builtin_add_overflow(due, k, &next))
+		return UINT64_MAX;
+	return next;
+}
+
+/* t + d, or UINT64_MAX past the clock's end. */
+static uint64_t add_sat(uint64_t t, uint64_t d)
+{
+	return t > UINT64_MAX - d ? UINT64_MAX : t + d;
+}
+
+uint64_t engine__quiet_until(const struct engine *e)
+{
+	uint64_t closed = conn_table__oldest_closed_ns(&e->conns);
+	uint64_t due = closed == UINT64_MAX ? UINT64_MAX : add_sat(closed, QUIET_EXPIRE_NS + 1);
+
+	if (e->tw.n || e->write_err)
+		return 0;
+	if (e->o.alert_after_ns) {
+		uint64_t cw = conn_table__oldest_close_wait_ns(&e->conns);
+
+		if (cw != UINT64_MAX && add_sat(cw, e->o.alert_after_ns) < due)
+			due = add_sat(cw, e->o.alert_after_ns);
+	}
+	return due;
+}
+
 int engine__tick(struct engine *e, uint64_t now)
 {
 	int err;
@@ -482,7 +518,7 @@ int engine__tick(struct engine *e, uint64_t now)
 	if (!err && e->o.alert_after_ns)
 		err = engine__alerts(e, now, e->o.alert_after_ns, NULL);
 	if (!err && e->next_report && now >= e->next_report) {
-		e->next_report += e->o.interval_ns;
+		e->next_report = next_due(e->next_report, now, e->o.interval_ns);
 		err = reports(e, now, true);
 	}
 	if (!err)
@@ -600,6 +636,7 @@ int engine__finish(struct engine *e, uint64_t now)
 		err = reports(e, now, false);
 	e->sum.end_mono_ns = now;
 	e->sum.tw_rearms = e->tw.undone;
+	e->sum.cgroup_lookups = cgroup_names__stats(e->out->cg);
 	conns_finish(e, now);
 	if (!err)
 		err = e->timeline_err;

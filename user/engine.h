@@ -85,6 +85,14 @@ struct engine_wire {
 int engine__feed_wire_n(struct engine *e, const struct engine_wire *w, size_t n);
 /* A round has passed; now is the source's time. */
 int engine__tick(struct engine *e, uint64_t now);
+/* The earliest time a tick has more to do than repeat the last one: hand
+ * on a held TIME_WAIT end, expire a closed connection, give an alert. A
+ * tick at now >= this may act; one before it only flushes nothing and
+ * writes the periodic reports and the metrics file again unchanged. 0: the
+ * next tick may act; UINT64_MAX: no tick will until a record comes. A
+ * replay skips the rounds before it (a crafted recording's gap of
+ * centuries costs nothing). */
+uint64_t engine__quiet_until(const struct engine *e);
 /* The kernel says total records were dropped so far. */
 int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes);
 /* The end: held ends out, the final reports, the connections' picture,

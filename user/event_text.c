@@ -29,7 +29,7 @@ char *event_text__prefix(char *p, const struct ts_event *e, const struct clock_m
 		p = fmt__pad(start, fmt__u64(p, e->pid), 7);
 		*p++ = ' ';
 		start = p;
-		p = fmt__mem(p, e->comm, strnlen(e->comm, sizeof(e->comm)));
+		p = fmt__text(p, e->comm, strnlen(e->comm, sizeof(e->comm)));
 	} else {
 		p = fmt__lit(p, "-       -");
 		start = p - 1;

@@ -81,6 +81,26 @@ static inline char *fmt__pad(char *start, char *p, int width)
 	return p;
 }
 
+/* The length of the valid UTF-8 sequence at s (n bytes available): 2 to 4,
+ * or 0 when s does not start one (an ASCII byte included). */
+size_t fmt__utf8_len(const unsigned char *s, size_t n);
+
+/* The one escape of every text output (the table, alerts, reports, the
+ * summary, error messages) for strings the tracer does not control: a comm,
+ * a /proc or cgroup name, anything read from a recording. Printable ASCII
+ * and UTF-8 characters go through as they are; a control byte (C0, DEL, or
+ * a C1 control in UTF-8), a Unicode bidi or line-separator control, and
+ * every byte that is not valid UTF-8 are written as \xHH, one per byte,
+ * and a backslash as \\, so that nothing reaches a terminal as a control
+ * and the result reads back unambiguously. n bytes of s (a NUL included:
+ * pass strnlen()); at most FMT_TEXT_MAX(n) bytes written, no NUL. */
+#define FMT_TEXT_MAX(n) (4 * (n))
+char *fmt__text(char *p, const char *s, size_t n);
+/* The same into buf (len > 0 bytes), NUL-terminated, of s up to its NUL or
+ * max bytes; cut before the first escape or character that does not fit.
+ * Returns buf, for printf's "%s". */
+const char *fmt__text_z(char *buf, size_t len, const char *s, size_t max);
+
 /* An address as inet_ntop writes it (family AF_INET6, else IPv4): at most
  * INET_ADDR_STRLEN - 1 bytes, and nothing written past that. IPv4 by hand
  * (bytes past the returned end may be scribbled on); IPv6 by inet_ntop. */

@@ -3,6 +3,7 @@
  * live tracer, a recording, or a snapshot - through the engine (run.h). */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cgroup.h"
 #include "cli.h"
@@ -33,7 +34,11 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	output__init(&out, stdout, opts.json, opts.timestamps);
+	/* --record -: standard output carries the recording and nothing else
+	 * (a line of text in it would damage it); what would be printed
+	 * there goes to standard error instead. */
+	output__init(&out, opts.record_path && strcmp(opts.record_path, "-") == 0 ? stderr : stdout,
+		     opts.json, opts.timestamps);
 	/* A replay names cgroups as its recording says, never as this host
 	 * would; live without a cgroup2 mount, records keep their ids, paths
 	 * are null. */

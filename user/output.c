@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "conn_json.h"
 #include "event_json.h"
 #include "event_text.h"
+#include "fmt.h"
 #include "diagnose.h"
 #include "tcp_names.h"
 
@@ -143,9 +145,13 @@ static const char *container_words(const struct cgroup_name *cg, char *b, size_t
 	bool hex_id = k && (k->runtime == CGROUP_RT_DOCKER || k->runtime == CGROUP_RT_CONTAINERD ||
 			    k->runtime == CGROUP_RT_CRIO);
 
+	char id[FMT_TEXT_MAX(sizeof(k->id)) + 1];
+
 	if (!rt)
 		return "";
-	snprintf(b, len, " in %s %.*s", rt, hex_id ? 12 : (int)sizeof(k->id), k->id);
+	/* A service's name is any directory name a delegated user made. */
+	fmt__text_z(id, sizeof(id), k->id, hex_id ? 12 : sizeof(k->id));
+	snprintf(b, len, " in %s %s", rt, id);
 	return b;
 }
 
@@ -155,7 +161,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 	int err;
 	struct ts_event id = c->ident;
 	struct json *j = &o->j;
-	char age[32], where[CGROUP_CONTAINER_MAX + 32];
+	char age[32], where[FMT_TEXT_MAX(CGROUP_CONTAINER_MAX) + 32];
 	uint64_t age_ns = (c->since_known || c->since_bound) && now_ns > c->state_since_ns
 				  ? now_ns - c->state_since_ns : 0;
 
@@ -163,7 +169,7 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 		return err;
 	id.mono_ns = now_ns;
 	if (!o->json) {
-		char *p = outbuf__space(&o->ob);
+		char *p = outbuf__space(&o->ob), text[FMT_TEXT_MAX(DIAGNOSIS_MAX) + 1];
 
 		if (!p)
 			return -ENOMEM;
@@ -173,10 +179,12 @@ int output__alert(struct output *o, const struct conn *c, const struct holder_qu
 		p = event_text__prefix(p, &id, &o->clk, o->timestamps);
 		if ((err = outbuf__commit(&o->ob, p)) || (err = drain(o)))
 			return err;
+		/* The sentence names processes by comm: escaped whole. */
 		fprintf(o->f, "ALERT CLOSE_WAIT%s for %s%s: %s\n",
 			container_words(cgroup_names__get(o->cg, id.cgroup_id), where, sizeof(where)),
 			c->since_known ? "" : "at least ",
-			diagnose__duration(age_ns, age, sizeof(age)), diagnosis);
+			diagnose__duration(age_ns, age, sizeof(age)),
+			fmt__text_z(text, sizeof(text), diagnosis, SIZE_MAX));
 		return write_err(o->f);
 	}
 	json_common(o, "alert", &id);
@@ -327,9 +335,11 @@ static void latency_group_header(struct output *o, const struct latency_group *g
 {
 	if (!first)
 		fputc('\n', o->f);
+	char comm[FMT_TEXT_MAX(TS_COMM_LEN) + 1];
+
 	switch (g->kind) {
 	case LAT_GROUP_COMM:
-		fprintf(o->f, "comm = %.*s\n", TS_COMM_LEN, g->comm);
+		fprintf(o->f, "comm = %s\n", fmt__text_z(comm, sizeof(comm), g->comm, TS_COMM_LEN));
 		break;
 	case LAT_GROUP_UNKNOWN:
 		fprintf(o->f, "comm = - (owner not seen)\n");
@@ -492,10 +502,14 @@ static void text_connections(FILE *f, const char *prefix, const struct conn_summ
 	fputc('\n', f);
 	if (cs->nowners) {
 		fprintf(f, "%smost CLOSE_WAIT: ", prefix);
-		for (int i = 0; i < cs->nowners; i++)
+		for (int i = 0; i < cs->nowners; i++) {
+			char comm[FMT_TEXT_MAX(TS_COMM_LEN) + 1];
+
 			fprintf(f, "%s%s %u (%" PRIu64 ")", i ? ", " : "",
-				cs->owners[i].pid ? cs->owners[i].comm : "?", cs->owners[i].pid,
-				cs->owners[i].count);
+				cs->owners[i].pid ? fmt__text_z(comm, sizeof(comm), cs->owners[i].comm,
+								TS_COMM_LEN) : "?",
+				cs->owners[i].pid, cs->owners[i].count);
+		}
 		fputc('\n', f);
 	}
 	if (cs->evictions)
@@ -552,6 +566,8 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "internal", s->internal);
 	json__kv_uint(j, "unidentified", s->unidentified);
 	json__kv_uint(j, "timewait_rearms", s->tw_rearms);
+	json__kv_uint(j, "cgroup_lookups_failed", s->cgroup_lookups.transient);
+	json__kv_uint(j, "cgroup_lookups_given_up", s->cgroup_lookups.given_up);
 	json__kv_string(j, "state_hook", s->state_hook);
 	json__kv_string(j, "cookie_mode", s->cookie_mode);
 	json__kv_string(j, "close_hook", s->close_hook);
@@ -583,6 +599,11 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 	if (s->malformed)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " malformed records ignored\n",
 			s->malformed);
+	if (s->cgroup_lookups.given_up)
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " owners' cgroups left unnamed: "
+			"their lookups failed %d times for passing reasons (out of descriptors "
+			"or memory); %" PRIu64 " lookups failed in all\n",
+			s->cgroup_lookups.given_up, CGROUP_LOOKUP_TRIES, s->cgroup_lookups.transient);
 	if (s->unidentified)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " records of sockets whose "
 			"addresses were not known (forgotten after lost records): shown without "

@@ -49,6 +49,7 @@ struct run_summary {
 	bool exit_scan;
 	bool timewait;
 	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
+	struct cgroup_lookup_stats cgroup_lookups;	/* failed for a passing reason */
 	struct conn_summary conns;
 };
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The replay source: a recording's records into the engine. A round is
- * ENGINE_ROUND_NS of recorded time; "now" is the recording's time. */
+ * ENGINE_ROUND_NS of recorded time; "now" is the recording's time. Rounds
+ * in which the engine would do nothing new are skipped: a replay costs
+ * what its records and outputs cost, never what its clock's gaps span. */
 #include "run.h"
 #include <stdio.h>
+
+#include "fmt.h"
 
 #include "snapshot.h"
 
@@ -11,19 +15,62 @@ struct replay {
 	struct engine *e;
 	struct output *out;
 	uint64_t now;		/* the newest record's time */
-	uint64_t round_end;	/* 0: before the first record */
+	uint64_t round_end;	/* 0: before the first record; UINT64_MAX: the
+				 * clock has no round left (a crafted time) */
 };
 
-/* The rounds that ended before ev, each ticked at its end. */
+#define ROUND ENGINE_ROUND_NS
+
+/* The first round end at or after t, counting from the round end base
+ * (t >= base); UINT64_MAX past the clock's end. */
+static uint64_t round_at_or_after(uint64_t base, uint64_t t)
+{
+	uint64_t k = (t - base) / ROUND + ((t - base) % ROUND != 0);
+
+	return k > (UINT64_MAX - base) / ROUND ? UINT64_MAX : base + k * ROUND;
+}
+
+/* The last round end at or before t (t >= base). */
+static uint64_t round_at_or_before(uint64_t base, uint64_t t)
+{
+	return base + (t - base) / ROUND * ROUND;
+}
+
+/* The round to tick after the one ending at rp->round_end, with the next
+ * record at mono_ns: the next round, unless the engine says those before
+ * some later one would only repeat themselves; then that one, or the last
+ * before the record, whichever comes first (so a report due in the gap is
+ * written once, before the record changes anything). */
+static uint64_t next_round(struct replay *rp, uint64_t mono_ns)
+{
+	uint64_t next, quiet, last;
+
+	if (rp->round_end > UINT64_MAX - ROUND)
+		return UINT64_MAX;
+	next = rp->round_end + ROUND;
+	if (next >= mono_ns)
+		return next;
+	quiet = engine__quiet_until(rp->e);
+	if (quiet <= next)
+		return next;
+	last = round_at_or_before(next, mono_ns);
+	if (quiet == UINT64_MAX)
+		return last;
+	quiet = round_at_or_after(next, quiet);
+	return quiet < last ? quiet : last;
+}
+
+/* The rounds that ended before a record at mono_ns, each ticked at its
+ * end (those that would do nothing skipped). */
 static int rounds_before(struct replay *rp, uint64_t mono_ns)
 {
 	int err = 0;
 
 	if (!rp->round_end)
-		rp->round_end = mono_ns + ENGINE_ROUND_NS;
-	while (!err && mono_ns >= rp->round_end) {
+		rp->round_end = mono_ns > UINT64_MAX - ROUND ? UINT64_MAX : mono_ns + ROUND;
+	while (!err && rp->round_end != UINT64_MAX && mono_ns >= rp->round_end) {
 		err = engine__tick(rp->e, rp->round_end);
-		rp->round_end += ENGINE_ROUND_NS;
+		rp->round_end = next_round(rp, mono_ns);
 	}
 	return err;
 }
@@ -67,7 +114,7 @@ static void copy_stats(struct replay *rp)
 static int replay_all(struct replay *rp)
 {
 	struct recording_item it;
-	char msg[256];
+	char msg[256], text[FMT_TEXT_MAX(sizeof(msg)) + 1];
 	int got, err = 0, ferr;
 
 	while (!err && (got = recording__next(&rp->r, &it, msg, sizeof(msg))) == 1)
@@ -76,39 +123,76 @@ static int replay_all(struct replay *rp)
 		return err;
 	if (got < 0)
 		fprintf(stderr, "tcpstate-trace: %s; the results cover the records before it\n",
-			msg);
+			fmt__text_z(text, sizeof(text), msg, sizeof(msg)));
 	copy_stats(rp);
+	/* To where the live run ended, as it ticked on after its last record:
+	 * the alerts and reports of its quiet end come out too. */
+	if (got == 0 && recording__end(&rp->r) && recording__end(&rp->r)->end_mono_ns > rp->now) {
+		rp->now = recording__end(&rp->r)->end_mono_ns;
+		if ((err = rounds_before(rp, rp->now)))
+			return err;
+	}
 	ferr = engine__finish(rp->e, rp->now);
 	return ferr ? ferr : got < 0 ? got : 0;
+}
+
+/* The recording opened in rp->r (meta its header) through the engine. */
+static int replay_opened(struct replay *rp, const struct cli_opts *o,
+			 const struct recording_meta *meta)
+{
+	struct engine_opts eo;
+	int err;
+
+	run__engine_opts(&eo, o, false, NULL);
+	if (engine__new(&rp->e, &eo, rp->out)) {
+		recording__close_reader(&rp->r);
+		return 1;
+	}
+	struct run_summary *s = engine__summary(rp->e);
+
+	s->state_hook = s->cookie_mode = s->close_hook = "replay";
+	rp->out->clk.real_minus_mono_ns = clock__clamp_ns((__int128)meta->start_realtime_ns -
+							  meta->start_mono_ns);
+	rp->now = meta->start_mono_ns;	/* a file without records ends where it began */
+	engine__start(rp->e, meta->start_mono_ns);
+	err = replay_all(rp);
+	int status = engine__timeline_err(rp->e) || (err && !run__reader_gone(err)) ? 1 : 0;
+
+	engine__free(rp->e);
+	recording__close_reader(&rp->r);
+	return status;
+}
+
+/* The message quotes the file (its name, its host): escaped. */
+static void open_failed(const char *msg, size_t len)
+{
+	char text[FMT_TEXT_MAX(256) + 1];
+
+	fprintf(stderr, "tcpstate-trace: %s\n", fmt__text_z(text, sizeof(text), msg, len));
 }
 
 int run__replay(const struct cli_opts *o, struct output *out)
 {
 	struct replay rp = { .out = out };
 	struct recording_meta meta;
-	struct engine_opts eo;
 	char msg[256];
-	int err;
 
 	if (recording__open(&rp.r, o->replay_path, &meta, msg, sizeof(msg))) {
-		fprintf(stderr, "tcpstate-trace: %s\n", msg);
+		open_failed(msg, sizeof(msg));
 		return 1;
 	}
-	run__engine_opts(&eo, o, false, NULL);
-	if (engine__new(&rp.e, &eo, out)) {
-		recording__close_reader(&rp.r);
+	return replay_opened(&rp, o, &meta);
+}
+
+int run__replay_stream(const struct cli_opts *o, struct output *out, FILE *f)
+{
+	struct replay rp = { .out = out };
+	struct recording_meta meta;
+	char msg[256];
+
+	if (recording__open_stream(&rp.r, f, &meta, msg, sizeof(msg))) {
+		open_failed(msg, sizeof(msg));
 		return 1;
 	}
-	struct run_summary *s = engine__summary(rp.e);
-
-	s->state_hook = s->cookie_mode = s->close_hook = "replay";
-	out->clk.real_minus_mono_ns = meta.start_realtime_ns - (int64_t)meta.start_mono_ns;
-	rp.now = meta.start_mono_ns;	/* a file without records ends where it began */
-	engine__start(rp.e, meta.start_mono_ns);
-	err = replay_all(&rp);
-	int status = engine__timeline_err(rp.e) || (err && !run__reader_gone(err)) ? 1 : 0;
-
-	engine__free(rp.e);
-	recording__close_reader(&rp.r);
-	return status;
+	return replay_opened(&rp, o, &meta);
 }

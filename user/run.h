@@ -14,6 +14,8 @@
 
 int run__live(const struct cli_opts *o, struct output *out, volatile sig_atomic_t *exiting);
 int run__replay(const struct cli_opts *o, struct output *out);
+/* The same from a stream, which is not closed (the fuzz target's way in). */
+int run__replay_stream(const struct cli_opts *o, struct output *out, FILE *f);
 int run__snapshot(const struct cli_opts *o, struct output *out);
 
 /* Shared by the sources. */

@@ -64,6 +64,8 @@ static const struct test tests[] = {
 	{ "cgroup_container", t_cgroup_container, 0 },
 	{ "cgroup_filter", t_cgroup_filter, 0 },
 	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
+	{ "text_escape", t_text_escape, 0 },
+	{ "record_stdout", t_record_stdout, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -66,4 +66,8 @@ void t_cgroup_container(void);
 void t_cgroup_filter(void);
 void t_cgroup_snapshot(void);
 
+/* test_hardening_text.c */
+void t_text_escape(void);
+void t_record_stdout(void);
+
 #endif /* LIVE_TESTS_H */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The ways a TCP connection ends, each on a real loopback connection.
  *
- * usage: closepath MODE
+ * usage: closepath [-N NAME] [-C CGROUP_DIR] MODE
+ *   -N  process name (comm) NAME for every process of the scenario
+ *   -C  move into the cgroup v2 directory CGROUP_DIR first
  *   fork      the server's accepted socket is inherited by a child; the
  *             parent closes it (2 references: no FIN), the client closes:
  *             CLOSE_WAIT until the child exits
@@ -16,6 +18,8 @@
  * with one JSON report line: pids, ports, descriptors, what was observed. */
 #include "scenario.h"
 
+#include <getopt.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 struct run {
@@ -308,6 +312,19 @@ static void mode_dup(void)
 	report(&r, "dup");
 }
 
+/* Move this process into a cgroup v2 directory (its children follow). */
+static void enter_cgroup(const char *dir)
+{
+	char path[4096], pid[32];
+	int fd, n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, pid, (size_t)n) != n)
+		die("moving into %s", dir);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -319,16 +336,34 @@ int main(int argc, char **argv)
 		{ "dup", mode_dup },
 	};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: closepath fork|eof|halfclose|rdwr|linger|unread|dup\n");
+	int opt;
+
+	while ((opt = getopt(argc, argv, "N:C:")) != -1) {
+		switch (opt) {
+		case 'N':
+			/* Before any fork: every process inherits it. */
+			if (prctl(PR_SET_NAME, optarg, 0, 0, 0))
+				die("prctl(PR_SET_NAME)");
+			break;
+		case 'C':
+			enter_cgroup(optarg);
+			break;
+		default:
+			optind = argc + 1;
+			break;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: closepath [-N NAME] [-C CGROUP_DIR] "
+			"fork|eof|halfclose|rdwr|linger|unread|dup\n");
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		if (strcmp(argv[1], modes[i].name) == 0) {
+		if (strcmp(argv[optind], modes[i].name) == 0) {
 			modes[i].fn();
 			return 0;
 		}
 	}
-	fprintf(stderr, "closepath: unknown mode '%s'\n", argv[1]);
+	fprintf(stderr, "closepath: unknown mode '%s'\n", argv[optind]);
 	return 2;
 }

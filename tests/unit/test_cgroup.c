@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -218,6 +220,125 @@ static void walk_finds_by_inode(void **state)
 	rmdir(root);
 }
 
+/* ---- lookups that fail for a passing reason ------------------------------ */
+
+/* Every descriptor this process may open taken, under a limit lowered to
+ * 64: the next open fails with EMFILE, a real one. The limit is put back
+ * by release(). */
+struct fd_squeeze {
+	struct rlimit saved;
+	int fds[64];
+	int n;
+};
+
+static void squeeze(struct fd_squeeze *s)
+{
+	struct rlimit low;
+	int fd;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &s->saved), 0);
+	low = s->saved;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (s->n = 0; s->n < 64 && (fd = dup(0)) >= 0; s->n++)
+		s->fds[s->n] = fd;
+	assert_int_equal(dup(0), -1);
+	assert_int_equal(errno, EMFILE);
+}
+
+static void release(struct fd_squeeze *s)
+{
+	while (s->n > 0)
+		close(s->fds[--s->n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &s->saved), 0);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Ask for id until it is settled, for up to ms; the last answer. */
+static const struct cgroup_name *until_settled(struct cgroup_names *n, uint64_t id, int ms)
+{
+	uint64_t end = mono_ms() + (uint64_t)ms;
+	const struct cgroup_name *c = cgroup_names__get(n, id);
+
+	while (!c->settled && mono_ms() < end) {
+		usleep(10000);	/* the retry's own back-off: polled, not slept on */
+		c = cgroup_names__get(n, id);
+	}
+	return c;
+}
+
+/* A real cgroup looked up while the process is out of descriptors stays
+ * unnamed only until the descriptors come back; a removed one is settled
+ * at once and never looked up again; a lookup that keeps failing is given
+ * up after CGROUP_LOOKUP_TRIES, counted. Root and a cgroup2 mount. */
+static void transient_errors_retried(void **state)
+{
+	char mount[CGROUP_PATH_MAX], dir[CGROUP_PATH_MAX + 64], gone[CGROUP_PATH_MAX + 64];
+	char want[128];
+	const struct cgroup_name *c;
+	struct cgroup_names *n;
+	struct fd_squeeze s;
+	uint64_t id, gone_id;
+
+	if (geteuid() != 0 || cgroup__mount(mount, sizeof(mount))) {
+		skip();
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/tcpstate-unit-%d", mount, (int)getpid());
+	snprintf(gone, sizeof(gone), "%s/tcpstate-unit-%d-gone", mount, (int)getpid());
+	snprintf(want, sizeof(want), "/tcpstate-unit-%d", (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkdir(gone, 0755), 0);
+	id = cgroup__id_of(dir);
+	gone_id = cgroup__id_of(gone);
+	assert_int_equal(rmdir(gone), 0);
+	n = cgroup_names__new(NULL);
+	assert_non_null(n);
+
+	/* Out of descriptors: unnamed for now, counted, not settled. */
+	squeeze(&s);
+	c = cgroup_names__get(n, id);
+	release(&s);
+	assert_false(c->found);
+	assert_false(c->settled);
+	assert_int_equal(cgroup_names__stats(n).transient, 1);
+	/* Then named, once a retry comes due (100 ms). */
+	c = until_settled(n, id, 2000);
+	assert_true(c->found);
+	assert_string_equal(c->path, want);
+	assert_int_equal(cgroup_names__stats(n).transient, 1);
+	assert_int_equal(cgroup_names__stats(n).given_up, 0);
+
+	/* Removed: ESTALE, definitive, settled at the first lookup. */
+	c = cgroup_names__get(n, gone_id);
+	assert_false(c->found);
+	assert_true(c->settled);
+	assert_int_equal(cgroup_names__stats(n).transient, 1);
+
+	/* Failing for good: tried CGROUP_LOOKUP_TRIES times (3.1 s of
+	 * back-off), then given up and counted. */
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	id = cgroup__id_of(dir);
+	squeeze(&s);
+	c = until_settled(n, id, 10000);
+	release(&s);
+	assert_true(c->settled);
+	assert_false(c->found);
+	assert_int_equal(c->tries, CGROUP_LOOKUP_TRIES);
+	assert_int_equal(cgroup_names__stats(n).transient, 1 + CGROUP_LOOKUP_TRIES);
+	assert_int_equal(cgroup_names__stats(n).given_up, 1);
+	cgroup_names__free(n);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +351,7 @@ int main(void)
 		cmocka_unit_test(json_members),
 		cmocka_unit_test(lookups_that_miss),
 		cmocka_unit_test(walk_finds_by_inode),
+		cmocka_unit_test(transient_errors_retried),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
