@@ -66,4 +66,11 @@ void t_cgroup_container(void);
 void t_cgroup_filter(void);
 void t_cgroup_snapshot(void);
 
+/* test_hardening_bpf.c */
+void t_listeners_by_address(void);
+void t_listeners_reuseport(void);
+void t_listeners_table_full(void);
+void t_exit_walk_high_fd(void);
+void t_exit_walk_cost(void);
+
 #endif /* LIVE_TESTS_H */
