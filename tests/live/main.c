@@ -69,6 +69,7 @@ static const struct test tests[] = {
 	{ "listeners_table_full", t_listeners_table_full, 0 },
 	{ "exit_walk_high_fd", t_exit_walk_high_fd, 0 },
 	{ "exit_walk_cost", t_exit_walk_cost, 0 },
+	{ "exit_walk_bound", t_exit_walk_bound, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static bool is_type(json_t *r, const char *type)
@@ -420,5 +422,53 @@ void t_exit_walk_cost(void)
 	EXPECT(jint(t.summary, "exit_scans_cut") <= 0, "exit walks cut short");
 	json_decref(few);
 	json_decref(many);
+	tracer_free(&t);
+}
+
+/* RLIMIT_NOFILE can be raised to n here (CAP_SYS_RESOURCE, or a hard
+ * limit that high): tried in a child, which leaves ours alone. */
+static bool nofile_allows(rlim_t n)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		struct rlimit r = { n, n };
+
+		_exit(setrlimit(RLIMIT_NOFILE, &r) == 0 ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* Exits that need more than the walk's 2^19 steps (a table of 2^20 slots,
+ * 16,384 words, with 520,000 descriptors open): each is cut there and
+ * counted, in the summary and its text. The child's exit and then the
+ * parent's. */
+void t_exit_walk_bound(void)
+{
+	const char *targs[] = { "-j", "-q", NULL };
+	const char *sargs[] = { "churn", "1048575", "1", "520000", NULL };
+	struct tracer_run t = {};
+	json_t *rep;
+
+	if (!nofile_allows(1048576)) {
+		test_skip("RLIMIT_NOFILE cannot be raised to 1048576 here (CAP_SYS_RESOURCE)");
+		return;
+	}
+	if (tracer_start(&t, targs))
+		return;
+	rep = scenario_run("exitwalk", sargs);
+	EXPECT(rep, "scenario exitwalk churn failed");
+	json_decref(rep);
+	tracer_stop(&t, SIGINT);
+	if (!json_is_true(json_object_get(t.summary, "exit_scan"))) {
+		tracer_free(&t);
+		test_skip("no exit walk on this kernel (bpf_loop, Linux 5.17)");
+		return;
+	}
+	EXPECT(jint(t.summary, "exit_scans_cut") == 2, "summary exit_scans_cut %lld, expected 2 "
+	       "(the child's exit and the parent's)", (long long)jint(t.summary, "exit_scans_cut"));
+	EXPECT(t.errbuf && strstr(t.errbuf, "2 process exits had more descriptors"),
+	       "stderr does not warn of the 2 exits cut: %s", t.errbuf ? t.errbuf : "");
 	tracer_free(&t);
 }

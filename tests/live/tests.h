@@ -72,5 +72,6 @@ void t_listeners_reuseport(void);
 void t_listeners_table_full(void);
 void t_exit_walk_high_fd(void);
 void t_exit_walk_cost(void);
+void t_exit_walk_bound(void);
 
 #endif /* LIVE_TESTS_H */
