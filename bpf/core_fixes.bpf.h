@@ -137,6 +137,30 @@ static __always_inline __u64 sk_ino(const struct sock *sk)
 	return KREAD(struct socket_alloc, sa, vfs_inode.i_ino);
 }
 
+/* The listener a child was cloned from, while its LISTEN -> SYN_RECV runs
+ * (inet_csk_clone_lock()). sk_clone_lock() copies the listener whole, and
+ * tcp_create_openreq_child() re-initialises the child's tsorted_sent_queue
+ * only after that: until then the child's list head is the listener's,
+ * which, empty as a listener's always is, links to itself - inside the
+ * listener. The list came with 4.15 (commit e2080072ed2d "tcp: new list for
+ * sent but unacked skbs for RACK recovery"); the order holds on 5.10, 6.1,
+ * 6.12, 6.18 and 7.3 (the live test listeners_own_children proves it in
+ * every mode). A request sock's rsk_listener would say the same, but no
+ * hook sees the request sock on every kernel in every mode. 0 when the head
+ * does not link to itself. */
+static __always_inline __u64 child_listener(const struct sock *child)
+{
+	__u32 off = bpf_core_field_offset(struct tcp_sock, tsorted_sent_queue);
+	struct {
+		__u64 next, prev;
+	} head = {};
+
+	if (bpf_probe_read_kernel(&head, sizeof(head), (const void *)child + off) ||
+	    !head.next || head.next != head.prev)
+		return 0;
+	return head.next - off;
+}
+
 static __always_inline struct inode *file_inode_of(const struct file *file)
 {
 	return KREAD(struct file, file, f_inode);

@@ -129,18 +129,16 @@ struct {
 	__type(value, struct sock_info);
 } sock_spare SEC(".maps");
 
-struct listen_key {
-	__u32 netns;
-	__u16 port;
-	__u16 pad;
-};
-
-/* Owner of each listening socket, for the children it creates before any
- * accept(): those transitions run in softirq with no owner of their own. */
+/* Owner of each listening socket, by the socket's address, for the
+ * children it creates before any accept(): those transitions run in softirq
+ * with no owner of their own. By socket, not by port: listeners on one port
+ * ([::1] beside 0.0.0.0, a SO_REUSEPORT group) belong to different
+ * processes, and a child finds its own (child_listener()). A listener that
+ * finds the map full is counted (TS_STAT_LISTEN_FULL). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct listen_key);
+	__uint(max_entries, TS_MAX_LISTENERS);
+	__type(key, __u64);
 	__type(value, struct owner);
 } listeners SEC(".maps");
 

@@ -29,23 +29,29 @@ static __always_inline bool syscall_transition(int oldstate, int newstate)
 	       (oldstate == TCP_LISTEN && newstate == TCP_CLOSE);
 }
 
-static __always_inline void listener_update(const struct sock *sk, __u32 netns, int newstate,
-					    const struct owner *o)
+/* A listener's owner, kept by the listening socket's address from its
+ * listen() to its close. */
+static __always_inline void listener_record(const struct sock *sk, const struct owner *o)
 {
-	struct listen_key lk = { .netns = netns, .port = sk_sport(sk) };
+	__u64 key = addr_of(sk);
 
-	if (newstate == TCP_LISTEN)
-		bpf_map_update_elem(&listeners, &lk, o, BPF_ANY);
-	else
-		bpf_map_delete_elem(&listeners, &lk);
+	if (bpf_map_update_elem(&listeners, &key, o, BPF_ANY))
+		stat_inc(TS_STAT_LISTEN_FULL);
 }
 
-/* A listener's child before accept(): owned, for now, by the listener's owner. */
-static __always_inline void inherit_listener(const struct sock *sk, __u32 netns,
-					     struct sock_info *si)
+static __always_inline void listener_forget(const struct sock *sk)
 {
-	struct listen_key lk = { .netns = netns, .port = sk_sport(sk) };
-	struct owner *lo = bpf_map_lookup_elem(&listeners, &lk);
+	__u64 key = addr_of(sk);
+
+	bpf_map_delete_elem(&listeners, &key);
+}
+
+/* A listener's child before accept(): owned, for now, by its own
+ * listener's owner (not another listener's on the same port). */
+static __always_inline void inherit_listener(const struct sock *sk, struct sock_info *si)
+{
+	__u64 key = child_listener(sk);
+	struct owner *lo = key ? bpf_map_lookup_elem(&listeners, &key) : NULL;
 
 	if (lo) {
 		si->owner = *lo;
@@ -183,7 +189,7 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 		/* inet_csk_clone_lock() sets the child's state before its
 		 * cookie and remote address: the birth is reported with the
 		 * next transition, when both are final. */
-		inherit_listener(sk, id.netns, si);
+		inherit_listener(sk, si);
 		si->last_ns = now;
 		si->state = newstate;
 		si->birth_pending = 1;
@@ -203,9 +209,12 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	}
 	if (syscall_transition(oldstate, newstate) && current_owner(&cur)) {
 		owner_set(si, &cur);
-		if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
-			listener_update(sk, id.netns, newstate, &cur);
+		if (newstate == TCP_LISTEN)
+			listener_record(sk, &cur);
 	}
+	/* Whoever closes it: a listener's children are born above. */
+	if (oldstate == TCP_LISTEN)
+		listener_forget(sk);
 	last_ns = si->last_ns;
 	si->last_ns = now;
 	si->state = newstate;
@@ -347,27 +356,90 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 }
 
 /* Process exit closes every descriptor without close(2). The tracepoint
- * fires before exit_files(); only the last user of the table closes. */
+ * fires before exit_files(); only the last user of the table closes. The
+ * walk follows the open-descriptor bitmap a word at a time, skipping empty
+ * words, as the kernel's own close_files() does: its cost follows what the
+ * process holds, not how far its table grew (one dup2() to descriptor
+ * 524287 grows it to 524288 slots, for every child forked after). A step
+ * reads a word or looks at one open descriptor; a walk that runs out of
+ * steps stops there, counted (a table grown past fs.nr_open's default, or
+ * half a million descriptors open). */
+#define EXIT_SCAN_STEPS (1 << 19)
+
 struct exit_scan {
 	struct file **fds;
+	unsigned long *open_fds;
+	__u64 word;		/* open descriptors of the current word not yet looked at */
+	__u32 base;		/* the descriptor of the current word's bit 0 */
+	__u32 next_word;
+	__u32 nwords;
 	__u32 max;
+	__u32 done;
+	__u32 pad;
 };
 
-static long exit_scan_fd(__u32 i, void *ctx)
+/* The walk's state, where the verifier reads it as unknown: kept on the
+ * stack, each step's new values would be a state of their own to verify.
+ * Per CPU: the program never nests in itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exit_scan);
+} exit_scans SEC(".maps");
+
+struct exit_scan_ref {
+	struct exit_scan *s;
+};
+
+/* The lowest set bit's index, x not 0: BPF has no instruction for it, and
+ * branches would make each of the 64 answers a path for the verifier to
+ * walk through the rest of the step. A de Bruijn multiply: the top 6 bits
+ * of the lowest bit times 0x03f79d71b4cb0a89 differ for every bit. */
+static const __u8 debruijn_bit[64] = {
+	0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+};
+
+static __always_inline __u32 lowest_bit(__u64 x)
 {
-	struct exit_scan *s = ctx;
+	return debruijn_bit[((x & -x) * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+static __always_inline void exit_scan_fd(struct exit_scan *s, __u32 fd)
+{
 	const struct sock_common *skc;
 	struct file *file = NULL;
 	union skc_copy c;
 	struct sock *sk;
 
-	if (i >= s->max)
-		return 1;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &s->fds[i]) || !file)
-		return 0;
+	if (fd >= s->max || bpf_probe_read_kernel(&file, sizeof(file), &s->fds[fd]) || !file)
+		return;
 	sk = file_tcp_sock(file, &c, &skc);
 	if (sk)
-		record_close(sk, skc, file, (int)i, TS_VIA_EXIT);
+		record_close(sk, skc, file, (int)fd, TS_VIA_EXIT);
+}
+
+static long exit_scan_step(__u32 i, void *ctx)
+{
+	struct exit_scan *s = ((struct exit_scan_ref *)ctx)->s;
+	__u64 w = s->word;
+
+	if (!w) {
+		if (s->next_word >= s->nwords) {
+			s->done = 1;
+			return 1;
+		}
+		/* On a fault the helper zeroes the word: nothing to look at. */
+		bpf_probe_read_kernel(&s->word, sizeof(s->word), &s->open_fds[s->next_word]);
+		s->base = s->next_word * 64;
+		s->next_word++;
+		return 0;
+	}
+	s->word = w & (w - 1);
+	exit_scan_fd(s, s->base + lowest_bit(w));
 	return 0;
 }
 
@@ -376,15 +448,28 @@ int sched_exit(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct exit_scan_ref ref;
 	struct fdtable *fdt;
-	struct exit_scan s;
+	struct exit_scan *s;
+	__u32 zero = 0;
 
 	if (!has_bpf_loop || !files || BPF_CORE_READ(files, count.counter) != 1)
 		return 0;
+	s = bpf_map_lookup_elem(&exit_scans, &zero);
+	if (!s)
+		return 0;
 	fdt = BPF_CORE_READ(files, fdt);
-	s.fds = BPF_CORE_READ(fdt, fd);
-	s.max = BPF_CORE_READ(fdt, max_fds);
-	bpf_loop(s.max, exit_scan_fd, &s, 0);
+	s->fds = BPF_CORE_READ(fdt, fd);
+	s->open_fds = BPF_CORE_READ(fdt, open_fds);
+	s->max = BPF_CORE_READ(fdt, max_fds);
+	s->nwords = (s->max + 63) / 64;
+	s->word = 0;
+	s->next_word = 0;
+	s->done = 0;
+	ref.s = s;
+	bpf_loop(EXIT_SCAN_STEPS, exit_scan_step, &ref, 0);
+	if (!s->done)
+		stat_inc(TS_STAT_EXIT_SCAN_CUT);
 	return 0;
 }
 

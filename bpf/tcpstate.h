@@ -12,6 +12,9 @@
 #define TS_MAX_PORTS 64
 /* Ways per bucket of the kernel's socket and timewait tables. */
 #define TS_TABLE_WAYS 4
+/* Listening sockets whose owners the kernel side keeps (all namespaces
+ * traced together). */
+#define TS_MAX_LISTENERS 16384
 
 enum ts_event_type {
 	TS_EV_STATE = 1,	/* sock:inet_sock_set_state for a TCP socket */
@@ -75,6 +78,10 @@ enum ts_stat {
 	TS_STAT_TW_HANDOFFS,	/* full sockets replaced by a timewait socket */
 	TS_STAT_TW_FULL,	/* a followed timewait socket's entry taken by another */
 	TS_STAT_GAPS,		/* transitions not seen: a later one started elsewhere */
+	TS_STAT_LISTEN_FULL,	/* a listener the listeners map had no room for: its
+				 * children carry no owner until accepted */
+	TS_STAT_EXIT_SCAN_CUT,	/* process exits whose descriptor walk hit its bound:
+				 * closes of the descriptors past it not reported */
 	TS_STAT__MAX,
 };
 

@@ -358,6 +358,12 @@ static void health(FILE *f, const struct metrics_render *r)
 		s->stats[TS_STAT_GAPS]);
 	counter(f, "tcpstate_transitions_from_dump_total",
 		"Transitions the kernel did not report, found by a sock_diag dump.", s->from_dump);
+	counter(f, "tcpstate_listener_table_full_total",
+		"Listeners the kernel-side table had no room for: their connections have no "
+		"owner until accepted.", s->stats[TS_STAT_LISTEN_FULL]);
+	counter(f, "tcpstate_exit_scans_cut_total",
+		"Process exits whose descriptor walk stopped at its bound: later closes not seen.",
+		s->stats[TS_STAT_EXIT_SCAN_CUT]);
 	counter(f, "tcpstate_connection_table_evictions_total",
 		"Connections dropped from the table to stay within its cap.", r->conns->evictions);
 	if (r->nprogs) {

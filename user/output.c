@@ -562,6 +562,8 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);
 	json__kv_uint(j, "timewait_table_full", s->stats[TS_STAT_TW_FULL]);
+	json__kv_uint(j, "listener_table_full", s->stats[TS_STAT_LISTEN_FULL]);
+	json__kv_uint(j, "exit_scans_cut", s->stats[TS_STAT_EXIT_SCAN_CUT]);
 	json__kv_uint(j, "malformed", s->malformed);
 	json__kv_uint(j, "internal", s->internal);
 	json__kv_uint(j, "unidentified", s->unidentified);
@@ -596,6 +598,14 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 		fprintf(f, "tcpstate-trace: WARNING: socket table full %" PRIu64
 			" times: owners and durations missing; raise --max-sockets\n",
 			s->stats[TS_STAT_SOCK_FULL]);
+	if (s->stats[TS_STAT_LISTEN_FULL])
+		fprintf(f, "tcpstate-trace: WARNING: listener table full %" PRIu64 " times: "
+			"those listeners' connections have no owner until accepted\n",
+			s->stats[TS_STAT_LISTEN_FULL]);
+	if (s->stats[TS_STAT_EXIT_SCAN_CUT])
+		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " process exits had more "
+			"descriptors than the exit walk reads: closes past its bound are not "
+			"reported\n", s->stats[TS_STAT_EXIT_SCAN_CUT]);
 	if (s->malformed)
 		fprintf(f, "tcpstate-trace: WARNING: %" PRIu64 " malformed records ignored\n",
 			s->malformed);

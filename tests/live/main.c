@@ -66,6 +66,12 @@ static const struct test tests[] = {
 	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
 	{ "text_escape", t_text_escape, 0 },
 	{ "record_stdout", t_record_stdout, 0 },
+	{ "listeners_by_address", t_listeners_by_address, 0 },
+	{ "listeners_reuseport", t_listeners_reuseport, 0 },
+	{ "listeners_table_full", t_listeners_table_full, 0 },
+	{ "exit_walk_high_fd", t_exit_walk_high_fd, 0 },
+	{ "exit_walk_cost", t_exit_walk_cost, 0 },
+	{ "exit_walk_bound", t_exit_walk_bound, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

@@ -70,4 +70,12 @@ void t_cgroup_snapshot(void);
 void t_text_escape(void);
 void t_record_stdout(void);
 
+/* test_hardening_bpf.c */
+void t_listeners_by_address(void);
+void t_listeners_reuseport(void);
+void t_listeners_table_full(void);
+void t_exit_walk_high_fd(void);
+void t_exit_walk_cost(void);
+void t_exit_walk_bound(void);
+
 #endif /* LIVE_TESTS_H */
