@@ -379,7 +379,7 @@ static bool find_holders(struct engine *e, struct conn **due, struct holder_quer
 {
 	for (int i = 0; i < n; i++)
 		q[i].ino = due[i]->ident.ino;
-	return e->o.holders && e->o.holders(q, n) == 0;
+	return e->o.holders && e->o.holders(q, n, &e->sum.holder_scans) == 0;
 }
 
 /* The query of the socket with this inode; the scan sorted q. */

@@ -32,7 +32,7 @@
 
 /* Fills q (n queries) with the processes holding each socket; 0, or -errno
  * when they could not be looked for. */
-typedef int (*engine_holders_fn)(struct holder_query *q, int n);
+typedef int (*engine_holders_fn)(struct holder_query *q, int n, struct holder_scan_stats *st);
 /* Brings the kernel's counters in s up to date and fills progs (at most
  * max) with the BPF programs' run times, for the metrics; returns how many. */
 typedef int (*engine_health_fn)(void *ctx, struct run_summary *s, struct metrics_prog *progs,

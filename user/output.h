@@ -49,6 +49,7 @@ struct run_summary {
 	bool exit_scan;
 	bool timewait;
 	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
+	struct holder_scan_stats holder_scans;	/* /proc walked for alerts' holders */
 	struct conn_summary conns;
 };
 

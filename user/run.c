@@ -11,9 +11,9 @@
 #include "snapshot.h"
 
 /* The live system's capability: who holds a socket, from /proc. */
-static int live_holders(struct holder_query *q, int n)
+static int live_holders(struct holder_query *q, int n, struct holder_scan_stats *st)
 {
-	return holders__scan(q, n, NULL);
+	return holders__scan(q, n, NULL, st);
 }
 
 void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o, bool live,

@@ -90,14 +90,14 @@ static void feed_close_wait(struct fx *x)
 	assert_int_equal(engine__feed(x->e, &b), 0);
 }
 
-static int proc_unreadable(struct holder_query *q, int n)
+static int proc_unreadable(struct holder_query *q, int n, struct holder_scan_stats *st)
 {
 	for (int i = 0; i < n; i++)
 		q[i].n = 0;	/* as holders__scan: zeroed before it fails */
 	return -EACCES;
 }
 
-static int one_holder(struct holder_query *q, int n)
+static int one_holder(struct holder_query *q, int n, struct holder_scan_stats *st)
 {
 	for (int i = 0; i < n; i++) {
 		q[i].n = 1;
