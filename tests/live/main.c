@@ -64,6 +64,8 @@ static const struct test tests[] = {
 	{ "cgroup_container", t_cgroup_container, 0 },
 	{ "cgroup_filter", t_cgroup_filter, 0 },
 	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
+	{ "hardening_scan_rate", t_hardening_scan_rate, 0 },
+	{ "hardening_scan_stall", t_hardening_scan_stall, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 
