@@ -94,7 +94,7 @@ int run__replay(const struct cli_opts *o, struct output *out)
 		fprintf(stderr, "tcpstate-trace: %s\n", msg);
 		return 1;
 	}
-	run__engine_opts(&eo, o, false, NULL);
+	run__engine_opts(&eo, o, NULL, NULL);
 	if (engine__new(&rp.e, &eo, out)) {
 		recording__close_reader(&rp.r);
 		return 1;
