@@ -6,12 +6,13 @@
  * A scan reads every process's descriptors (0.6 s for 100,000 of them on a
  * 2-CPU VM), so scans start at most once per ALERTS_SCAN_EVERY_NS, and a
  * scan looks ahead: it takes every connection that will be due before the
- * next one may start. An alert therefore comes at the first round after
- * both its threshold and its scan: within the threshold plus a round and
- * a scan's time, well within a second on a host whose scan takes less.
+ * next one may start (none younger than half the threshold). An alert
+ * comes at the first round after both its threshold and its scan: a round
+ * and a scan after the threshold (half a second more with a threshold under
+ * 2 s); where scans take longer than that second, up to two scans' time.
  * An alert whose connection saw a close() or shutdown() after its scan
- * began waits for the next scan: the holders it names are never older than
- * the calls it tells. */
+ * began waits for the next scan once: the holders it names are never older
+ * than the calls it tells. */
 #ifndef ALERTS_H
 #define ALERTS_H
 
