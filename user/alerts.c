@@ -159,7 +159,6 @@ static void scan_start(struct alerts *a, uint64_t now)
 	if (!n)
 		return;
 	a->nq = n;
-	a->scan_started = now;
 	a->next_scan = now + ALERTS_SCAN_EVERY_NS;
 	err = a->finder->start(a->finder->ctx, a->q, n);
 	if (!err) {

@@ -43,7 +43,6 @@ struct alerts {
 	struct holder_query *q;		/* the scan's queries while it runs */
 	int nq;
 	bool scanning;
-	uint64_t scan_started;		/* the running or last scan's start */
 	uint64_t next_scan;		/* no scan starts before then */
 };
 
