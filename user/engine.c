@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "diagnose.h"
 #include "lifecycle.h"
 #include "tw_pending.h"
 #include "tw_report.h"
@@ -30,6 +29,7 @@ struct engine {
 	int timeline_err;
 	struct lifecycle_stats ended;	/* connections that left the table */
 	struct run_summary sum;
+	struct alerts al;		/* CLOSE_WAIT alerts and their holder scans */
 	uint64_t round;			/* rounds so far */
 	uint64_t next_report;		/* 0: none due */
 	uint64_t lost;			/* records dropped so far, as far as known */
@@ -143,6 +143,9 @@ int engine__new(struct engine **out, const struct engine_opts *o, struct output 
 	err = timeline_open(e);
 	if (!err)
 		err = metrics_open(e);
+	if (!err && (err = alerts__init(&e->al, &e->conns, e->out, e->m, o->alert_after_ns,
+					o->holders, &e->sum.holder_scans)))
+		fprintf(stderr, "tcpstate-trace: out of memory\n");
 	if (err) {
 		engine__free(e);
 		return err;
@@ -219,6 +222,7 @@ void engine__free(struct engine *e)
 {
 	if (!e)
 		return;
+	alerts__free(&e->al);	/* first: a running scan writes to its memory */
 	if (e->timeline_open)
 		conns_finish(e, 0);
 	conn_table__free(&e->conns);
@@ -375,53 +379,9 @@ static int flush_tw(struct engine *e, uint64_t round)
 	return err;
 }
 
-/* The holders of the due connections' sockets, looked up in one pass;
- * false when they cannot be (a replay, or /proc unreadable). */
-static bool find_holders(struct engine *e, struct conn **due, struct holder_query *q, int n)
-{
-	for (int i = 0; i < n; i++)
-		q[i].ino = due[i]->ident.ino;
-	return e->o.holders && e->o.holders(q, n) == 0;
-}
-
-/* The query of the socket with this inode; the scan sorted q. */
-static struct holder_query *holders_of(struct holder_query *q, int n, uint64_t ino)
-{
-	for (int k = 0; ino && k < n; k++)
-		if (q[k].ino == ino)
-			return &q[k];
-	return NULL;
-}
-
 int engine__alerts(struct engine *e, uint64_t now, uint64_t min_age_ns, int *count)
 {
-	struct holder_query q[ENGINE_ALERT_BATCH];
-	struct conn *due[ENGINE_ALERT_BATCH];
-	char diag[1024];
-	int n = 0, err = 0;
-	bool found;
-
-	while (n < ENGINE_ALERT_BATCH &&
-	       (due[n] = conn_table__next_close_wait(&e->conns, now, min_age_ns)))
-		n++;
-	if (count)
-		*count = n;
-	if (!n)
-		return 0;
-	found = find_holders(e, due, q, n);
-	for (int i = 0; i < n && !err; i++) {
-		struct holder_query *hq = found ? holders_of(q, n, due[i]->ident.ino) : NULL;
-		int nh = hq ? hq->n : !due[i]->ident.ino ? DIAG_HOLDERS_NO_INODE :
-				      DIAG_HOLDERS_NOT_LOOKED;
-
-		enum diag_cause why;
-
-		diagnose__close_wait(due[i], hq ? hq->h : NULL, nh, now, diag, sizeof(diag), &why);
-		if (e->m)
-			metrics__alert(e->m, due[i], why);
-		err = output__alert(e->out, due[i], hq, diag, now);
-	}
-	return err;
+	return alerts__now(&e->al, now, min_age_ns, count);
 }
 
 int engine__tw_report(struct engine *e, uint64_t now)
@@ -516,7 +476,7 @@ int engine__tick(struct engine *e, uint64_t now)
 	if (!err && e->o.rec)
 		err = recording__flush(e->o.rec);
 	if (!err && e->o.alert_after_ns)
-		err = engine__alerts(e, now, e->o.alert_after_ns, NULL);
+		err = alerts__tick(&e->al, now);
 	if (!err && e->next_report && now >= e->next_report) {
 		e->next_report = next_due(e->next_report, now, e->o.interval_ns);
 		err = reports(e, now, true);
@@ -632,6 +592,8 @@ int engine__finish(struct engine *e, uint64_t now)
 {
 	int err = flush_tw(e, UINT64_MAX);
 
+	if (!err && e->o.alert_after_ns)
+		err = alerts__finish(&e->al, now);	/* those a scan still held up */
 	if (!err)
 		err = reports(e, now, false);
 	e->sum.end_mono_ns = now;

@@ -8,13 +8,14 @@
  *   engine__tick()   once per round (a poll, or 100 ms of recorded time);
  *   engine__finish() once, at the end.
  * What only a live system has (the holders of a socket in /proc) is a
- * capability the source hands in. */
+ * capability the source hands in, which may run off the source's thread. */
 #ifndef ENGINE_H
 #define ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "alerts.h"
 #include "conn_table.h"
 #include "holders.h"
 #include "latency.h"
@@ -30,9 +31,6 @@
  * cuts recorded time into rounds this long. */
 #define ENGINE_ROUND_NS 100000000ULL
 
-/* Fills q (n queries) with the processes holding each socket; 0, or -errno
- * when they could not be looked for. */
-typedef int (*engine_holders_fn)(struct holder_query *q, int n);
 /* Brings the kernel's counters in s up to date and fills progs (at most
  * max) with the BPF programs' run times, for the metrics; returns how many. */
 typedef int (*engine_health_fn)(void *ctx, struct run_summary *s, struct metrics_prog *progs,
@@ -50,7 +48,9 @@ struct engine_opts {
 	uint64_t interval_ns;		/* periodic reports; 0: at the end only */
 	const char *timeline_path;	/* NULL: no timeline */
 	enum timeline_format timeline_format;
-	engine_holders_fn holders;	/* NULL: a replay, no live system to look at */
+	/* The holders of sockets, looked for in /proc, at most once a second
+	 * (alerts.h); NULL: a replay, no live system to look at. */
+	const struct holder_finder *holders;
 	struct recording_writer *rec;	/* every record is also written here; NULL: not */
 	bool quiet;			/* no event lines */
 	const struct metrics_listen *metrics_listen;	/* serve metrics here; NULL: not */
@@ -111,9 +111,10 @@ long engine__reconcile(struct engine *e, const struct sock_census *k, uint64_t c
  * counts (a live reconcile, or a replay's gone frame). */
 void engine__gone(struct engine *e, uint64_t cookie, uint64_t checked_ns);
 
-/* Every CLOSE_WAIT connection older than min_age_ns diagnosed, up to
- * ENGINE_ALERT_BATCH of them; *count (if set) says how many were. */
-#define ENGINE_ALERT_BATCH 64
+/* Every CLOSE_WAIT connection older than min_age_ns diagnosed now, the
+ * holder scan waited for, up to ENGINE_ALERT_BATCH of them; *count (if set)
+ * says how many were (--snapshot). Rounds give the alerts themselves. */
+#define ENGINE_ALERT_BATCH ALERTS_WAITING_MAX
 int engine__alerts(struct engine *e, uint64_t now, uint64_t min_age_ns, int *count);
 /* The TIME_WAIT report now. */
 int engine__tw_report(struct engine *e, uint64_t now);

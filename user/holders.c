@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int by_ino(const void *a, const void *b)
@@ -55,7 +56,26 @@ static void read_stat(int dirfd, struct holder *h)
 		h->ppid = atoi(r + 4);
 }
 
-static void scan_pid(int procfd, int pid, const char *name, struct holder_query *q, int nq)
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void holder_scan_stats__add(struct holder_scan_stats *a, const struct holder_scan_stats *b)
+{
+	a->scans += b->scans;
+	a->procs += b->procs;
+	a->fds += b->fds;
+	a->ns += b->ns;
+	if (b->max_ns > a->max_ns)
+		a->max_ns = b->max_ns;
+}
+
+static void scan_pid(int procfd, int pid, const char *name, struct holder_query *q, int nq,
+		     struct holder_scan_stats *st)
 {
 	char link[64];
 	int dirfd, fdfd;
@@ -73,6 +93,7 @@ static void scan_pid(int procfd, int pid, const char *name, struct holder_query 
 		close(dirfd);
 		return;
 	}
+	st->procs++;
 	while ((de = readdir(d))) {
 		struct holder_query key, *hit;
 		ssize_t n;
@@ -80,6 +101,7 @@ static void scan_pid(int procfd, int pid, const char *name, struct holder_query 
 
 		if (fd < 0)
 			continue;
+		st->fds++;
 		n = readlinkat(fdfd, de->d_name, link, sizeof(link) - 1);
 		if (n <= 0)
 			continue;
@@ -103,8 +125,11 @@ static void scan_pid(int procfd, int pid, const char *name, struct holder_query 
 	close(dirfd);
 }
 
-int holders__scan(struct holder_query *q, int nq, const char *proc_root)
+int holders__scan(struct holder_query *q, int nq, const char *proc_root,
+		  struct holder_scan_stats *total)
 {
+	struct holder_scan_stats st = { .scans = 1 };
+	uint64_t t0 = mono_ns();
 	int procfd;
 	DIR *d;
 	struct dirent *de;
@@ -126,9 +151,12 @@ int holders__scan(struct holder_query *q, int nq, const char *proc_root)
 		int pid = num(de->d_name);
 
 		if (pid > 0)
-			scan_pid(procfd, pid, de->d_name, q, nq);
+			scan_pid(procfd, pid, de->d_name, q, nq, &st);
 	}
 	closedir(d);
 	close(procfd);
+	st.ns = st.max_ns = mono_ns() - t0;
+	if (total)
+		holder_scan_stats__add(total, &st);
 	return 0;
 }

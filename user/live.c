@@ -9,6 +9,7 @@
 
 #include "census_job.h"
 #include "clock.h"
+#include "holder_job.h"
 #include "tracer.h"
 
 /* Under a flood the ring refills as fast as it drains: a round ends after
@@ -39,6 +40,8 @@ struct live {
 	uint64_t next_reconcile;	/* not before then */
 	uint64_t next_audit;	/* reconcile then even with nothing lost */
 	struct census_job census;	/* the reconcile's dump, while it runs */
+	struct holder_job holder_job;	/* the alerts' scan of /proc, while it runs */
+	struct holder_finder holders;	/* that job, as the engine takes it */
 	struct batch batch;
 };
 
@@ -149,7 +152,8 @@ static int live_open(struct live *l)
 	}
 	if (recording_open(l))
 		return -1;
-	run__engine_opts(&eo, l->o, true, l->recording ? &l->rec : NULL);
+	holder_job__finder(&l->holder_job, &l->holders);
+	run__engine_opts(&eo, l->o, &l->holders, l->recording ? &l->rec : NULL);
 	eo.health = live_health;
 	eo.health_ctx = l;
 	if (engine__new(&l->e, &eo, l->out))

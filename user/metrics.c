@@ -366,6 +366,15 @@ static void health(FILE *f, const struct metrics_render *r)
 		s->stats[TS_STAT_EXIT_SCAN_CUT]);
 	counter(f, "tcpstate_connection_table_evictions_total",
 		"Connections dropped from the table to stay within its cap.", r->conns->evictions);
+	counter(f, "tcpstate_holder_scans_total",
+		"Scans of /proc for the processes holding CLOSE_WAIT sockets.",
+		s->holder_scans.scans);
+	counter(f, "tcpstate_holder_scan_processes_total", "Processes those scans read.",
+		s->holder_scans.procs);
+	counter(f, "tcpstate_holder_scan_fds_total", "Descriptors those scans read.",
+		s->holder_scans.fds);
+	family(f, "tcpstate_holder_scan_seconds_total", "counter", "Time those scans took.");
+	fprintf(f, "tcpstate_holder_scan_seconds_total %.9f\n", (double)s->holder_scans.ns / 1e9);
 	if (r->nprogs) {
 		family(f, "tcpstate_bpf_run_seconds_total", "counter",
 		       "Time the kernel spent in each BPF program (kernel.bpf_stats_enabled).");

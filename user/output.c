@@ -576,6 +576,11 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_bool(j, "exit_scan", s->exit_scan);
 	json__kv_bool(j, "timewait", s->timewait);
 	json__kv_uint(j, "timewait_handoffs", s->stats[TS_STAT_TW_HANDOFFS]);
+	json__kv_uint(j, "holder_scans", s->holder_scans.scans);
+	json__kv_uint(j, "holder_scan_processes", s->holder_scans.procs);
+	json__kv_uint(j, "holder_scan_fds", s->holder_scans.fds);
+	json__kv_uint(j, "holder_scan_ns", s->holder_scans.ns);
+	json__kv_uint(j, "holder_scan_max_ns", s->holder_scans.max_ns);
 	json_connections(j, &s->conns);
 	json__end_object(j);
 	return json__write_line(j, o->f);
@@ -590,6 +595,12 @@ void output__summary_text(FILE *f, const struct run_summary *s)
 		s->records, s->transitions, s->stats[TS_STAT_DROPPED], s->stats[TS_STAT_UNTRACKED],
 		full ? ", or pushed out of a full table" : "");
 	text_connections(f, "tcpstate-trace: ", &s->conns);
+	if (s->holder_scans.scans)
+		fprintf(f, "tcpstate-trace: %" PRIu64 " scans of /proc for the holders of "
+			"CLOSE_WAIT sockets: %" PRIu64 " processes, %" PRIu64 " descriptors, %.3f s "
+			"(the longest %.3f s)\n", s->holder_scans.scans, s->holder_scans.procs,
+			s->holder_scans.fds, (double)s->holder_scans.ns / 1e9,
+			(double)s->holder_scans.max_ns / 1e9);
 	if (s->stats[TS_STAT_TW_FULL])
 		fprintf(f, "tcpstate-trace: WARNING: timewait table full %" PRIu64 " times: those "
 			"TIME_WAIT ends are reported without their time in TIME_WAIT; raise "

@@ -50,6 +50,8 @@ struct run_summary {
 	bool timewait;
 	uint64_t tw_rearms;	/* tentative TIME_WAIT ends undone by a re-arm */
 	struct cgroup_lookup_stats cgroup_lookups;	/* failed for a passing reason */
+
+	struct holder_scan_stats holder_scans;	/* /proc walked for alerts' holders */
 	struct conn_summary conns;
 };
 

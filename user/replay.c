@@ -143,7 +143,7 @@ static int replay_opened(struct replay *rp, const struct cli_opts *o,
 	struct engine_opts eo;
 	int err;
 
-	run__engine_opts(&eo, o, false, NULL);
+	run__engine_opts(&eo, o, NULL, NULL);
 	if (engine__new(&rp->e, &eo, rp->out)) {
 		recording__close_reader(&rp->r);
 		return 1;

@@ -7,17 +7,11 @@
 #include <string.h>
 
 #include "clock.h"
-#include "holders.h"
+#include "holder_job.h"
 #include "snapshot.h"
 
-/* The live system's capability: who holds a socket, from /proc. */
-static int live_holders(struct holder_query *q, int n)
-{
-	return holders__scan(q, n, NULL);
-}
-
-void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o, bool live,
-		      struct recording_writer *rec)
+void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o,
+		      const struct holder_finder *holders, struct recording_writer *rec)
 {
 	*eo = (struct engine_opts){
 		.conn_cap = cli__conn_cap(o),
@@ -28,7 +22,7 @@ void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o, bool liv
 		.interval_ns = (uint64_t)o->interval_s * 1000000000ULL,
 		.timeline_path = o->timeline_path,
 		.timeline_format = o->timeline_format,
-		.holders = live ? live_holders : NULL,
+		.holders = holders,
 		.rec = rec,
 		.quiet = o->quiet,
 		.metrics_listen = o->metrics ? &o->metrics_listen : NULL,
@@ -84,11 +78,14 @@ int run__take_snapshot(struct engine *e, const struct cli_opts *o, struct output
 /* --snapshot: the picture now, every CLOSE_WAIT diagnosed, no tracing. */
 int run__snapshot(const struct cli_opts *o, struct output *out)
 {
+	struct holder_job job = { 0 };
+	struct holder_finder holders;
 	struct engine_opts eo;
 	struct engine *e;
 	int err, n = ENGINE_ALERT_BATCH;
 
-	run__engine_opts(&eo, o, true, NULL);
+	holder_job__finder(&job, &holders);
+	run__engine_opts(&eo, o, &holders, NULL);
 	eo.timeline_path = NULL;
 	if (engine__new(&e, &eo, out))
 		return 1;

@@ -18,9 +18,10 @@ int run__replay(const struct cli_opts *o, struct output *out);
 int run__replay_stream(const struct cli_opts *o, struct output *out, FILE *f);
 int run__snapshot(const struct cli_opts *o, struct output *out);
 
-/* Shared by the sources. */
-void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o, bool live,
-		      struct recording_writer *rec);
+/* Shared by the sources. holders: a live system's holder scans, kept
+ * while the engine lives (NULL: a replay). */
+void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o,
+		      const struct holder_finder *holders, struct recording_writer *rec);
 /* The sockets there are now, seeded into the engine's table and reported
  * (and recorded, with rec). */
 int run__take_snapshot(struct engine *e, const struct cli_opts *o, struct output *out,

@@ -72,6 +72,8 @@ static const struct test tests[] = {
 	{ "exit_walk_high_fd", t_exit_walk_high_fd, 0 },
 	{ "exit_walk_cost", t_exit_walk_cost, 0 },
 	{ "exit_walk_bound", t_exit_walk_bound, 0 },
+	{ "hardening_scan_rate", t_hardening_scan_rate, 0 },
+	{ "hardening_scan_stall", t_hardening_scan_stall, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

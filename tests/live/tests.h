@@ -61,6 +61,10 @@ void t_metrics(void);
 void t_metrics_bad_input(void);
 void t_metrics_prometheus(void);
 
+/* test_hardening_scan.c */
+void t_hardening_scan_rate(void);
+void t_hardening_scan_stall(void);
+
 /* test_cgroup.c */
 void t_cgroup_container(void);
 void t_cgroup_filter(void);

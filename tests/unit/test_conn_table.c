@@ -384,6 +384,7 @@ static void holders_from_proc_tree(void **state_)
 {
 	char root[] = "/tmp/tcpstate-holders-XXXXXX";
 	struct holder_query q[2] = { { .ino = 555 }, { .ino = 444 } };
+	struct holder_scan_stats st = { .scans = 2, .max_ns = UINT64_MAX };
 	char cmd[600];
 
 	assert_non_null(mkdtemp(root));
@@ -392,7 +393,12 @@ static void holders_from_proc_tree(void **state_)
 	mkproc(root, 102, 1, "other", 3, "/dev/null");
 	snprintf(cmd, sizeof(cmd), "%s/self", root);
 	mkdir(cmd, 0755);	/* not a pid: skipped */
-	assert_int_equal(holders__scan(q, 2, root), 0);
+	assert_int_equal(holders__scan(q, 2, root, &st), 0);
+	/* added to what was there: 3 processes, one descriptor each */
+	assert_int_equal(st.scans, 3);
+	assert_int_equal(st.procs, 3);
+	assert_int_equal(st.fds, 3);
+	assert_true(st.ns > 0 && st.max_ns == UINT64_MAX);
 	/* sorted by inode */
 	assert_int_equal(q[0].ino, 444);
 	assert_int_equal(q[0].n, 1);
@@ -404,7 +410,7 @@ static void holders_from_proc_tree(void **state_)
 	assert_string_equal(q[1].h[0].comm, "odd) name (x");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(holders__scan(q, 2, "/nonexistent-proc"), -ENOENT);
+	assert_int_equal(holders__scan(q, 2, "/nonexistent-proc", NULL), -ENOENT);
 }
 
 int main(void)

@@ -27,7 +27,7 @@ struct fx {
 	struct engine *e;
 };
 
-static void fx_open(struct fx *x, engine_holders_fn holders, uint64_t alert_after_ns)
+static void fx_open(struct fx *x, const struct holder_finder *holders, uint64_t alert_after_ns)
 {
 	struct engine_opts eo = { .conn_cap = 1024, .alert_after_ns = alert_after_ns,
 				  .holders = holders };
@@ -90,24 +90,66 @@ static void feed_close_wait(struct fx *x)
 	assert_int_equal(engine__feed(x->e, &b), 0);
 }
 
-static int proc_unreadable(struct holder_query *q, int n)
+/* A holder scan as the engine sees one: every socket held by pid 77 as
+ * fd 5 (or /proc unreadable), over at once or only once `over` is set. */
+struct fake_scan {
+	struct holder_finder f;
+	int err;		/* the scan's result */
+	bool slow;		/* not over until over is set (or waited for) */
+	bool over, running;
+	int starts;
+	struct holder_query *q;
+	int n;
+};
+
+static int by_ino(const void *a, const void *b)
 {
-	for (int i = 0; i < n; i++)
-		q[i].n = 0;	/* as holders__scan: zeroed before it fails */
-	return -EACCES;
+	uint64_t x = ((const struct holder_query *)a)->ino;
+	uint64_t y = ((const struct holder_query *)b)->ino;
+
+	return x < y ? -1 : x > y;
 }
 
-static int one_holder(struct holder_query *q, int n)
+static int fake_start(void *ctx, struct holder_query *q, int n)
 {
-	for (int i = 0; i < n; i++) {
-		q[i].n = 1;
-		q[i].h[0] = (struct holder){ .pid = 77, .ppid = 1, .fd = 5, .comm = "worker" };
-	}
+	struct fake_scan *s = ctx;
+
+	assert_false(s->running);	/* one scan at a time */
+	s->running = true;
+	s->over = !s->slow;
+	s->q = q;
+	s->n = n;
+	s->starts++;
 	return 0;
 }
 
+static bool fake_take(void *ctx, bool wait, int *err, struct holder_scan_stats *st)
+{
+	struct fake_scan *s = ctx;
+
+	if (!s->running || (!s->over && !wait))
+		return false;
+	qsort(s->q, (size_t)s->n, sizeof(*s->q), by_ino);	/* as holders__scan */
+	for (int i = 0; i < s->n; i++) {
+		s->q[i].n = s->err ? 0 : 1;
+		s->q[i].h[0] = (struct holder){ .pid = 77, .ppid = 1, .fd = 5, .comm = "worker" };
+	}
+	s->running = false;
+	*err = s->err;
+	*st = (struct holder_scan_stats){ .scans = 1, .procs = 3, .fds = 10, .ns = 5,
+					  .max_ns = 5 };
+	return true;
+}
+
+static struct holder_finder *fake_scan(struct fake_scan *s, int err, bool slow)
+{
+	*s = (struct fake_scan){ .err = err, .slow = slow };
+	s->f = (struct holder_finder){ .start = fake_start, .take = fake_take, .ctx = s };
+	return &s->f;
+}
+
 /* The alert on a connection 4 s in CLOSE_WAIT, with these holders. */
-static json_t *alert_with(engine_holders_fn holders)
+static json_t *alert_with(const struct holder_finder *holders)
 {
 	struct fx x;
 	json_t *a;
@@ -115,6 +157,7 @@ static json_t *alert_with(engine_holders_fn holders)
 	fx_open(&x, holders, 3 * SEC);
 	feed_close_wait(&x);
 	assert_int_equal(engine__tick(x.e, 6 * SEC), 0);
+	assert_int_equal(engine__tick(x.e, 6 * SEC + 100), 0);	/* the scan taken */
 	a = line_of(&x, "alert", 0);
 	assert_non_null(a);
 	fx_close(&x);
@@ -123,7 +166,8 @@ static json_t *alert_with(engine_holders_fn holders)
 
 static void alert_without_proc_says_unknown(void **state)
 {
-	json_t *a = alert_with(proc_unreadable);
+	struct fake_scan s;
+	json_t *a = alert_with(fake_scan(&s, -EACCES, false));
 	const char *diag = json_string_value(json_object_get(a, "diagnosis"));
 
 	assert_true(json_is_null(json_object_get(a, "holders")));
@@ -142,22 +186,166 @@ static void alert_in_replay_does_not_look(void **state)
 	json_decref(a);
 }
 
+/* The scan looks a second ahead: at 4 s (2 s in CLOSE_WAIT of 3) it
+ * looks, and the alert comes when the threshold passes. */
 static void alert_names_the_holder(void **state)
 {
+	struct fake_scan s;
 	struct fx x;
 	json_t *a, *h;
 
-	fx_open(&x, one_holder, 3 * SEC);
+	fx_open(&x, fake_scan(&s, 0, false), 3 * SEC);
 	feed_close_wait(&x);
 	assert_int_equal(engine__tick(x.e, 4 * SEC), 0);
+	assert_int_equal(s.starts, 1);
 	assert_null(line_of(&x, "alert", 0));	/* 2 s in CLOSE_WAIT: not yet */
 	assert_int_equal(engine__tick(x.e, 5 * SEC), 0);
+	assert_int_equal(s.starts, 1);
 	a = line_of(&x, "alert", 0);
 	assert_non_null(a);
+	assert_int_equal(json_integer_value(json_object_get(a, "age_ns")), 3 * SEC);
 	assert_int_equal(json_integer_value(json_object_get(a, "holders_total")), 1);
 	h = json_array_get(json_object_get(a, "holders"), 0);
 	assert_int_equal(json_integer_value(json_object_get(h, "pid")), 77);
 	assert_non_null(strstr(json_string_value(json_object_get(a, "diagnosis")), "pid 77"));
+	json_decref(a);
+	fx_close(&x);
+}
+
+/* A connection with this cookie and server port in CLOSE_WAIT from at. */
+static void feed_close_wait_at(struct fx *x, uint64_t cookie, uint64_t at)
+{
+	struct ts_event a = rec_state(cookie, at - 1000, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED),
+			b = rec_state(cookie, at, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT);
+
+	a.ino = b.ino = 1000 + cookie;
+	a.dport = b.dport = (uint16_t)(40000 + cookie);
+	assert_int_equal(engine__feed(x->e, &a), 0);
+	assert_int_equal(engine__feed(x->e, &b), 0);
+}
+
+/* A leak of one socket a round: scans at most once a second, and each
+ * alert within a round of its threshold, naming its holder. */
+static void leak_scans_once_a_second(void **state)
+{
+	struct fake_scan s;
+	struct fx x;
+	json_t *sum;
+	uint64_t t;
+	int n = 0;
+
+	fx_open(&x, fake_scan(&s, 0, false), 3 * SEC);
+	for (t = 2 * SEC; t <= 9 * SEC; t += ENGINE_ROUND_NS) {
+		if (t < 6 * SEC)
+			feed_close_wait_at(&x, 1 + (t - 2 * SEC) / ENGINE_ROUND_NS, t - 50000000);
+		assert_int_equal(engine__tick(x.e, t), 0);
+	}
+	for (json_t *a; (a = line_of(&x, "alert", n)); n++) {
+		json_int_t age = json_integer_value(json_object_get(a, "age_ns"));
+
+		assert_true(age >= (json_int_t)(3 * SEC) && age <= (json_int_t)(3 * SEC + ENGINE_ROUND_NS));
+		assert_int_equal(json_integer_value(json_object_get(a, "holders_total")), 1);
+		json_decref(a);
+	}
+	assert_int_equal(n, 40);
+	assert_true(s.starts >= 4 && s.starts <= 7);	/* 7 s of ticks */
+	assert_int_equal(engine__finish(x.e, 9 * SEC), 0);
+	sum = line_of(&x, "summary", 0);
+	assert_int_equal(json_integer_value(json_object_get(sum, "holder_scans")), s.starts);
+	assert_int_equal(json_integer_value(json_object_get(sum, "holder_scan_fds")), 10 * s.starts);
+	json_decref(sum);
+	fx_close(&x);
+}
+
+/* A scan that takes long holds up the alerts, not the rounds: none starts
+ * beside it, and its alerts come at the round after it ends. */
+static void slow_scan_holds_only_the_alerts(void **state)
+{
+	struct fake_scan s;
+	struct fx x;
+	json_t *a;
+
+	fx_open(&x, fake_scan(&s, 0, true), 3 * SEC);
+	feed_close_wait(&x);
+	for (uint64_t t = 5 * SEC; t < 8 * SEC; t += ENGINE_ROUND_NS)
+		assert_int_equal(engine__tick(x.e, t), 0);
+	assert_int_equal(s.starts, 1);
+	assert_null(line_of(&x, "alert", 0));
+	s.over = true;
+	assert_int_equal(engine__tick(x.e, 8 * SEC), 0);
+	a = line_of(&x, "alert", 0);
+	assert_non_null(a);
+	assert_int_equal(json_integer_value(json_object_get(a, "age_ns")), 6 * SEC);
+	json_decref(a);
+	fx_close(&x);
+}
+
+/* The run ends while a scan runs: it is waited for, and its due alerts
+ * come before the summary. */
+static void finish_waits_for_the_scan(void **state)
+{
+	struct fake_scan s;
+	struct fx x;
+	json_t *a;
+
+	fx_open(&x, fake_scan(&s, 0, true), 3 * SEC);
+	feed_close_wait(&x);
+	assert_int_equal(engine__tick(x.e, 5 * SEC), 0);
+	assert_null(line_of(&x, "alert", 0));
+	assert_int_equal(engine__finish(x.e, 5 * SEC + 1), 0);
+	a = line_of(&x, "alert", 0);
+	assert_non_null(a);
+	json_decref(a);
+	a = line_of(&x, "summary", 0);
+	assert_int_equal(json_integer_value(json_object_get(a, "holder_scans")), 1);
+	json_decref(a);
+	fx_close(&x);
+}
+
+/* Looked for ahead, then out of CLOSE_WAIT before the threshold: no
+ * alert. */
+static void left_before_the_threshold_no_alert(void **state)
+{
+	struct fake_scan s;
+	struct fx x;
+	struct ts_event last_ack = rec_state(7, 4 * SEC + 500, TS_TCP_CLOSE_WAIT, TS_TCP_LAST_ACK);
+
+	fx_open(&x, fake_scan(&s, 0, false), 3 * SEC);
+	feed_close_wait(&x);
+	assert_int_equal(engine__tick(x.e, 4 * SEC), 0);
+	assert_int_equal(s.starts, 1);
+	assert_int_equal(engine__feed(x.e, &last_ack), 0);
+	for (uint64_t t = 4 * SEC + ENGINE_ROUND_NS; t < 7 * SEC; t += ENGINE_ROUND_NS)
+		assert_int_equal(engine__tick(x.e, t), 0);
+	assert_null(line_of(&x, "alert", 0));
+	fx_close(&x);
+}
+
+/* A close() after its scan began: the holders it found may be gone (the
+ * closer's own descriptor), so the alert waits for the next scan. */
+static void close_after_the_scan_looks_again(void **state)
+{
+	struct fake_scan s;
+	struct fx x;
+	struct ts_event cl = rec_state(7, 4 * SEC + 500, 0, 0);
+	json_t *a;
+
+	cl.type = TS_EV_CLOSE;
+	cl.pid = 10;
+	cl.fd = 5;
+	cl.refs = 2;
+	cl.via = TS_VIA_CLOSE;
+	fx_open(&x, fake_scan(&s, 0, false), 3 * SEC);
+	feed_close_wait(&x);
+	assert_int_equal(engine__tick(x.e, 4 * SEC), 0);
+	assert_int_equal(engine__feed(x.e, &cl), 0);
+	assert_int_equal(engine__tick(x.e, 5 * SEC), 0);
+	assert_int_equal(s.starts, 2);
+	assert_null(line_of(&x, "alert", 0));	/* the second scan runs */
+	assert_int_equal(engine__tick(x.e, 5 * SEC + ENGINE_ROUND_NS), 0);
+	a = line_of(&x, "alert", 0);
+	assert_non_null(a);
+	assert_non_null(strstr(json_string_value(json_object_get(a, "diagnosis")), "called close()"));
 	json_decref(a);
 	fx_close(&x);
 }
@@ -406,6 +594,11 @@ int main(void)
 		cmocka_unit_test(alert_without_proc_says_unknown),
 		cmocka_unit_test(alert_in_replay_does_not_look),
 		cmocka_unit_test(alert_names_the_holder),
+		cmocka_unit_test(leak_scans_once_a_second),
+		cmocka_unit_test(slow_scan_holds_only_the_alerts),
+		cmocka_unit_test(finish_waits_for_the_scan),
+		cmocka_unit_test(left_before_the_threshold_no_alert),
+		cmocka_unit_test(close_after_the_scan_looks_again),
 		cmocka_unit_test(tentative_end_held_a_round),
 		cmocka_unit_test(finish_counts_every_record),
 		cmocka_unit_test(ring_records_take_identity_from_the_table),
