@@ -207,7 +207,11 @@ static int on_sock(void *ctx, const struct sockdiag_sock *s)
 	sd->ident.ino = s->ino;
 	sd->ident.fd = -1;
 	sd->state = s->state;
-	if (s->timer == SOCKDIAG_TIMER_TIME_WAIT) {
+	if (s->timer == SOCKDIAG_TIMER_TIME_WAIT && s->state == TS_TCP_FIN_WAIT2) {
+		/* A timewait socket in its FIN_WAIT2 substate (idiag_state is
+		 * tw_substate): FIN_WAIT2, as ss shows it. Its timer ran from
+		 * tcp_fin_timeout, which may differ per namespace: no age. */
+	} else if (s->timer == SOCKDIAG_TIMER_TIME_WAIT) {
 		/* The timewait socket's timer started at 60 s when it entered. */
 		sd->state = TS_TCP_TIME_WAIT;
 		if (s->expires_ms <= TW_LEN_MS)

@@ -23,6 +23,12 @@
  *             Reports the client ports of the connections it made so, and
  *             the tries it took (a try fails when a FIN got through early:
  *             the process was held up for longer than the hold)
+ *   hold      one connection, the client closes first; the server reads
+ *             the EOF and holds its end (the client's is a timewait socket
+ *             in the FIN_WAIT2 substate): a first line with the ports and
+ *             closed_ns; then, on a line on stdin, the server closes (its
+ *             FIN ends the client's FIN_WAIT2) and a second line says
+ *             when (server_closed_ns); another line on stdin ends it
  * Prints one JSON line: the server port, the client port(s). */
 #include "scenario.h"
 
@@ -36,6 +42,34 @@
 /* CLOCK_MONOTONIC (the records' mono_ns clock) just before the last
  * client's close(). */
 static long long closed_ns;
+
+static long long mono_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+/* The client closes; the server holds its end until told, then closes. */
+static void hold(int lfd, uint16_t port)
+{
+	int cfd = connect_to(AF_INET, port), afd = accept(lfd, NULL, NULL);
+	uint16_t cport = local_port(cfd);
+
+	if (afd < 0)
+		die("accept");
+	closed_ns = mono_ns();
+	close(cfd);
+	expect_eof(afd);	/* the client's FIN is in, and acknowledged */
+	printf("{\"port\":%u,\"client_port\":%u,\"closed_ns\":%lld}\n", port, cport, closed_ns);
+	fflush(stdout);
+	wait_go();
+	printf("{\"server_closed_ns\":%lld}\n", mono_ns());
+	close(afd);
+	fflush(stdout);
+	wait_go();
+}
 
 /* One connection from fd (already bound or not) to port: the client closes
  * first, the server reads EOF and closes. Returns the client's port. */
@@ -295,7 +329,7 @@ int main(int argc, char **argv)
 	uint16_t port;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: timewait active|burst N|rearm N|simultaneous N|reuse\n");
+		fprintf(stderr, "usage: timewait active|burst N|rearm N|simultaneous N|reuse|hold\n");
 		return 2;
 	}
 	lfd = listen_on(AF_INET, 0);
@@ -318,6 +352,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			one_rearmed(lfd, client_socket(NO_BIND), port);
 		printf("{\"port\":%u,\"count\":%d}\n", port, n);
+	} else if (strcmp(argv[1], "hold") == 0) {
+		hold(lfd, port);
 	} else if (strcmp(argv[1], "simultaneous") == 0 && argc == 3) {
 		simultaneous(lfd, port, atoi(argv[2]));
 	} else if (strcmp(argv[1], "reuse") == 0) {
