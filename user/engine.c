@@ -589,9 +589,12 @@ static int check_one(struct engine *e, const struct sock_census *k, uint64_t coo
 		engine__gone(e, cookie, checked_ns);
 		return 1;
 	}
-	/* FIN_WAIT2 in a timewait socket is FIN_WAIT2; a FIN that came
-	 * unseen there is timed from the timer at the socket's end. */
-	if (!c->state || c->state == TS_TCP_TIME_WAIT || c->state == TS_TCP_FIN_WAIT2)
+	if (!c->state || c->state == TS_TCP_TIME_WAIT)
+		return 0;
+	/* FIN_WAIT2 in a timewait socket is FIN_WAIT2. One in TIME_WAIT
+	 * had the peer's FIN unseen (a timer moved silently): the end would
+	 * time it, but the counts must agree with the kernel's now. */
+	if (c->state == TS_TCP_FIN_WAIT2 && !u64_set__has(k->tw, k->ntw, key))
 		return 0;
 	if (u64_set__has(k->tw, k->ntw, key))
 		err = timewait_from_dump(e, c, TS_TCP_TIME_WAIT, TS_TCP_TIME_WAIT, checked_ns);
