@@ -570,6 +570,35 @@ static int timewait_from_dump(struct engine *e, const struct conn *c, uint8_t st
 	return engine__feed(e, &ev);
 }
 
+/* A FIN_WAIT2 connection whose timewait socket the dump found in TIME_WAIT:
+ * the peer's FIN moved its timer unseen. FIN_WAIT2 -> TIME_WAIT when the
+ * timer says (since_ns, from the dump's expiry), marked derived; at the
+ * dump's time, as any dump's finding, when that cannot be. */
+static int fin_from_dump(struct engine *e, const struct conn *c, uint64_t since_ns,
+			 uint64_t checked_ns)
+{
+	struct ts_event ev = c->ident;
+
+	if (!since_ns || since_ns > checked_ns || (c->since_known && since_ns < c->state_since_ns))
+		return timewait_from_dump(e, c, TS_TCP_TIME_WAIT, TS_TCP_TIME_WAIT, checked_ns);
+	ev.type = TS_EV_STATE;
+	ev.mono_ns = since_ns;
+	ev.oldstate = TS_TCP_FIN_WAIT2;
+	ev.newstate = TS_TCP_TIME_WAIT;
+	ev.flags = (c->ident.flags & TS_EVF_SYNTH_COOKIE) | TS_EVF_TIMEWAIT | TS_EVF_FROM_DUMP |
+		   TS_EVF_DERIVED;
+	ev.prev_state_ns = 0;
+	if (c->since_known) {
+		ev.prev_state_ns = since_ns - c->state_since_ns;
+		ev.flags |= TS_EVF_PREV_KNOWN;
+	}
+	ev.tw_substate = TS_TCP_TIME_WAIT;
+	ev.tw_reason = 0;
+	ev.fd = -1;
+	ev.refs = ev.how = ev.final = ev.via = ev.reset_dir = 0;
+	return engine__feed(e, &ev);
+}
+
 /* One stale connection against the dump: 1 if it changed, 0 if not. */
 static int check_one(struct engine *e, const struct sock_census *k, uint64_t cookie,
 		     uint64_t checked_ns)
@@ -596,7 +625,9 @@ static int check_one(struct engine *e, const struct sock_census *k, uint64_t coo
 	 * time it, but the counts must agree with the kernel's now. */
 	if (c->state == TS_TCP_FIN_WAIT2 && !u64_set__has(k->tw, k->ntw, key))
 		return 0;
-	if (u64_set__has(k->tw, k->ntw, key))
+	if (c->state == TS_TCP_FIN_WAIT2 && u64_set__has(k->tw, k->ntw, key))
+		err = fin_from_dump(e, c, sock_census__tw_since(k, key), checked_ns);
+	else if (u64_set__has(k->tw, k->ntw, key))
 		err = timewait_from_dump(e, c, TS_TCP_TIME_WAIT, TS_TCP_TIME_WAIT, checked_ns);
 	else if (u64_set__has(k->tw_fin2, k->ntw_fin2, key))
 		err = timewait_from_dump(e, c, TS_TCP_FIN_WAIT2, TS_TCP_FIN_WAIT2, checked_ns);

@@ -51,6 +51,7 @@ static const struct test tests[] = {
 	{ "timewait_simultaneous", t_timewait_simultaneous, 0 },
 	{ "finwait2_held", t_finwait2_held, 1 },
 	{ "finwait2_timeout", t_finwait2_timeout, 0 },
+	{ "finwait2_brief", t_finwait2_brief, 1 },
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
 	{ "record_replay", t_record_replay, 0 },

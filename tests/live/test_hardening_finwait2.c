@@ -220,9 +220,10 @@ static void expect_timeline(const char *path, int cport, int port, int64_t want_
 	json_decref(tl);
 }
 
-/* The client closes, the peer holds its end for 2 s: FIN_WAIT2 for 2 s,
- * then TIME_WAIT; and while held, --snapshot counts what ss counts. */
-void t_finwait2_held(void)
+/* The client closes, the peer holds its end for hold_ns: FIN_WAIT2 for
+ * that long, then TIME_WAIT; and while held, --snapshot counts what ss
+ * counts. */
+static void held(int64_t hold_ns, bool snapshot)
 {
 	char tl[64] = "/tmp/tcpstate-fw2-XXXXXX";
 	const char *targs[] = { "-j", "--timeline", tl, NULL }, *sargs[] = { "hold", NULL };
@@ -255,8 +256,9 @@ void t_finwait2_held(void)
 	EXPECT(tracer_wait(&t, has_state, p), "the client never entered FIN_WAIT2");
 	cookie = cookie_by_ports(&t, p[0], p[1], "FIN_WAIT2");
 	/* Held: what the kernel shows and what --snapshot counts. */
-	expect_snapshot_matches();
-	sleep_until(closed + HOLD_NS);
+	if (snapshot)
+		expect_snapshot_matches();
+	sleep_until(closed + hold_ns);
 	scenario_send(&s, "go\n");
 	rep = scenario_read(&s);
 	server_closed = rep ? jint(rep, "server_closed_ns") : 0;
@@ -278,7 +280,8 @@ void t_finwait2_held(void)
 	EXPECT(strcmp(jstr(tw, "old"), "FIN_WAIT2") == 0, "TIME_WAIT entered from %s",
 	       jstr(tw, "old"));
 	/* The FIN left after server_closed; derived, it is as exact as a
-	 * jiffy (at most 10 ms at HZ 100). */
+	 * jiffy (at most 10 ms at HZ 100), and the timer's wheel has not moved
+	 * it (mod_timer_pending() keeps the exact expiry). */
 	EXPECT(jint(tw, "mono_ns") >= server_closed - 10000000LL &&
 	       jint(tw, "mono_ns") - server_closed < 200000000LL,
 	       "FIN_WAIT2 -> TIME_WAIT at %lld, the server closed at %lld",
@@ -301,6 +304,20 @@ out_file:
 	unlink(tl);
 }
 
+void t_finwait2_held(void)
+{
+	held(HOLD_NS, true);
+}
+
+/* Held 30 ms: the FIN moves the timer within its wheel bucket (2 s wide
+ * at HZ 250 for 60 s), so no timer tracepoint fires: with tracepoints
+ * alone the transition is derived from the timer at the socket's end, 60 s
+ * later, and must still say when the FIN came. Slow. */
+void t_finwait2_brief(void)
+{
+	held(30000000LL, false);
+}
+
 #define FIN_TIMEOUT "/proc/sys/net/ipv4/tcp_fin_timeout"
 
 static bool write_sysctl(const char *path, const char *v)
@@ -321,8 +338,11 @@ static bool has_close(struct tracer_run *t, void *arg)
 }
 
 /* The peer never closes: the FIN_WAIT2 timeout (tcp_fin_timeout, 1 s in
- * this test's namespace) ends the client as FIN_WAIT2 -> CLOSE, a
- * timeout, never through TIME_WAIT. */
+ * this test's namespace) ends the client as FIN_WAIT2 -> CLOSE, never
+ * through TIME_WAIT: a timeout, from its timewait socket. When the peer's
+ * ACK found close() still holding the socket (slow guests), the full
+ * socket waits instead, on its keepalive timer, which ends it with a
+ * reset (tcp_keepalive_timer()): reset_sent, not from a timewait socket. */
 void t_finwait2_timeout(void)
 {
 	char tl[64] = "/tmp/tcpstate-fw2t-XXXXXX", saved[16] = "";
@@ -367,9 +387,16 @@ void t_finwait2_timeout(void)
 	}
 	check_summary(&t);
 	o = read_timeline(tl, p[0], p[1]);
-	EXPECT(o && jstr(o, "end") && strcmp(jstr(o, "end"), "timeout") == 0,
-	       "the client's timeline does not end as a timeout: %s",
-	       o ? json_dumps(o, JSON_COMPACT) : "(none)");
+	{
+		bool tw = end && json_is_true(json_object_get(end, "timewait"));
+		const char *want = tw ? "timeout" : "reset_sent";
+
+		EXPECT(o && jstr(o, "end") && strcmp(jstr(o, "end"), want) == 0,
+		       "the client's timeline does not end as %s: %s", want,
+		       o ? json_dumps(o, JSON_COMPACT) : "(none)");
+		printf("#   FIN_WAIT2 timed out %s\n", tw ? "in a timewait socket" :
+		       "in the full socket (keepalive timer, reset)");
+	}
 	json_decref(o);
 	scenario_send(&s, "go\n");
 	scenario_send(&s, "go\n");

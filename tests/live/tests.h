@@ -44,6 +44,7 @@ void t_timewait_simultaneous(void);
 /* test_hardening_finwait2.c */
 void t_finwait2_held(void);
 void t_finwait2_timeout(void);
+void t_finwait2_brief(void);
 
 /* test_snapshot.c */
 void t_snapshot_start(void);
