@@ -279,14 +279,22 @@ static int derived_fin(struct engine *e, const struct ts_event *end, struct conn
 /* A record, into its connection c and out. */
 static int report(struct engine *e, const struct ts_event *ev, struct conn *c)
 {
-	if (ev->type == TS_EV_STATE && (ev->flags & TS_EVF_DERIVED) &&
-	    ev->oldstate == TS_TCP_TIME_WAIT) {
-		int err = derived_fin(e, ev, c);
+	struct ts_event end;
+	int err;
 
-		if (err)
-			return err;
+	if (ev->type != TS_EV_STATE || !(ev->flags & TS_EVF_DERIVED) ||
+	    ev->oldstate != TS_TCP_TIME_WAIT)
+		return report_one(e, ev, c);
+	if (c && c->state == TS_TCP_TIME_WAIT && c->since_known && c->state_since_ns <= ev->mono_ns) {
+		/* A dump already timed the FIN from the same timer: one moment
+		 * for both records, the one reported first. */
+		end = *ev;
+		end.prev_state_ns = ev->mono_ns - c->state_since_ns;
+		end.flags |= TS_EVF_PREV_KNOWN;
+		return report_one(e, &end, c);
 	}
-	return report_one(e, ev, c);
+	err = derived_fin(e, ev, c);
+	return err ? err : report_one(e, ev, c);
 }
 
 static int report_one(struct engine *e, const struct ts_event *ev, struct conn *c)

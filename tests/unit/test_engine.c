@@ -282,7 +282,7 @@ static void reconcile_enters_timewait(void **state)
 		{ 14, "FIN_WAIT2", "TIME_WAIT", "TIME_WAIT" },
 	};
 	uint64_t alive[] = { 9, 10, 11, 12, 13, 14 }, tw[] = { 9, 11, 14 }, fin2[] = { 10, 13 };
-	struct sock_census k = { alive, 6, tw, 3, fin2, 2 };
+	struct sock_census k = { alive, 6, tw, 3, fin2, 2, NULL, 0 };
 	struct fx x;
 	json_t *s;
 
@@ -359,6 +359,44 @@ static void derived_fin_before_the_end(void **state)
 	assert_int_equal(json_integer_value(json_object_get(s, "derived")), 1);
 	assert_int_equal(json_integer_value(json_object_get(s, "events")), 3);
 	json_decref(s);
+	fx_close(&x);
+}
+
+/* A FIN_WAIT2 connection whose timewait socket a dump finds in TIME_WAIT:
+ * FIN_WAIT2 -> TIME_WAIT at the moment the dump's timer gives (derived, a
+ * known entry); the socket's end, derived from the same timer, is timed
+ * from that one moment. */
+static void reconcile_times_the_fin_from_the_timer(void **state)
+{
+	struct ts_event a = rec_state(15, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2),
+			end = rec_state(15, 62 * SEC + SEC / 2, TS_TCP_TIME_WAIT, TS_TCP_CLOSE);
+	uint64_t alive[] = { 15 }, tw[] = { 15 };
+	struct tw_since since[] = { { 15, 2 * SEC + SEC / 2 } };
+	struct sock_census k = { alive, 1, tw, 1, NULL, 0, since, 1 };
+	struct fx x;
+	json_t *s;
+
+	fx_open(&x, NULL, 0);
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__reconcile(x.e, &k, 3 * SEC), 1);
+	end.flags = TS_EVF_TIMEWAIT | TS_EVF_DERIVED | TS_EVF_PREV_KNOWN;
+	end.prev_state_ns = 60 * SEC - 3000000;	/* a jiffy off the dump's */
+	end.tw_substate = TS_TCP_TIME_WAIT;
+	end.tw_reason = TS_TW_EXPIRED;
+	assert_int_equal(engine__feed(x.e, &end), 0);
+	assert_int_equal(engine__finish(x.e, 70 * SEC), 0);
+	s = line_of(&x, "state", 1);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "FIN_WAIT2");
+	assert_string_equal(json_string_value(json_object_get(s, "new")), "TIME_WAIT");
+	assert_int_equal(json_integer_value(json_object_get(s, "mono_ns")), 2 * SEC + SEC / 2);
+	assert_int_equal(json_integer_value(json_object_get(s, "prev_state_ns")), SEC / 2);
+	assert_true(json_is_true(json_object_get(s, "derived")));
+	json_decref(s);
+	s = line_of(&x, "state", 2);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "TIME_WAIT");
+	assert_int_equal(json_integer_value(json_object_get(s, "prev_state_ns")), 60 * SEC);
+	json_decref(s);
+	assert_null(line_of(&x, "state", 3));
 	fx_close(&x);
 }
 
@@ -467,6 +505,7 @@ int main(void)
 		cmocka_unit_test(reconcile_ends_the_gone),
 		cmocka_unit_test(reconcile_enters_timewait),
 		cmocka_unit_test(derived_fin_before_the_end),
+		cmocka_unit_test(reconcile_times_the_fin_from_the_timer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
