@@ -149,8 +149,8 @@ static __always_inline void tw_born_add(struct inet_timewait_sock *tw,
 
 /* From handle_state(): is this X -> CLOSE the full socket handing over to
  * a timewait socket born just now on this CPU? If so the connection lives
- * on: follow the timewait socket and return its substate, else 0. */
-/* fin2_ns: when the full socket entered FIN_WAIT2 (0: not seen). A
+ * on: follow the timewait socket and return its substate, else 0.
+ * fin2_ns: when the full socket entered FIN_WAIT2 (0: not seen). A
  * timewait socket in the FIN_WAIT2 substate goes on in that state; one in
  * TIME_WAIT enters it now. */
 static __always_inline __u8 tw_handoff(const struct sock *sk, const struct sock_common *skc,
@@ -339,12 +339,12 @@ static __always_inline __u8 tw_kill_reason(void)
 	return in && *in == tid ? TS_TW_REUSED : TS_TW_KILLED;
 }
 
-/* The TIME_WAIT -> CLOSE record. live: what the tracer kept of it (a copy),
- * or only its cookie when it was born before tracing. */
 /* The end of a timewait socket: TIME_WAIT -> CLOSE, or FIN_WAIT2 -> CLOSE
  * when the peer's FIN never came (the FIN_WAIT2 timeout, or a kill).
  * A FIN that came unseen (TS_EVF_DERIVED) moves the start of TIME_WAIT to
- * the moment the timer says; user space adds the FIN_WAIT2 -> TIME_WAIT. */
+ * the moment the timer says; user space adds the FIN_WAIT2 -> TIME_WAIT.
+ * live: what the tracer kept of it (a copy), or only its cookie when it was
+ * born before tracing. */
 static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 					const struct sock_common *skc, const struct tw_live *live,
 					bool found, bool expired, unsigned long expires, __u64 now)
