@@ -292,7 +292,9 @@ static void held(int64_t hold_ns, bool snapshot)
 	EXPECT(!fin_hook_live(&t) || !json_is_true(json_object_get(tw, "derived")),
 	       "with fentry/kprobe hooks the FIN must be seen live, not derived");
 	printf("#   FIN_WAIT2 for %lld ns, %s\n", (long long)jint(tw, "prev_state_ns"),
-	       json_is_true(json_object_get(tw, "derived")) ? "derived from the timer" : "seen live");
+	       !json_is_true(json_object_get(tw, "derived")) ? "seen live" :
+	       json_is_true(json_object_get(tw, "from_dump")) ? "derived from the timer by a dump" :
+	       "derived from the timer at the socket's end");
 	check_summary(&t);
 	expect_timeline(tl, p[0], p[1], server_closed - jint(fin2, "mono_ns"));
 out_scenario:
