@@ -52,6 +52,7 @@ static const struct test tests[] = {
 	{ "finwait2_held", t_finwait2_held, 1 },
 	{ "finwait2_timeout", t_finwait2_timeout, 0 },
 	{ "finwait2_brief", t_finwait2_brief, 1 },
+	{ "finwait2_killed", t_finwait2_killed, 0 },
 	{ "snapshot_start", t_snapshot_start, 0 },
 	{ "snapshot_netns", t_snapshot_netns, 0 },
 	{ "record_replay", t_record_replay, 0 },

@@ -45,6 +45,7 @@ void t_timewait_simultaneous(void);
 void t_finwait2_held(void);
 void t_finwait2_timeout(void);
 void t_finwait2_brief(void);
+void t_finwait2_killed(void);
 
 /* test_snapshot.c */
 void t_snapshot_start(void);
