@@ -140,6 +140,66 @@ static void expect_snapshot_matches(void)
 	json_decref(snap);
 }
 
+/* A gauge's value in a Prometheus text file; -1 if absent. */
+static long long gauge(const char *path, const char *series)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	size_t n = strlen(series);
+	long long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, series, n) == 0 && line[n] == ' ')
+			v = atoll(line + n + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+#define GAUGE_FW2 "tcpstate_connections{state=\"FIN_WAIT2\"}"
+#define GAUGE_TW "tcpstate_connections{state=\"TIME_WAIT\"}"
+
+/* The tracer's gauges (--metrics-file, written every second) against the
+ * kernel's count, once the file has caught up (a deadline, not a sleep). */
+static void expect_gauges(const char *mf)
+{
+	int64_t deadline = mono_now_ns() + 5000000000LL;
+	const char *how = "";
+	int k[NSTATES];
+	long long fw2, tw;
+
+	CHECK(kernel_states(k, &how), "cannot count the kernel's sockets (%s)", how);
+	do {
+		struct timespec d = { 0, 50000000 };
+
+		fw2 = gauge(mf, GAUGE_FW2);
+		tw = gauge(mf, GAUGE_TW);
+		if (fw2 == k[5] && tw <= k[6])
+			break;
+		nanosleep(&d, NULL);
+	} while (mono_now_ns() < deadline);
+	EXPECT(fw2 == k[5], "the FIN_WAIT2 gauge says %lld, %s %d", fw2, how, k[5]);
+	EXPECT(tw <= 0 ? k[6] == 0 : tw == k[6], "the TIME_WAIT gauge says %lld, %s %d", tw, how,
+	       k[6]);
+}
+
+/* The FIN_WAIT2 histogram at exit: the client's one stay, want_ns long. */
+static void expect_hist(struct tracer_run *t, int64_t want_ns)
+{
+	json_t *r, *h = NULL;
+	size_t i;
+
+	json_array_foreach(t->records, i, r)
+		if (jstr(r, "type") && strcmp(jstr(r, "type"), "hist") == 0 && jstr(r, "name") &&
+		    strcmp(jstr(r, "name"), "FIN_WAIT2") == 0)
+			h = r;
+	CHECK(h, "no FIN_WAIT2 histogram at exit");
+	EXPECT(jint(h, "count") == 1 && jint(h, "max") >= want_ns - 50000000LL &&
+	       jint(h, "max") <= want_ns + 300000000LL,
+	       "the FIN_WAIT2 histogram has %lld samples, max %lld ns; the peer held %lld ns",
+	       (long long)jint(h, "count"), (long long)jint(h, "max"), (long long)want_ns);
+}
+
 static bool has_state(struct tracer_run *t, void *arg)
 {
 	int *p = arg;	/* sport, dport, then the state's index */
@@ -239,8 +299,8 @@ static bool has_killed_end(struct tracer_run *t, void *arg)
  * server's close, so its end comes at once. */
 static void held(int64_t hold_ns, bool snapshot, bool kill)
 {
-	char tl[64] = "/tmp/tcpstate-fw2-XXXXXX";
-	const char *targs[] = { "-j", "--timeline", tl, NULL };
+	char tl[64] = "/tmp/tcpstate-fw2-XXXXXX", dir[64] = "/tmp/tcpstate-fw2m-XXXXXX", mf[96] = "";
+	const char *targs[] = { "-j", "--hist", "--timeline", tl, "--metrics-file", mf, NULL };
 	const char *sargs[] = { "hold", kill ? "kill" : NULL, NULL };
 	struct tracer_run t;
 	struct scenario s;
@@ -252,6 +312,11 @@ static void held(int64_t hold_ns, bool snapshot, bool kill)
 
 	CHECK(fd >= 0, "mkstemp");
 	close(fd);
+	if (!mkdtemp(dir)) {
+		check_fail(__FILE__, __LINE__, "mkdtemp");
+		goto out_file;
+	}
+	snprintf(mf, sizeof(mf), "%s/metrics.prom", dir);
 	if (tracer_start(&t, targs))
 		goto out_file;
 	if (scenario_start(&s, "timewait", sargs)) {
@@ -271,8 +336,10 @@ static void held(int64_t hold_ns, bool snapshot, bool kill)
 	EXPECT(tracer_wait(&t, has_state, p), "the client never entered FIN_WAIT2");
 	cookie = cookie_by_ports(&t, p[0], p[1], "FIN_WAIT2");
 	/* Held: what the kernel shows and what --snapshot counts. */
-	if (snapshot)
+	if (snapshot) {
 		expect_snapshot_matches();
+		expect_gauges(mf);
+	}
 	sleep_until(closed + hold_ns);
 	scenario_send(&s, "go\n");
 	rep = scenario_read(&s);
@@ -324,6 +391,7 @@ static void held(int64_t hold_ns, bool snapshot, bool kill)
 	       "derived from the timer at the socket's end");
 	check_summary(&t);
 	expect_timeline(tl, p[0], p[1], server_closed - jint(fin2, "mono_ns"));
+	expect_hist(&t, server_closed - jint(fin2, "mono_ns"));
 out_scenario:
 	scenario_send(&s, "go\n");
 	scenario_finish(&s);
@@ -331,6 +399,8 @@ out:
 	tracer_free(&t);
 out_file:
 	unlink(tl);
+	unlink(mf);
+	rmdir(dir);
 }
 
 void t_finwait2_held(void)
