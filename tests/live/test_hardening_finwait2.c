@@ -385,7 +385,9 @@ static void held(int64_t hold_ns, bool snapshot, bool kill)
 	       (long long)(jint(tw, "mono_ns") - jint(fin2, "mono_ns")));
 	EXPECT(!fin_hook_live(&t) || !json_is_true(json_object_get(tw, "derived")),
 	       "with fentry/kprobe hooks the FIN must be seen live, not derived");
-	printf("#   FIN_WAIT2 for %lld ns, %s\n", (long long)jint(tw, "prev_state_ns"),
+	printf("#   FIN_WAIT2 for %lld ns, ending %lld us after the server's close(), %s\n",
+	       (long long)jint(tw, "prev_state_ns"),
+	       (long long)((jint(tw, "mono_ns") - server_closed) / 1000),
 	       !json_is_true(json_object_get(tw, "derived")) ? "seen live" :
 	       json_is_true(json_object_get(tw, "from_dump")) ? "derived from the timer by a dump" :
 	       "derived from the timer at the socket's end");
