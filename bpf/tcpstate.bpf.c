@@ -223,7 +223,12 @@ static __always_inline int handle_state(const struct sock *sk, int oldstate, int
 	 * timewait socket: then the connection enters TIME_WAIT instead. */
 	if (newstate == TCP_CLOSE && tw_timer_fn &&
 	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING))
-		tw_substate = tw_handoff(sk, skc, &id, si, now);
+		tw_substate = tw_handoff(sk, skc, &id, si, now, last_ns);
+	/* An orphan waiting for the peer's FIN in a timewait socket is still
+	 * in FIN_WAIT2 (as ss says): nothing to report until the FIN, or the
+	 * FIN_WAIT2 timeout (timewait.bpf.h). */
+	if (tw_substate == TCP_FIN_WAIT2)
+		return 0;
 
 	if (!wanted(&id, si->owner.pid, 0, si->owner.in_cgroup))
 		return 0;
@@ -643,7 +648,7 @@ int BPF_PROG(timer_cancel_btf, struct timer_list *timer)
 {
 	if (!tw_timer((__u64)timer->function))
 		return 0;
-	return on_timer_cancel(timer, timer_due(timer->expires));
+	return on_timer_cancel(timer, timer->expires, timer_due(timer->expires));
 }
 
 /* Classic timer tracepoints: the timer pointer leads every layout, and
@@ -666,10 +671,12 @@ SEC("tracepoint/timer/timer_cancel")
 int timer_cancel_tp(struct timer_tp_ctx *ctx)
 {
 	struct timer_list *timer = ctx->timer;
+	unsigned long expires;
 
 	if (!tw_timer((__u64)KREAD(struct timer_list, timer, function)))
 		return 0;
-	return on_timer_cancel(timer, timer_due(KREAD(struct timer_list, timer, expires)));
+	expires = KREAD(struct timer_list, timer, expires);
+	return on_timer_cancel(timer, expires, timer_due(expires));
 }
 
 static __always_inline __u32 *connecting_slot(void)

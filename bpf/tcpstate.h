@@ -67,6 +67,11 @@ enum ts_event_flags {
 	TS_EVF_GAP = 1 << 4,		/* transitions of this socket before this one were not seen */
 	TS_EVF_FROM_DUMP = 1 << 5,	/* user space only: not reported; a sock_diag dump
 					 * found the socket in newstate (time: the dump's) */
+	TS_EVF_DERIVED = 1 << 6,	/* a timewait socket's FIN_WAIT2 -> TIME_WAIT not
+					 * seen as it happened: its time is derived from
+					 * the timer (re-armed to 60 s by the peer's FIN).
+					 * On TIME_WAIT -> CLOSE: prev_state_ns counts from
+					 * that derived moment */
 };
 
 /* Per-CPU counters; summed by user space. */

@@ -16,6 +16,11 @@
  * each other closely; anything older in a slot is left over. */
 #define TW_BORN_WINDOW_NS 10000000
 
+/* A jiffy in ns and TCP_TIMEWAIT_LEN (60 s) in jiffies, set by user space
+ * (the coarse clocks' resolution is a jiffy); 0: not known. */
+const volatile __u64 jiffy_ns = 0;
+const volatile __u64 tw_len_jiffies = 0;
+
 static __always_inline struct inet_timewait_sock *timer_tw(struct timer_list *timer)
 {
 	return (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
@@ -144,10 +149,13 @@ static __always_inline void tw_born_add(struct inet_timewait_sock *tw,
 
 /* From handle_state(): is this X -> CLOSE the full socket handing over to
  * a timewait socket born just now on this CPU? If so the connection lives
- * on: follow the timewait socket and return its substate, else 0. */
+ * on: follow the timewait socket and return its substate, else 0.
+ * fin2_ns: when the full socket entered FIN_WAIT2 (0: not seen). A
+ * timewait socket in the FIN_WAIT2 substate goes on in that state; one in
+ * TIME_WAIT enters it now. */
 static __always_inline __u8 tw_handoff(const struct sock *sk, const struct sock_common *skc,
 				       const struct sock_id *id, const struct sock_info *si,
-				       __u64 now)
+				       __u64 now, __u64 fin2_ns)
 {
 	struct tw_live live = {};
 	struct tw_born *b;
@@ -176,7 +184,7 @@ static __always_inline __u8 tw_handoff(const struct sock *sk, const struct sock_
 		return 0;
 	live.cookie = si->cookie;
 	live.synth_cookie = si->synth_cookie;
-	live.enter_ns = now;
+	live.enter_ns = live.substate == TCP_FIN_WAIT2 ? fin2_ns : now;
 	live.owner = si->owner;
 	live.ident_gen = si->ident_gen;
 	tw_follow(tw, &live);
@@ -225,25 +233,79 @@ static __always_inline bool is_rearm(const struct tw_live *live,
 	return bpf_ktime_get_ns() - live->cancel_ns < TW_REARM_WINDOW_NS;
 }
 
+/* The peer's FIN reached a timewait socket in the FIN_WAIT2 substate, at
+ * now: FIN_WAIT2 -> TIME_WAIT, seen as it happened (the FIN hook, or the
+ * timer moved to another wheel bucket). */
+static __always_inline void tw_fin_send(struct inet_timewait_sock *tw,
+					const struct sock_common *skc, struct tw_live *live,
+					__u64 now)
+{
+	struct ts_wire_ident ident = {};
+	struct ts_wire w;
+	struct sock_id id;
+
+	wire_head(&w, TS_EV_STATE, now, live->cookie);
+	w.flags = TS_EVF_TIMEWAIT | (live->synth_cookie ? TS_EVF_SYNTH_COOKIE : 0);
+	w.oldstate = TCP_FIN_WAIT2;
+	w.newstate = TCP_TIME_WAIT;
+	w.tw_substate = TCP_TIME_WAIT;
+	if (live->enter_ns) {
+		w.prev_state_ns = now - live->enter_ns;
+		w.flags |= TS_EVF_PREV_KNOWN;
+	}
+	live->substate = TCP_TIME_WAIT;
+	live->enter_ns = now;
+	tw_sock_id(tw, skc, &id);
+	if (!wanted(&id, live->owner.pid, 0, live->owner.in_cgroup))
+		return;
+	w.wflags = wire_parts(&w, live->ident_gen, false);
+	if (w.wflags & TS_WF_IDENT)
+		wire_ident(&ident, tw, skc, &id, tw_sport(tw), 0);
+	if (wire_send(&w, &live->owner, &ident) && (w.wflags & TS_WF_IDENT))
+		live->ident_gen = w.drop_gen + 1;
+}
+
+/* When the peer's FIN came to a timewait socket whose FIN_WAIT2 -> TIME_WAIT
+ * was not seen: mod_timer_pending() moves the timer silently when the new
+ * expiry falls in the same wheel bucket, and the FIN sets it to
+ * TCP_TIMEWAIT_LEN from then. Bounded by what is known: not before
+ * FIN_WAIT2 began (enter_ns), not after now. */
+static __always_inline __u64 tw_fin_derived(unsigned long expires, __u64 enter_ns, __u64 now)
+{
+	__s64 ago_j = (__s64)(bpf_jiffies64() - (expires - tw_len_jiffies));
+	__u64 ago;
+
+	if (!jiffy_ns || !tw_len_jiffies || ago_j < 0)
+		return now;
+	ago = (__u64)ago_j * jiffy_ns;
+	if (ago > now || (enter_ns && now - ago < enter_ns))
+		return enter_ns ? enter_ns : now;
+	return now - ago;
+}
+
 /* A followed timewait socket's timer set again: tell user space, which
  * holds the cancel it saw as a possible early end. */
 static __always_inline void tw_rearmed(struct inet_timewait_sock *tw,
 				       const struct sock_common *skc, struct tw_live *live)
 {
+	__u8 sub = tw_substate_of(tw);
+	__u64 now = bpf_ktime_get_ns();
 	struct ts_wire w;
 	struct sock_id id;
 
 	live->cancelled = 0;
-	live->substate = tw_substate_of(tw);
 	/* User space forgot it at the cancel it holds: the end says all. */
 	live->ident_gen = 0;
 	tw_sock_id(tw, skc, &id);
-	if (!wanted(&id, live->owner.pid, 0, live->owner.in_cgroup))
-		return;
-	wire_head(&w, TS_EV_TW_REARM, bpf_ktime_get_ns(), live->cookie);
-	w.flags = TS_EVF_TIMEWAIT;
-	w.tw_substate = live->substate;
-	wire_send(&w, &live->owner, NULL);
+	if (wanted(&id, live->owner.pid, 0, live->owner.in_cgroup)) {
+		wire_head(&w, TS_EV_TW_REARM, now, live->cookie);
+		w.flags = TS_EVF_TIMEWAIT;
+		w.tw_substate = sub;
+		wire_send(&w, &live->owner, NULL);
+	}
+	/* The peer's FIN moved it (FIN_WAIT2 -> TIME_WAIT, just now). */
+	if (live->substate == TCP_FIN_WAIT2 && sub == TCP_TIME_WAIT)
+		tw_fin_send(tw, skc, live, now);
 }
 
 static __always_inline int on_timer_start(struct timer_list *timer)
@@ -277,13 +339,19 @@ static __always_inline __u8 tw_kill_reason(void)
 	return in && *in == tid ? TS_TW_REUSED : TS_TW_KILLED;
 }
 
-/* The TIME_WAIT -> CLOSE record. live: what the tracer kept of it (a copy),
- * or only its cookie when it was born before tracing. */
+/* The end of a timewait socket: TIME_WAIT -> CLOSE, or FIN_WAIT2 -> CLOSE
+ * when the peer's FIN never came (the FIN_WAIT2 timeout, or a kill).
+ * A FIN that came unseen (TS_EVF_DERIVED) moves the start of TIME_WAIT to
+ * the moment the timer says; user space adds the FIN_WAIT2 -> TIME_WAIT.
+ * live: what the tracer kept of it (a copy), or only its cookie when it was
+ * born before tracing. */
 static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 					const struct sock_common *skc, const struct tw_live *live,
-					bool found, bool expired, __u64 now)
+					bool found, bool expired, unsigned long expires, __u64 now)
 {
 	struct ts_wire_ident ident = {};
+	__u8 sub = tw_substate_of(tw), was = found ? live->substate : sub;
+	__u64 enter = live->enter_ns;
 	struct ts_wire w;
 	struct sock_id id;
 
@@ -292,11 +360,15 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 		return;
 	wire_head(&w, TS_EV_STATE, now, live->cookie);
 	w.flags = TS_EVF_TIMEWAIT | (live->synth_cookie ? TS_EVF_SYNTH_COOKIE : 0);
-	w.oldstate = TCP_TIME_WAIT;
+	w.oldstate = sub == TCP_FIN_WAIT2 ? TCP_FIN_WAIT2 : TCP_TIME_WAIT;
 	w.newstate = TCP_CLOSE;
-	w.tw_substate = tw_substate_of(tw);
-	if (live->enter_ns) {
-		w.prev_state_ns = now - live->enter_ns;
+	w.tw_substate = sub;
+	if (was == TCP_FIN_WAIT2 && sub == TCP_TIME_WAIT) {
+		enter = tw_fin_derived(expires, enter, now);
+		w.flags |= TS_EVF_DERIVED;
+	}
+	if (enter) {
+		w.prev_state_ns = now - enter;
 		w.flags |= TS_EVF_PREV_KNOWN;
 	}
 	if (expired) {
@@ -311,7 +383,8 @@ static __always_inline void tw_end_send(struct inet_timewait_sock *tw,
 	wire_send(&w, &live->owner, &ident);
 }
 
-static __always_inline int on_timer_cancel(struct timer_list *timer, bool expired)
+static __always_inline int on_timer_cancel(struct timer_list *timer, unsigned long expires,
+					   bool expired)
 {
 	struct inet_timewait_sock *tw = timer_tw(timer);
 	__u64 now = bpf_ktime_get_ns();
@@ -329,7 +402,7 @@ static __always_inline int on_timer_cancel(struct timer_list *timer, bool expire
 		/* Born before tracing, or its handoff never came. */
 		copy.cookie = read_cookie(skc, &copy.synth_cookie);
 	}
-	tw_end_send(tw, skc, &copy, found, expired, now);
+	tw_end_send(tw, skc, &copy, found, expired, expires, now);
 	if (found && !expired) {
 		struct tw_live *live = tw_ref_live(&r);
 
@@ -341,6 +414,40 @@ static __always_inline int on_timer_cancel(struct timer_list *timer, bool expire
 		live->cancel_tuple = tw_tuple(tw, skc);
 	}
 	return 0;
+}
+
+/* Where fentry or kprobes are allowed: the peer's FIN as it comes.
+ * tcp_timewait_state_process() sets tw_substate to TIME_WAIT, then re-arms
+ * the timer through inet_twsk_reschedule() (__inet_twsk_schedule(tw,
+ * TCP_TIMEWAIT_LEN, true)); a retransmitted FIN in TIME_WAIT re-arms it
+ * too, hence the substate the tracer last reported is checked. */
+static __always_inline int on_tw_schedule(struct inet_timewait_sock *tw, bool rearm)
+{
+	union skc_copy c;
+	const struct sock_common *skc;
+	struct tw_live *live;
+	struct tw_ref r;
+
+	if (!rearm || !tw_find(addr_of(tw), &r))
+		return 0;
+	live = tw_ref_live(&r);
+	if (live->substate != TCP_FIN_WAIT2 || tw_substate_of(tw) != TCP_TIME_WAIT)
+		return 0;
+	skc = skc_of((const struct sock *)tw, false, &c);
+	tw_fin_send(tw, skc, live, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("fentry/__inet_twsk_schedule")
+int BPF_PROG(fentry_tw_schedule, struct inet_timewait_sock *tw, int timeo, bool rearm)
+{
+	return on_tw_schedule(tw, rearm);
+}
+
+SEC("kprobe/__inet_twsk_schedule")
+int BPF_KPROBE(kprobe_tw_schedule, struct inet_timewait_sock *tw, int timeo, bool rearm)
+{
+	return on_tw_schedule(tw, rearm);
 }
 
 #endif /* TIMEWAIT_BPF_H */

@@ -75,7 +75,8 @@ static const struct argp_option options[] = {
 	{ "state-hook", OPT_STATE_HOOK, "HOOK", 0,
 	  "auto (default), tp_btf or tracepoint: how to attach to inet_sock_set_state", 0 },
 	{ "attach", OPT_ATTACH, "KIND", 0,
-	  "auto (default), fentry, kprobe or tracepoint: how to see tcp_close/tcp_shutdown", 0 },
+	  "auto (default), fentry, kprobe or tracepoint: how to see tcp_close/tcp_shutdown "
+	  "(and the FIN that ends a timewait socket's FIN_WAIT2)", 0 },
 	{ "close-wait-alert", OPT_CLOSE_WAIT_ALERT, "SECS", 0,
 	  "Diagnose sockets in CLOSE_WAIT longer than SECS (default 10; 0: never)", 0 },
 	{ "timewait-report", OPT_TIMEWAIT_REPORT, NULL, 0,

@@ -328,7 +328,8 @@ static void add_step(struct conn *c, const struct ts_event *e)
 	k->mono_ns = e->mono_ns;
 	k->prev_ns = e->prev_state_ns;
 	k->prev_known = e->flags & TS_EVF_PREV_KNOWN;
-	k->from_dump = e->flags & TS_EVF_FROM_DUMP;
+	/* A dump's finding timed from the timewait timer is a known entry. */
+	k->from_dump = (e->flags & TS_EVF_FROM_DUMP) && !(e->flags & TS_EVF_DERIVED);
 	k->oldstate = e->oldstate;
 	k->newstate = e->newstate;
 	k->tw_reason = e->tw_reason;

@@ -252,8 +252,56 @@ static struct conn *conn_of(struct engine *e, const struct ts_event *ev)
 	return ev->cookie ? conn_table__find(&e->conns, ev->cookie) : NULL;
 }
 
+static int report_one(struct engine *e, const struct ts_event *ev, struct conn *c);
+
+/* A timewait socket's end whose FIN_WAIT2 -> TIME_WAIT the kernel side did
+ * not see (TS_EVF_DERIVED): the transition at the moment its timer gives
+ * (the end's mono_ns - prev_state_ns), reported first. Made from the end
+ * alone, never recorded: a replay derives it again the same way. */
+static int derived_fin(struct engine *e, const struct ts_event *end, struct conn *c)
+{
+	struct ts_event ev = *end;
+
+	if (!c || c->state != TS_TCP_FIN_WAIT2 || !(end->flags & TS_EVF_PREV_KNOWN) ||
+	    end->prev_state_ns > end->mono_ns)
+		return 0;
+	ev.mono_ns = end->mono_ns - end->prev_state_ns;
+	ev.oldstate = TS_TCP_FIN_WAIT2;
+	ev.newstate = TS_TCP_TIME_WAIT;
+	ev.tw_substate = TS_TCP_TIME_WAIT;
+	ev.tw_reason = 0;
+	ev.flags = (end->flags & TS_EVF_SYNTH_COOKIE) | TS_EVF_TIMEWAIT | TS_EVF_DERIVED;
+	ev.prev_state_ns = 0;
+	if (c->since_known && c->state_since_ns <= ev.mono_ns) {
+		ev.prev_state_ns = ev.mono_ns - c->state_since_ns;
+		ev.flags |= TS_EVF_PREV_KNOWN;
+	}
+	e->sum.derived++;
+	return report_one(e, &ev, c);
+}
+
 /* A record, into its connection c and out. */
 static int report(struct engine *e, const struct ts_event *ev, struct conn *c)
+{
+	struct ts_event end;
+	int err;
+
+	if (ev->type != TS_EV_STATE || !(ev->flags & TS_EVF_DERIVED) ||
+	    ev->oldstate != TS_TCP_TIME_WAIT)
+		return report_one(e, ev, c);
+	if (c && c->state == TS_TCP_TIME_WAIT && c->since_known && c->state_since_ns <= ev->mono_ns) {
+		/* A dump already timed the FIN from the same timer: one moment
+		 * for both records, the one reported first. */
+		end = *ev;
+		end.prev_state_ns = ev->mono_ns - c->state_since_ns;
+		end.flags |= TS_EVF_PREV_KNOWN;
+		return report_one(e, &end, c);
+	}
+	err = derived_fin(e, ev, c);
+	return err ? err : report_one(e, ev, c);
+}
+
+static int report_one(struct engine *e, const struct ts_event *ev, struct conn *c)
 {
 	bool before_start = c && c->before_start;
 	int err;
@@ -504,11 +552,12 @@ int engine__lost(struct engine *e, uint64_t total, uint32_t ringbuf_bytes)
 
 /* A connection whose socket the kernel holds as a timewait socket, in
  * another state in the table: the handoff's record never came (a run the
- * kernel skipped). The transition as the dump shows it, at the dump's time,
+ * kernel skipped). state: TIME_WAIT, or FIN_WAIT2 for the FIN_WAIT2
+ * substate (as ss says). The transition as the dump shows it, at the dump's time,
  * fed as a record so a replay makes it too. Not marked gap: nothing
  * before it is missing, it is the one not seen. */
-static int timewait_from_dump(struct engine *e, const struct conn *c, uint8_t substate,
-			      uint64_t checked_ns)
+static int timewait_from_dump(struct engine *e, const struct conn *c, uint8_t state,
+			      uint8_t substate, uint64_t checked_ns)
 {
 	struct ts_event ev = c->ident;
 
@@ -516,9 +565,38 @@ static int timewait_from_dump(struct engine *e, const struct conn *c, uint8_t su
 	ev.mono_ns = checked_ns;
 	ev.prev_state_ns = 0;
 	ev.oldstate = (uint8_t)c->state;
-	ev.newstate = TS_TCP_TIME_WAIT;
+	ev.newstate = state;
 	ev.flags = (c->ident.flags & TS_EVF_SYNTH_COOKIE) | TS_EVF_TIMEWAIT | TS_EVF_FROM_DUMP;
 	ev.tw_substate = substate;
+	ev.tw_reason = 0;
+	ev.fd = -1;
+	ev.refs = ev.how = ev.final = ev.via = ev.reset_dir = 0;
+	return engine__feed(e, &ev);
+}
+
+/* A FIN_WAIT2 connection whose timewait socket the dump found in TIME_WAIT:
+ * the peer's FIN moved its timer unseen. FIN_WAIT2 -> TIME_WAIT when the
+ * timer says (since_ns, from the dump's expiry), marked derived; at the
+ * dump's time, as any dump's finding, when that cannot be. */
+static int fin_from_dump(struct engine *e, const struct conn *c, uint64_t since_ns,
+			 uint64_t checked_ns)
+{
+	struct ts_event ev = c->ident;
+
+	if (!since_ns || since_ns > checked_ns || (c->since_known && since_ns < c->state_since_ns))
+		return timewait_from_dump(e, c, TS_TCP_TIME_WAIT, TS_TCP_TIME_WAIT, checked_ns);
+	ev.type = TS_EV_STATE;
+	ev.mono_ns = since_ns;
+	ev.oldstate = TS_TCP_FIN_WAIT2;
+	ev.newstate = TS_TCP_TIME_WAIT;
+	ev.flags = (c->ident.flags & TS_EVF_SYNTH_COOKIE) | TS_EVF_TIMEWAIT | TS_EVF_FROM_DUMP |
+		   TS_EVF_DERIVED;
+	ev.prev_state_ns = 0;
+	if (c->since_known) {
+		ev.prev_state_ns = since_ns - c->state_since_ns;
+		ev.flags |= TS_EVF_PREV_KNOWN;
+	}
+	ev.tw_substate = TS_TCP_TIME_WAIT;
 	ev.tw_reason = 0;
 	ev.fd = -1;
 	ev.refs = ev.how = ev.final = ev.via = ev.reset_dir = 0;
@@ -546,10 +624,17 @@ static int check_one(struct engine *e, const struct sock_census *k, uint64_t coo
 	}
 	if (!c->state || c->state == TS_TCP_TIME_WAIT)
 		return 0;
-	if (u64_set__has(k->tw, k->ntw, key))
-		err = timewait_from_dump(e, c, TS_TCP_TIME_WAIT, checked_ns);
+	/* FIN_WAIT2 in a timewait socket is FIN_WAIT2. One in TIME_WAIT
+	 * had the peer's FIN unseen (a timer moved silently): the end would
+	 * time it, but the counts must agree with the kernel's now. */
+	if (c->state == TS_TCP_FIN_WAIT2 && !u64_set__has(k->tw, k->ntw, key))
+		return 0;
+	if (c->state == TS_TCP_FIN_WAIT2 && u64_set__has(k->tw, k->ntw, key))
+		err = fin_from_dump(e, c, sock_census__tw_since(k, key), checked_ns);
+	else if (u64_set__has(k->tw, k->ntw, key))
+		err = timewait_from_dump(e, c, TS_TCP_TIME_WAIT, TS_TCP_TIME_WAIT, checked_ns);
 	else if (u64_set__has(k->tw_fin2, k->ntw_fin2, key))
-		err = timewait_from_dump(e, c, TS_TCP_FIN_WAIT2, checked_ns);
+		err = timewait_from_dump(e, c, TS_TCP_FIN_WAIT2, TS_TCP_FIN_WAIT2, checked_ns);
 	else
 		return 0;
 	return err ? err : 1;

@@ -99,6 +99,8 @@ static char *state_line(char *p, const struct ts_event *e)
 		p = fmt__lit(p, ",\"gap\":true");
 	if (e->flags & TS_EVF_FROM_DUMP)
 		p = fmt__lit(p, ",\"from_dump\":true");
+	if (e->flags & TS_EVF_DERIVED)
+		p = fmt__lit(p, ",\"derived\":true");
 	if (e->flags & TS_EVF_TIMEWAIT) {
 		p = tcp_state__put(fmt__lit(p, ",\"timewait\":true,\"tw_substate\":\""), e->tw_substate);
 		*p++ = '"';

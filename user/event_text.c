@@ -82,6 +82,8 @@ static char *state_rest(char *p, const struct ts_event *e)
 	} else if ((e->flags & TS_EVF_TIMEWAIT) && e->tw_substate == TS_TCP_FIN_WAIT2) {
 		p = fmt__lit(p, " (timewait socket in FIN_WAIT2)");
 	}
+	if (e->flags & TS_EVF_DERIVED)
+		p = fmt__lit(p, " (derived: the peer's FIN timed from the timewait timer)");
 	if (e->flags & TS_EVF_FROM_DUMP)
 		p = fmt__lit(p, " (not reported: found so by a sock_diag dump)");
 	else if (e->flags & TS_EVF_GAP)

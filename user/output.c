@@ -558,6 +558,7 @@ int output__summary_record(struct output *o, const struct run_summary *s)
 	json__kv_bool(j, "missed_counted", s->missed_counted);
 	json__kv_uint(j, "gaps", s->stats[TS_STAT_GAPS]);
 	json__kv_uint(j, "from_dump", s->from_dump);
+	json__kv_uint(j, "derived", s->derived);
 	json__kv_uint(j, "kernel_events", s->stats[TS_STAT_EVENTS]);
 	json__kv_uint(j, "untracked", s->stats[TS_STAT_UNTRACKED]);
 	json__kv_uint(j, "socket_table_full", s->stats[TS_STAT_SOCK_FULL]);

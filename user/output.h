@@ -38,6 +38,9 @@ struct run_summary {
 	uint64_t internal;	/* records consumed by the tracer itself (re-arms) */
 	uint64_t from_dump;	/* transitions the kernel did not report, found by a
 				 * sock_diag dump (not counted in records) */
+	uint64_t derived;	/* FIN_WAIT2 -> TIME_WAIT of timewait sockets timed
+				 * from their timer at their end (not counted in
+				 * records) */
 	uint64_t unidentified;	/* records whose socket's identity was not known */
 	uint64_t stats[TS_STAT__MAX];	/* kernel counters */
 	uint64_t missed;	/* program runs the kernel skipped (recursion) */

@@ -90,6 +90,13 @@ static void plan_timewait(struct plan *p, const struct features *f)
 {
 	p->tw_timer_fn = f->tw_timer_fn;
 	p->timewait = f->tw_timer_fn != 0;
+	/* The same kind of hook as tcp_close's, where the function is there. */
+	if (p->timewait && p->close_hook == TS_CLOSE_HOOK_FENTRY && f->tw_fin_fentry)
+		p->tw_fin_hook = TS_CLOSE_HOOK_FENTRY;
+	else if (p->timewait && p->close_hook == TS_CLOSE_HOOK_KPROBE && f->tw_fin_kprobe)
+		p->tw_fin_hook = TS_CLOSE_HOOK_KPROBE;
+	else
+		p->tw_fin_hook = TS_CLOSE_HOOK_TRACEPOINT;
 	if (!p->timewait)
 		warn(p, "warning: tw_timer_handler not in /proc/kallsyms; TIME_WAIT is not "
 		     "followed (connections end at FIN_WAIT2 -> CLOSE)");

@@ -24,6 +24,8 @@ struct features {
 	int tracefs_err;		/* 0: tracefs mounted (or mounted now) */
 	bool syscall_tps;		/* the syscall tracepoints (CONFIG_FTRACE_SYSCALLS) */
 	uint64_t tw_timer_fn;		/* tw_timer_handler's address; 0: not in kallsyms */
+	bool tw_fin_fentry;		/* fentry on __inet_twsk_schedule (the peer's FIN */
+	bool tw_fin_kprobe;		/* to a FIN_WAIT2 timewait socket); a kprobe there */
 	bool bpf_loop;			/* bpf_loop() (5.17) */
 	bool task_btf;			/* bpf_get_current_task_btf() (5.11) */
 	bool rdonly_cast;		/* the bpf_rdonly_cast() kfunc (6.2) */
@@ -38,6 +40,9 @@ struct plan {
 	bool syscalls;			/* the syscall tracepoints are loaded */
 	bool exit_scan;			/* process exit walks its descriptors */
 	bool timewait;			/* timer hooks follow timewait sockets */
+	enum ts_close_hook tw_fin_hook;	/* how the FIN ending FIN_WAIT2 in a timewait
+					 * socket is seen: FENTRY, KPROBE, or
+					 * TRACEPOINT (derived from the timer) */
 	bool misses_counted;		/* every skipped run is counted */
 	bool task_btf;
 	bool rdonly_cast;		/* untrusted pointers read by plain loads */

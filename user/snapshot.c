@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sock_key.h"
@@ -207,7 +208,11 @@ static int on_sock(void *ctx, const struct sockdiag_sock *s)
 	sd->ident.ino = s->ino;
 	sd->ident.fd = -1;
 	sd->state = s->state;
-	if (s->timer == SOCKDIAG_TIMER_TIME_WAIT) {
+	if (s->timer == SOCKDIAG_TIMER_TIME_WAIT && s->state == TS_TCP_FIN_WAIT2) {
+		/* A timewait socket in its FIN_WAIT2 substate (idiag_state is
+		 * tw_substate): FIN_WAIT2, as ss shows it. Its timer ran from
+		 * tcp_fin_timeout, which may differ per namespace: no age. */
+	} else if (s->timer == SOCKDIAG_TIMER_TIME_WAIT) {
 		/* The timewait socket's timer started at 60 s when it entered. */
 		sd->state = TS_TCP_TIME_WAIT;
 		if (s->expires_ms <= TW_LEN_MS)
@@ -359,7 +364,46 @@ static int key_vec__push2(struct key_vec *k, uint64_t a, uint64_t b)
 
 struct census_build {
 	struct key_vec alive, tw, tw_fin2;
+	struct tw_since *since;
+	size_t nsince, capsince;
+	int err;
 };
+
+/* A timewait socket in TIME_WAIT: when it entered, from its timer (set to
+ * TCP_TIMEWAIT_LEN then; re-armed by a retransmitted FIN, which restarts
+ * it). Both keys. */
+static int push_since(struct census_build *b, const struct sockdiag_sock *s, uint64_t tuple)
+{
+	struct timespec now;
+	uint64_t now_ns, since;
+
+	if (s->expires_ms > TW_LEN_MS || clock_gettime(CLOCK_MONOTONIC, &now))
+		return 0;
+	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	since = now_ns + (uint64_t)s->expires_ms * 1000000ULL;
+	if (since < (uint64_t)TW_LEN_MS * 1000000ULL)
+		return 0;
+	since -= (uint64_t)TW_LEN_MS * 1000000ULL;
+	if (b->nsince + 2 > b->capsince) {
+		size_t cap = b->capsince ? b->capsince * 2 : 64;
+		struct tw_since *v = realloc(b->since, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->since = v;
+		b->capsince = cap;
+	}
+	b->since[b->nsince++] = (struct tw_since){ s->cookie, since };
+	b->since[b->nsince++] = (struct tw_since){ tuple, since };
+	return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct tw_since *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
 
 /* Both keys of each socket: its cookie, and its tuple for the connections
  * the tracer knows by a made-up cookie. */
@@ -373,6 +417,8 @@ static int on_census(void *ctx, const struct sockdiag_sock *s)
 
 	if (!err && s->timer == SOCKDIAG_TIMER_TIME_WAIT)
 		err = key_vec__push2(tw, s->cookie, tuple);
+	if (!err && s->timer == SOCKDIAG_TIMER_TIME_WAIT && s->state == TS_TCP_TIME_WAIT)
+		err = push_since(b, s, tuple);
 	return err;
 }
 
@@ -397,10 +443,15 @@ int snapshot__census(bool all_netns, struct sock_census *out)
 		free(b.alive.v);
 		free(b.tw.v);
 		free(b.tw_fin2.v);
+		free(b.since);
 		return err ? err : -EIO;
 	}
 	key_vec__take(&b.alive, &out->alive, &out->nalive);
 	key_vec__take(&b.tw, &out->tw, &out->ntw);
 	key_vec__take(&b.tw_fin2, &out->tw_fin2, &out->ntw_fin2);
+	if (b.nsince)
+		qsort(b.since, b.nsince, sizeof(*b.since), by_key);
+	out->tw_since = b.since;
+	out->ntw_since = b.nsince;
 	return 0;
 }

@@ -46,6 +46,13 @@ static inline uint64_t sock_key__of(const struct ts_event *ev)
 /* What one sock_diag dump found, as sorted key sets: every socket, and
  * among them the timewait sockets by substate (their key is the full
  * socket's: the cookie is copied over). */
+/* When a timewait socket in TIME_WAIT entered it, from its timer: the
+ * peer's FIN (or the handoff) set it to 60 s from then. By key, sorted. */
+struct tw_since {
+	uint64_t key;
+	uint64_t since_ns;	/* CLOCK_MONOTONIC */
+};
+
 struct sock_census {
 	uint64_t *alive;
 	size_t nalive;
@@ -53,13 +60,34 @@ struct sock_census {
 	size_t ntw;
 	uint64_t *tw_fin2;	/* substate FIN_WAIT2 */
 	size_t ntw_fin2;
+	struct tw_since *tw_since;	/* of those in tw, both keys each */
+	size_t ntw_since;
 };
+
+/* When the timewait socket with this key entered TIME_WAIT; 0: not known. */
+static inline uint64_t sock_census__tw_since(const struct sock_census *c, uint64_t key)
+{
+	size_t lo = 0, hi = c->ntw_since;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->tw_since[mid].key == key)
+			return c->tw_since[mid].since_ns;
+		if (c->tw_since[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
 
 static inline void sock_census__free(struct sock_census *c)
 {
 	free(c->alive);
 	free(c->tw);
 	free(c->tw_fin2);
+	free(c->tw_since);
 }
 
 #endif /* SOCK_KEY_H */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plan.h"
@@ -17,6 +18,21 @@
 #include "tcpstate.skel.h"
 
 #define STATE_TP "inet_sock_set_state"
+/* Re-arms a timewait socket's timer: the peer's FIN in FIN_WAIT2. */
+#define TW_FIN_FN "__inet_twsk_schedule"
+
+/* A jiffy (the coarse clocks tick with it) and TCP_TIMEWAIT_LEN, 60 s, in
+ * jiffies: the BPF side derives when a FIN re-armed a timer; 0 if not known. */
+static void tw_clock(__u64 *jiffy_ns, __u64 *tw_len_jiffies)
+{
+	struct timespec res;
+
+	*jiffy_ns = *tw_len_jiffies = 0;
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0)
+		return;
+	*jiffy_ns = (__u64)res.tv_nsec;
+	*tw_len_jiffies = (60000000000ULL + *jiffy_ns / 2) / *jiffy_ns;
+}
 
 struct tracer {
 	struct tcpstate_bpf *skel;
@@ -107,6 +123,14 @@ static void probe_features(struct features *f, const struct cli_opts *o)
 	f->tracefs_err = probe__ensure_tracefs(verbose);
 	f->syscall_tps = !f->tracefs_err && syscall_tps_exist();
 	f->tw_timer_fn = probe__ksym("tw_timer_handler");
+	{
+		char why[160];
+
+		if (f->fentry)
+			f->tw_fin_fentry = probe__fentry(TW_FIN_FN, why, sizeof(why));
+		if (f->kprobe)
+			f->tw_fin_kprobe = probe__kprobe(TW_FIN_FN, why, sizeof(why));
+	}
 	f->bpf_loop = probe__bpf_loop();
 	f->task_btf = probe__task_btf();
 	f->rdonly_cast = probe__rdonly_cast();
@@ -144,6 +168,11 @@ static void plan_notes(const struct plan *p, const struct features *f, const str
 		: "no descriptor walk (needs bpf_loop(), Linux 5.17, and syscall tracepoints)");
 	note("syscalls: %s", p->syscalls ? "accept, accept4, close, shutdown" : "none");
 	note("TIME_WAIT: %s", p->timewait ? "timer_start/timer_cancel on tw_timer_handler" : "off");
+	if (p->timewait)
+		note("FIN_WAIT2 -> TIME_WAIT of timewait sockets: %s",
+		     p->tw_fin_hook == TS_CLOSE_HOOK_FENTRY ? "fentry/" TW_FIN_FN :
+		     p->tw_fin_hook == TS_CLOSE_HOOK_KPROBE ? "kprobe/" TW_FIN_FN :
+		     "from the timer (a re-arm seen, else derived at the socket's end)");
 	note("untrusted kernel pointers: %s", p->rdonly_cast ? "plain loads (bpf_rdonly_cast())"
 		: "bpf_probe_read_kernel() per field (no bpf_rdonly_cast(), Linux 6.2)");
 }
@@ -218,6 +247,7 @@ static void configure(struct tcpstate_bpf *s, const struct plan *p, const struct
 	s->rodata->has_task_btf = p->task_btf;
 	s->rodata->has_rdonly_cast = p->rdonly_cast;
 	s->rodata->tw_timer_fn = p->tw_timer_fn;
+	tw_clock(&s->rodata->jiffy_ns, &s->rodata->tw_len_jiffies);
 	s->rodata->filter_pid = o->pid;
 	s->rodata->filter_family = (uint16_t)o->family;
 	s->rodata->filter_netns = o->all_netns ? 0 : probe__own_netns();
@@ -265,6 +295,8 @@ static void select_programs(struct tcpstate_bpf *s, const struct plan *p)
 		{ s->progs.timer_start_tp, tw && !btf },
 		{ s->progs.timer_cancel_tp, tw && !btf },
 		{ s->progs.sched_exit, p->exit_scan },
+		{ s->progs.fentry_tw_schedule, tw && p->tw_fin_hook == TS_CLOSE_HOOK_FENTRY },
+		{ s->progs.kprobe_tw_schedule, tw && p->tw_fin_hook == TS_CLOSE_HOOK_KPROBE },
 	};
 
 	for (size_t i = 0; i < sizeof(sel) / sizeof(sel[0]); i++)

@@ -41,6 +41,12 @@ void t_timewait_count(void);
 void t_timewait_rearm(void);
 void t_timewait_simultaneous(void);
 
+/* test_hardening_finwait2.c */
+void t_finwait2_held(void);
+void t_finwait2_timeout(void);
+void t_finwait2_brief(void);
+void t_finwait2_killed(void);
+
 /* test_snapshot.c */
 void t_snapshot_start(void);
 void t_snapshot_netns(void);

@@ -23,10 +23,21 @@
  *             Reports the client ports of the connections it made so, and
  *             the tries it took (a try fails when a FIN got through early:
  *             the process was held up for longer than the hold)
+ *   hold      one connection, the client closes first; the server reads
+ *             the EOF and holds its end (the client's is a timewait socket
+ *             in the FIN_WAIT2 substate): a first line with the ports and
+ *             closed_ns; then, on a line on stdin, the server closes (its
+ *             FIN ends the client's FIN_WAIT2) and a second line says
+ *             when (server_closed_ns); another line on stdin ends it
+ *   hold kill as hold, but after the server's close the client's timewait
+ *             socket (in TIME_WAIT by then) is destroyed through sock_diag
+ *             (SOCK_DESTROY, as ss -K does): killed_ns, or kill_error
  * Prints one JSON line: the server port, the client port(s). */
 #include "scenario.h"
 
+#include <linux/inet_diag.h>
 #include <linux/pkt_sched.h>
+#include <linux/sock_diag.h>
 #include <linux/rtnetlink.h>
 #include <linux/tcp.h>
 #include <sched.h>
@@ -36,6 +47,84 @@
 /* CLOCK_MONOTONIC (the records' mono_ns clock) just before the last
  * client's close(). */
 static long long closed_ns;
+
+static long long mono_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+/* Destroy the IPv4 loopback socket sport -> dport through sock_diag, a
+ * timewait socket included: 0 or -errno. */
+static int sock_destroy(uint16_t sport, uint16_t dport)
+{
+	struct {
+		struct nlmsghdr n;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.n = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DESTROY,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.r = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = ~0U,
+		       .id = { .idiag_sport = htons(sport), .idiag_dport = htons(dport),
+			       .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+	};
+	struct {
+		struct nlmsghdr n;
+		struct nlmsgerr e;
+	} ack;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), err = -EIO;
+
+	if (fd < 0)
+		return -errno;
+	req.r.id.idiag_src[0] = req.r.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
+	if (send(fd, &req, sizeof(req), 0) == (ssize_t)sizeof(req) &&
+	    recv(fd, &ack, sizeof(ack), 0) >= (ssize_t)sizeof(ack) && ack.n.nlmsg_type == NLMSG_ERROR)
+		err = ack.e.error;
+	close(fd);
+	return err;
+}
+
+/* The client closes; the server holds its end until told, then closes;
+ * with kill, the client's timewait socket is then destroyed. */
+static void hold(int lfd, uint16_t port, bool kill)
+{
+	int cfd = connect_to(AF_INET, port), afd = accept(lfd, NULL, NULL);
+	uint16_t cport = local_port(cfd);
+
+	if (afd < 0)
+		die("accept");
+	closed_ns = mono_ns();
+	close(cfd);
+	expect_eof(afd);	/* the client's FIN is in, and acknowledged */
+	printf("{\"port\":%u,\"client_port\":%u,\"closed_ns\":%lld}\n", port, cport, closed_ns);
+	fflush(stdout);
+	wait_go();
+	{
+		long long at = mono_ns();
+
+		close(afd);
+		if (!kill) {
+			printf("{\"server_closed_ns\":%lld}\n", at);
+		} else {
+			struct timespec d = { 0, 100000000 };	/* its FIN in, over lo */
+			int err;
+
+			nanosleep(&d, NULL);
+			err = sock_destroy(cport, port);
+			if (err)
+				printf("{\"server_closed_ns\":%lld,\"kill_error\":\"%s\"}\n", at,
+				       strerror(-err));
+			else
+				printf("{\"server_closed_ns\":%lld,\"killed_ns\":%lld}\n", at,
+				       mono_ns());
+		}
+	}
+	fflush(stdout);
+	wait_go();
+}
 
 /* One connection from fd (already bound or not) to port: the client closes
  * first, the server reads EOF and closes. Returns the client's port. */
@@ -295,7 +384,7 @@ int main(int argc, char **argv)
 	uint16_t port;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: timewait active|burst N|rearm N|simultaneous N|reuse\n");
+		fprintf(stderr, "usage: timewait active|burst N|rearm N|simultaneous N|reuse|hold\n");
 		return 2;
 	}
 	lfd = listen_on(AF_INET, 0);
@@ -318,6 +407,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			one_rearmed(lfd, client_socket(NO_BIND), port);
 		printf("{\"port\":%u,\"count\":%d}\n", port, n);
+	} else if (strcmp(argv[1], "hold") == 0) {
+		hold(lfd, port, argc == 3 && strcmp(argv[2], "kill") == 0);
 	} else if (strcmp(argv[1], "simultaneous") == 0 && argc == 3) {
 		simultaneous(lfd, port, atoi(argv[2]));
 	} else if (strcmp(argv[1], "reuse") == 0) {

@@ -447,52 +447,144 @@ static void reconcile_ends_the_gone(void **state)
 	fx_close(&x);
 }
 
-/* The kernel holds 9 and 10 as timewait sockets, but their handoffs never
- * came: each enters TIME_WAIT at the dump's time, marked from the dump,
- * in the substate the dump shows; the summary counts them apart from the
- * kernel's records. 11's handoff came; 12 is not a
- * timewait socket. Nothing changes twice. */
+/* The kernel holds 9, 10 and 14 as timewait sockets, but what they did
+ * there never came: each enters the state the dump shows at the dump's
+ * time, marked from the dump: 9 TIME_WAIT, 10 FIN_WAIT2 (the FIN_WAIT2
+ * substate is FIN_WAIT2, as ss says), 14 TIME_WAIT (the peer's FIN moved
+ * its timer unseen). 11's handoff came; 12 is not a timewait socket; 13
+ * is in FIN_WAIT2 as the dump says. The summary counts them apart from
+ * the kernel's records. Nothing changes twice. */
 static void reconcile_enters_timewait(void **state)
 {
 	struct ts_event ev[] = {
 		rec_state(9, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_CLOSING),
-		rec_state(10, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2),
+		rec_state(10, 2 * SEC, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1),
 		rec_state(11, 2 * SEC, TS_TCP_CLOSING, TS_TCP_TIME_WAIT),
 		rec_state(12, 2 * SEC, TS_TCP_ESTABLISHED, TS_TCP_FIN_WAIT1),
+		rec_state(13, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2),
+		rec_state(14, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2),
 	};
-	uint64_t alive[] = { 9, 10, 11, 12 }, tw[] = { 9, 11 }, fin2[] = { 10 };
-	struct sock_census k = { alive, 4, tw, 2, fin2, 1 };
+	static const struct { uint64_t cookie; const char *old, *new, *sub; } want[] = {
+		{ 9, "CLOSING", "TIME_WAIT", "TIME_WAIT" },
+		{ 10, "FIN_WAIT1", "FIN_WAIT2", "FIN_WAIT2" },
+		{ 14, "FIN_WAIT2", "TIME_WAIT", "TIME_WAIT" },
+	};
+	uint64_t alive[] = { 9, 10, 11, 12, 13, 14 }, tw[] = { 9, 11, 14 }, fin2[] = { 10, 13 };
+	struct sock_census k = { alive, 6, tw, 3, fin2, 2, NULL, 0 };
 	struct fx x;
 	json_t *s;
 
 	fx_open(&x, NULL, 0);
 	ev[2].flags = TS_EVF_TIMEWAIT;
 	ev[2].tw_substate = TS_TCP_TIME_WAIT;
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 6; i++)
 		assert_int_equal(engine__feed(x.e, &ev[i]), 0);
-	assert_int_equal(engine__reconcile(x.e, &k, 3 * SEC), 2);
+	assert_int_equal(engine__reconcile(x.e, &k, 3 * SEC), 3);
 	assert_int_equal(engine__reconcile(x.e, &k, 4 * SEC), 0);
 	assert_int_equal(engine__finish(x.e, 5 * SEC), 0);
-	for (int n = 0; n < 2; n++) {
-		s = line_of(&x, "state", 4 + n);
+	for (int n = 0; n < 3; n++) {
+		s = line_of(&x, "state", 6 + n);
 		assert_non_null(s);
-		assert_int_equal(json_integer_value(json_object_get(s, "cookie")), 9 + n);
+		assert_int_equal(json_integer_value(json_object_get(s, "cookie")), want[n].cookie);
 		assert_int_equal(json_integer_value(json_object_get(s, "mono_ns")), 3 * SEC);
-		assert_string_equal(json_string_value(json_object_get(s, "old")),
-				    n ? "FIN_WAIT2" : "CLOSING");
-		assert_string_equal(json_string_value(json_object_get(s, "new")), "TIME_WAIT");
+		assert_string_equal(json_string_value(json_object_get(s, "old")), want[n].old);
+		assert_string_equal(json_string_value(json_object_get(s, "new")), want[n].new);
 		assert_string_equal(json_string_value(json_object_get(s, "tw_substate")),
-				    n ? "FIN_WAIT2" : "TIME_WAIT");
+				    want[n].sub);
 		assert_null(json_object_get(s, "gap"));
 		assert_true(json_is_true(json_object_get(s, "from_dump")));
 		assert_true(json_is_null(json_object_get(s, "prev_state_ns")));
 		json_decref(s);
 	}
-	assert_null(line_of(&x, "state", 6));
+	assert_null(line_of(&x, "state", 9));
 	s = line_of(&x, "summary", 0);
-	assert_int_equal(json_integer_value(json_object_get(s, "from_dump")), 2);
-	assert_int_equal(json_integer_value(json_object_get(s, "events")), 4);
+	assert_int_equal(json_integer_value(json_object_get(s, "from_dump")), 3);
+	assert_int_equal(json_integer_value(json_object_get(s, "events")), 6);
 	json_decref(s);
+	fx_close(&x);
+}
+
+/* A timewait socket's end that says its FIN came unseen (the timer moved
+ * silently): FIN_WAIT2 -> TIME_WAIT is reported first, at the moment the
+ * end's prev_state_ns gives, timed from FIN_WAIT2's entry, both marked
+ * derived; the summary counts it apart from the kernel's records. A
+ * connection already in TIME_WAIT gets no such record. */
+static void derived_fin_before_the_end(void **state)
+{
+	struct ts_event a = rec_state(5, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2),
+			end = rec_state(5, 65 * SEC, TS_TCP_TIME_WAIT, TS_TCP_CLOSE);
+	struct fx x;
+	json_t *s;
+
+	fx_open(&x, NULL, 0);
+	end.flags = TS_EVF_TIMEWAIT | TS_EVF_DERIVED | TS_EVF_PREV_KNOWN;
+	end.prev_state_ns = 60 * SEC;
+	end.tw_substate = TS_TCP_TIME_WAIT;
+	end.tw_reason = TS_TW_EXPIRED;
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__feed(x.e, &end), 0);
+	end.cookie = 6;		/* no FIN_WAIT2 seen: the end alone */
+	assert_int_equal(engine__feed(x.e, &end), 0);
+	assert_int_equal(engine__finish(x.e, 70 * SEC), 0);
+	s = line_of(&x, "state", 1);
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "FIN_WAIT2");
+	assert_string_equal(json_string_value(json_object_get(s, "new")), "TIME_WAIT");
+	assert_int_equal(json_integer_value(json_object_get(s, "mono_ns")), 5 * SEC);
+	assert_int_equal(json_integer_value(json_object_get(s, "prev_state_ns")), 3 * SEC);
+	assert_true(json_is_true(json_object_get(s, "derived")));
+	json_decref(s);
+	s = line_of(&x, "state", 2);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "TIME_WAIT");
+	assert_true(json_is_true(json_object_get(s, "derived")));
+	json_decref(s);
+	s = line_of(&x, "state", 3);
+	assert_int_equal(json_integer_value(json_object_get(s, "cookie")), 6);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "TIME_WAIT");
+	json_decref(s);
+	assert_null(line_of(&x, "state", 4));
+	s = line_of(&x, "summary", 0);
+	assert_int_equal(json_integer_value(json_object_get(s, "derived")), 1);
+	assert_int_equal(json_integer_value(json_object_get(s, "events")), 3);
+	json_decref(s);
+	fx_close(&x);
+}
+
+/* A FIN_WAIT2 connection whose timewait socket a dump finds in TIME_WAIT:
+ * FIN_WAIT2 -> TIME_WAIT at the moment the dump's timer gives (derived, a
+ * known entry); the socket's end, derived from the same timer, is timed
+ * from that one moment. */
+static void reconcile_times_the_fin_from_the_timer(void **state)
+{
+	struct ts_event a = rec_state(15, 2 * SEC, TS_TCP_FIN_WAIT1, TS_TCP_FIN_WAIT2),
+			end = rec_state(15, 62 * SEC + SEC / 2, TS_TCP_TIME_WAIT, TS_TCP_CLOSE);
+	uint64_t alive[] = { 15 }, tw[] = { 15 };
+	struct tw_since since[] = { { 15, 2 * SEC + SEC / 2 } };
+	struct sock_census k = { alive, 1, tw, 1, NULL, 0, since, 1 };
+	struct fx x;
+	json_t *s;
+
+	fx_open(&x, NULL, 0);
+	assert_int_equal(engine__feed(x.e, &a), 0);
+	assert_int_equal(engine__reconcile(x.e, &k, 3 * SEC), 1);
+	end.flags = TS_EVF_TIMEWAIT | TS_EVF_DERIVED | TS_EVF_PREV_KNOWN;
+	end.prev_state_ns = 60 * SEC - 3000000;	/* a jiffy off the dump's */
+	end.tw_substate = TS_TCP_TIME_WAIT;
+	end.tw_reason = TS_TW_EXPIRED;
+	assert_int_equal(engine__feed(x.e, &end), 0);
+	assert_int_equal(engine__finish(x.e, 70 * SEC), 0);
+	s = line_of(&x, "state", 1);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "FIN_WAIT2");
+	assert_string_equal(json_string_value(json_object_get(s, "new")), "TIME_WAIT");
+	assert_int_equal(json_integer_value(json_object_get(s, "mono_ns")), 2 * SEC + SEC / 2);
+	assert_int_equal(json_integer_value(json_object_get(s, "prev_state_ns")), SEC / 2);
+	assert_true(json_is_true(json_object_get(s, "derived")));
+	json_decref(s);
+	s = line_of(&x, "state", 2);
+	assert_string_equal(json_string_value(json_object_get(s, "old")), "TIME_WAIT");
+	assert_int_equal(json_integer_value(json_object_get(s, "prev_state_ns")), 60 * SEC);
+	json_decref(s);
+	assert_null(line_of(&x, "state", 3));
 	fx_close(&x);
 }
 
@@ -605,6 +697,8 @@ int main(void)
 		cmocka_unit_test(close_first_names_a_live_socket),
 		cmocka_unit_test(reconcile_ends_the_gone),
 		cmocka_unit_test(reconcile_enters_timewait),
+		cmocka_unit_test(derived_fin_before_the_end),
+		cmocka_unit_test(reconcile_times_the_fin_from_the_timer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,8 @@
 static struct features kernel(const char *version)
 {
 	struct features f = { .tp_btf = true, .fentry = true, .kprobe = true,
-			      .syscall_tps = true, .tw_timer_fn = TW_FN };
+			      .syscall_tps = true, .tw_timer_fn = TW_FN,
+			      .tw_fin_fentry = true, .tw_fin_kprobe = true };
 
 	if (strcmp(version, "5.10") != 0) {
 		f.tp_btf_cookie = true;		/* 5.12 */
@@ -28,7 +29,7 @@ static struct features kernel(const char *version)
 	f.classic_misses_counted = strcmp(version, "6.1") != 0 && strcmp(version, "5.10") != 0;
 	if (strcmp(version, "host") == 0) {
 		/* This machine's 6.18: no kprobes, fentry refused. */
-		f.fentry = f.kprobe = false;
+		f.fentry = f.kprobe = f.tw_fin_fentry = f.tw_fin_kprobe = false;
 		strcpy(f.why_no_fentry, "fentry/tcp_close refused at load: Operation not permitted");
 		strcpy(f.why_no_kprobe, "no kprobe support in this kernel (CONFIG_KPROBES)");
 	}
@@ -181,6 +182,35 @@ static void no_syscall_tracepoints_nor_tw_symbol(void **state)
 	assert_non_null(strstr(p.warning[1], "TIME_WAIT is not followed"));
 }
 
+/* The FIN that ends FIN_WAIT2 in a timewait socket: seen with the same
+ * kind of hook as tcp_close, where __inet_twsk_schedule can be hooked;
+ * else derived from the timer (and never without TIME_WAIT followed). */
+static void fin_hook_follows_the_close_hook(void **state)
+{
+	struct features f = kernel("6.12"), host = kernel("host");
+	struct cli_opts o = opts();
+	struct plan p;
+
+	make_ok(&p, &f, &o);
+	assert_int_equal(p.tw_fin_hook, TS_CLOSE_HOOK_FENTRY);
+	o.attach = ATTACH_KPROBE;
+	make_ok(&p, &f, &o);
+	assert_int_equal(p.tw_fin_hook, TS_CLOSE_HOOK_KPROBE);
+	f.tw_fin_kprobe = false;
+	make_ok(&p, &f, &o);
+	assert_int_equal(p.tw_fin_hook, TS_CLOSE_HOOK_TRACEPOINT);
+	o.attach = ATTACH_TRACEPOINT;
+	f = kernel("6.12");
+	make_ok(&p, &f, &o);
+	assert_int_equal(p.tw_fin_hook, TS_CLOSE_HOOK_TRACEPOINT);
+	o = opts();
+	make_ok(&p, &host, &o);
+	assert_int_equal(p.tw_fin_hook, TS_CLOSE_HOOK_TRACEPOINT);
+	f.tw_timer_fn = 0;
+	make_ok(&p, &f, &o);
+	assert_int_equal(p.tw_fin_hook, TS_CLOSE_HOOK_TRACEPOINT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +221,7 @@ int main(void)
 		cmocka_unit_test(no_tp_btf),
 		cmocka_unit_test(no_tracefs),
 		cmocka_unit_test(no_syscall_tracepoints_nor_tw_symbol),
+		cmocka_unit_test(fin_hook_follows_the_close_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
