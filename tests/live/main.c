@@ -64,6 +64,7 @@ static const struct test tests[] = {
 	{ "cgroup_container", t_cgroup_container, 0 },
 	{ "cgroup_filter", t_cgroup_filter, 0 },
 	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
+	{ "metrics_trickle", t_metrics_trickle, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

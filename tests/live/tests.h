@@ -66,4 +66,7 @@ void t_cgroup_container(void);
 void t_cgroup_filter(void);
 void t_cgroup_snapshot(void);
 
+/* test_hardening_metrics.c */
+void t_metrics_trickle(void);
+
 #endif /* LIVE_TESTS_H */
