@@ -373,6 +373,29 @@ static void health(FILE *f, const struct metrics_render *r)
 	fprintf(f, "\",state_hook=\"%s\",close_hook=\"%s\"} 1\n", s->state_hook, s->close_hook);
 }
 
+/* What the metrics server turned away (metrics_export.h). */
+static void http(FILE *f, const struct metrics_http_stats *h)
+{
+	const struct {
+		const char *reason;
+		uint64_t n;
+	} closed[] = {
+		{ "evicted", h->evicted }, { "refused", h->refused }, { "deadline", h->deadline },
+	};
+
+	family(f, "tcpstate_metrics_http_connections_closed_total", "counter",
+	       "Metrics server connections closed by the server: evicted (the oldest without a "
+	       "whole request, for a new one), refused (every place answering), deadline.");
+	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
+		fprintf(f, "tcpstate_metrics_http_connections_closed_total{reason=\"%s\"} %" PRIu64
+			"\n", closed[i].reason, closed[i].n);
+	counter(f, "tcpstate_metrics_http_accept_pauses_total",
+		"Times the metrics server paused accepting: no file descriptor left.",
+		h->accept_pauses);
+	counter(f, "tcpstate_metrics_http_requests_total",
+		"Requests the metrics server answered, refusals included.", h->requests);
+}
+
 int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f)
 {
 	transitions(f, m);
@@ -383,6 +406,8 @@ int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f)
 	resets(f, m);
 	timewait(f, m);
 	health(f, r);
+	if (r->http)
+		http(f, r->http);
 	fflush(f);
 	return ferror(f) ? -EIO : 0;
 }

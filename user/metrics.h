@@ -12,6 +12,7 @@
 #include "conn_table.h"
 #include "diagnose.h"
 #include "latency.h"
+#include "metrics_export.h"
 #include "lifecycle.h"
 #include "tcp_names.h"
 #include "tw_report.h"
@@ -62,6 +63,7 @@ struct metrics_render {
 	int nprogs;
 	const char *kernel;	/* uname -r */
 	uint64_t now_ns;
+	const struct metrics_http_stats *http;	/* the server's; NULL: none */
 };
 /* Names first seen here (owners of CLOSE_WAIT sockets) get their group. */
 int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f);
