@@ -147,7 +147,7 @@ static pid_t server_thread(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	while (dir && (d = readdir(dir))) {
-		char f[320], *text, *p;
+		char f[400], *text, *p;
 		int nice;
 
 		if (d->d_name[0] == '.')
