@@ -187,6 +187,8 @@ static void metrics_tick(struct engine *e, uint64_t now)
 {
 	bool file_due = e->o.metrics_file && now >= e->next_metrics_file;
 
+	if (e->m)
+		metrics__expire(e->m, now);
 	if (!e->m || (!file_due && !metrics_export__wanted(e->mx)))
 		return;
 	if (file_due)
