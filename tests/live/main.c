@@ -65,6 +65,7 @@ static const struct test tests[] = {
 	{ "cgroup_filter", t_cgroup_filter, 0 },
 	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
 	{ "metrics_trickle", t_metrics_trickle, 0 },
+	{ "metrics_owner_names", t_metrics_owner_names, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

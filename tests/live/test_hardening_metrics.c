@@ -358,3 +358,120 @@ void t_metrics_trickle(void)
 out:
 	tracer_free(&t);
 }
+
+/* Each sample's series (name and labels) once in text; the first repeated
+ * one in *dup (NULL if none). */
+static bool series_unique(const char *text, char **dup)
+{
+	char *copy = strdup(text ? text : ""), *save = NULL, **seen = NULL;
+	size_t n = 0;
+	bool ok = true;
+
+	*dup = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l && ok; l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(l, ' '), **p;
+
+		if (l[0] == '#' || !sp)
+			continue;
+		*sp = '\0';
+		for (size_t i = 0; i < n && ok; i++)
+			if (strcmp(seen[i], l) == 0) {
+				*dup = strdup(l);
+				ok = false;
+			}
+		p = realloc(seen, (n + 1) * sizeof(*seen));
+		if (!p)
+			break;
+		seen = p;
+		seen[n++] = l;
+	}
+	free(seen);
+	free(copy);
+	return ok;
+}
+
+/* The served text, its head cut off; NULL if none. */
+static char *scrape_body(int port)
+{
+	int64_t ms;
+	const char *why;
+	char *resp = scrape_within(port, &ms, &why), *body = resp ? strstr(resp, "\r\n\r\n") : NULL;
+
+	if (!body) {
+		free(resp);
+		return NULL;
+	}
+	memmove(resp, body + 4, strlen(body + 4) + 1);
+	return resp;
+}
+
+/* promtool (installed on the host by make deps, absent in the VM guests)
+ * checks the text. */
+static void promtool_check(const char *text, const char *dir)
+{
+	char path[96], cmd[160], *out = NULL, *err = NULL;
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	FILE *f;
+
+	if (access("/usr/bin/promtool", X_OK))
+		return;
+	snprintf(path, sizeof(path), "%s/scrape.prom", dir);
+	f = fopen(path, "w");
+	CHECK(f && fputs(text, f) >= 0 && !fclose(f), "cannot write %s", path);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s", path);
+	EXPECT(exited_ok(run_capture(argv, &out, &err)), "promtool check metrics: %s%s",
+	       out ? out : "", err ? err : "");
+	free(out);
+	free(err);
+}
+
+/* Real processes named as the tracer's own groups ([other], [unknown]) and
+ * two whose names differ only in bytes that are not UTF-8: each is a series
+ * of its own, no series is there twice, and promtool accepts the text. */
+void t_metrics_owner_names(void)
+{
+	static const char *const names[] = { "[other]", "[unknown]", "q\xfe", "q\xff" };
+	/* Their comm label values as served. */
+	static const char *const labels[] = { "\\\\[other]", "\\\\[unknown]", "q\\\\xfe",
+					      "q\\\\xff" };
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	char listen[32], series[160], *text = NULL, *dup = NULL, dir[] = "/tmp/tcpst-names-XXXXXX";
+	const char *targs[] = { "-q", "--metrics", listen, NULL };
+	struct tracer_run t = { 0 };
+	int port = free_port(AF_INET), found = 0;
+
+	CHECK(port > 0 && mkdtemp(dir), "no free port or temporary directory");
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	if (tracer_start(&t, targs))
+		goto out;
+	for (int i = 0; i < N; i++) {
+		const char *sargs[] = { "-N", names[i], NULL };
+
+		json_decref(scenario_run("pair", sargs));
+	}
+	/* Rendered once a second: wait for every pair's CLOSE_WAIT. */
+	for (int64_t end = mono_now_ns() + (int64_t)cfg.timeout_ms * 1000000;
+	     found < N && mono_now_ns() < end; usleep(200000)) {
+		free(text);
+		text = scrape_body(port);
+		found = 0;
+		for (int i = 0; text && i < N; i++) {
+			snprintf(series, sizeof(series), "tcpstate_state_duration_seconds_count"
+				 "{state=\"CLOSE_WAIT\",comm=\"%s\"}", labels[i]);
+			found += prom_sample(text, series) == 1;
+		}
+	}
+	EXPECT(found == N, "%d of %d owners have a series of their own: %.3000s", found, N,
+	       text ? text : "(no answer)");
+	EXPECT(text && series_unique(text, &dup), "a series twice: %s", dup ? dup : "");
+	if (text)
+		promtool_check(text, dir);
+	EXPECT(exited_ok(tracer_stop(&t, SIGTERM)), "tracer exit status %d", t.status);
+out:
+	free(dup);
+	free(text);
+	tracer_free(&t);
+	snprintf(series, sizeof(series), "%s/scrape.prom", dir);
+	unlink(series);
+	rmdir(dir);
+}

@@ -68,5 +68,6 @@ void t_cgroup_snapshot(void);
 
 /* test_hardening_metrics.c */
 void t_metrics_trickle(void);
+void t_metrics_owner_names(void);
 
 #endif /* LIVE_TESTS_H */
