@@ -32,8 +32,15 @@
 #define FRESH_NS 1000000000LL
 #define RENDER_WAIT_NS 500000000LL
 /* Connections taken per wake-up: a burst cannot push out, before they
- * could send a byte, the connections taken just before it. */
-#define ACCEPT_BATCH 16
+ * could send a byte, the connections taken just before it. A connection
+ * closed is let go at the end of the wake-up (libevent finalizes it then),
+ * so the server holds at most HTTP_CONNS_MAX + ACCEPT_BATCH descriptors
+ * for a moment. */
+#define ACCEPT_BATCH 8
+/* Connections the kernel holds for accept(): a burst of clients waits
+ * there rather than having its SYNs dropped (a dropped SYN is retried
+ * after a second, too late for a scrape). Within net.core.somaxconn. */
+#define LISTEN_BACKLOG 1024
 /* Accepting pauses this long when descriptors run out, doubling up to
  * the most while they stay out. */
 #define ACCEPT_PAUSE_MIN_MS 10
@@ -419,7 +426,7 @@ static int listen_on(const struct metrics_listen *l, char *err, size_t errlen)
 	inet_ntop(l->family, l->addr, a, sizeof(a));
 	fd = socket(l->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 128)) {
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, LISTEN_BACKLOG)) {
 		e = -errno;
 		snprintf(err, errlen, "cannot serve metrics on %s%s%s:%u: %s%s",
 			 l->family == AF_INET6 ? "[" : "", a, l->family == AF_INET6 ? "]" : "",
