@@ -41,6 +41,10 @@
  * there rather than having its SYNs dropped (a dropped SYN is retried
  * after a second, too late for a scrape). Within net.core.somaxconn. */
 #define LISTEN_BACKLOG 1024
+/* The kernel's send buffer of a connection (it doubles it): a client that
+ * does not read holds this much kernel memory at most, not the 4 MiB that
+ * autotuning allows; plenty for a fast answer on loopback or a LAN. */
+#define CONN_SNDBUF (128 * 1024)
 /* Accepting pauses this long when descriptors run out, doubling up to
  * the most while they stay out. */
 #define ACCEPT_PAUSE_MIN_MS 10
@@ -312,8 +316,10 @@ static int free_slot(struct metrics_export *x)
 
 static void conn_new(struct metrics_export *x, int fd)
 {
-	int slot = free_slot(x);
+	int slot = free_slot(x), sndbuf = CONN_SNDBUF;
 	struct http_conn *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
 	if (slot < 0)
 		atomic_fetch_add(&x->refused, 1);
@@ -393,8 +399,6 @@ static void *server_main(void *arg)
 {
 	struct metrics_export *x = arg;
 
-	/* Its name in /proc/PID/task/TID/comm, for top -H and the tests. */
-	pthread_setname_np(pthread_self(), "metrics-http");
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SERVER_NICE);
 	event_base_dispatch(x->base);
 	return NULL;
@@ -468,6 +472,9 @@ static int server_start(struct metrics_export *x, const struct metrics_listen *l
 		snprintf(err, errlen, "cannot start the metrics server: %s", strerror(e));
 		return -e;
 	}
+	/* Its name in /proc/PID/task/TID/comm (top -H, the tests), set before
+	 * this returns. */
+	pthread_setname_np(x->thread, "metrics-http");
 	x->running = true;
 	return 0;
 }

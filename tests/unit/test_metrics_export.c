@@ -270,12 +270,102 @@ static void nofile_pauses(void **state)
 	metrics_export__free(x);
 }
 
+/* The process's resident memory, kB. */
+static long rss_kb(void)
+{
+	char buf[4096];
+	FILE *f = fopen("/proc/self/status", "r");
+	long kb = -1;
+
+	while (f && fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "VmRSS: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Clients that ask for a large text and never read it: the answers share
+ * the one copy published, none is copied per request. */
+static void answers_share_the_text(void **state)
+{
+	enum { CLIENTS = 40, TEXT = 4 << 20 };
+	static const char req[] = "GET /metrics HTTP/1.1\r\n\r\n";
+	int port, fds[CLIENTS];
+	struct metrics_export *x = serve(&port);
+	char *text = malloc(TEXT);
+	long before, after;
+
+	assert_non_null(text);
+	memset(text, 'x', TEXT);
+	text[TEXT - 1] = '\n';
+	assert_int_equal(metrics_export__publish(x, text, TEXT, false), 0);
+	free(text);
+	before = rss_kb();
+	for (int i = 0; i < CLIENTS; i++) {
+		int small = 4096;
+
+		fds[i] = connect_to(port, true);
+		assert_true(fds[i] >= 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		assert_int_equal(write(fds[i], req, sizeof(req) - 1), sizeof(req) - 1);
+	}
+	/* Every one answered (its first bytes here), none read. */
+	for (int i = 0; i < CLIENTS; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+
+		assert_int_equal(poll(&p, 1, 5000), 1);
+	}
+	sleep_ms(200);
+	after = rss_kb();
+	print_message("%d unread answers of a %d MiB text: RSS %ld kB more\n", CLIENTS,
+		      TEXT >> 20, after - before);
+	assert_true(after - before < 3 * (TEXT >> 10));
+	for (int i = 0; i < CLIENTS; i++)
+		close(fds[i]);
+	metrics_export__free(x);
+}
+
+/* A client that sends a byte of its request every half second is closed
+ * at the deadline, HTTP_DEADLINE_S after it connected: a byte does not
+ * buy it more time. */
+static void trickle_meets_deadline(void **state)
+{
+	int port, fd;
+	struct metrics_export *x = serve(&port);
+	struct timespec t0, t1;
+	bool closed = false;
+	double secs;
+
+	fd = connect_to(port, true);
+	assert_true(fd >= 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 2 * (HTTP_DEADLINE_S + 5) && !closed; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char c;
+
+		if (send(fd, "G", 1, MSG_NOSIGNAL) != 1 ||
+		    (poll(&p, 1, 500) == 1 && read(fd, &c, 1) <= 0))
+			closed = true;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("the trickling client was %s after %.1f s\n", closed ? "closed" : "open",
+		      secs);
+	assert_true(closed);
+	assert_true(secs >= HTTP_DEADLINE_S - 0.5 && secs <= HTTP_DEADLINE_S + 1.5);
+	close(fd);
+	metrics_export__free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parser_verdicts),
 		cmocka_unit_test(bound_evicts_silent),
 		cmocka_unit_test(nofile_pauses),
+		cmocka_unit_test(answers_share_the_text),
+		cmocka_unit_test(trickle_meets_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
