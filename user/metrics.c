@@ -433,11 +433,13 @@ static void http(FILE *f, const struct metrics_http_stats *h)
 		uint64_t n;
 	} closed[] = {
 		{ "evicted", h->evicted }, { "refused", h->refused }, { "deadline", h->deadline },
+		{ "idle", h->idle },
 	};
 
 	family(f, "tcpstate_metrics_http_connections_closed_total", "counter",
 	       "Metrics server connections closed by the server: evicted (the oldest without a "
-	       "whole request, for a new one), refused (every place answering), deadline.");
+	       "whole request, for a new one), refused (every place answering), deadline (a "
+	       "request not answered in time), idle (no request in time).");
 	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
 		fprintf(f, "tcpstate_metrics_http_connections_closed_total{reason=\"%s\"} %" PRIu64
 			"\n", closed[i].reason, closed[i].n);

@@ -78,7 +78,7 @@ struct metrics_export {
 	bool said_nofile;
 	struct http_conn *conns[HTTP_CONNS_MAX];
 	/* Written by the server thread, read by the consumer. */
-	atomic_uint_fast64_t evicted, refused, deadline, accept_pauses, requests;
+	atomic_uint_fast64_t evicted, refused, deadline, idle, accept_pauses, requests;
 	int stop_pipe[2];
 	pthread_t thread;
 	bool running;
@@ -291,7 +291,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
 
-	conn_close(c, c->phase == CONN_LINGERING ? NULL : &c->x->deadline);
+	atomic_uint_fast64_t *why = &c->x->deadline;
+
+	/* Not a byte of a request: a kept-alive connection left idle (as
+	 * Prometheus leaves its own between scrapes), or one that never spoke. */
+	if (c->phase == CONN_READING && !evbuffer_get_length(bufferevent_get_input(c->bev)))
+		why = &c->x->idle;
+	conn_close(c, c->phase == CONN_LINGERING ? NULL : why);
 }
 
 /* A place for one more connection: a free one, else the one of the oldest
@@ -320,7 +326,6 @@ static void conn_new(struct metrics_export *x, int fd)
 	struct http_conn *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-
 	if (slot < 0)
 		atomic_fetch_add(&x->refused, 1);
 	if (!c || !(c->bev = bufferevent_socket_new(x->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
@@ -558,6 +563,7 @@ bool metrics_export__http_stats(struct metrics_export *x, struct metrics_http_st
 	s->evicted = atomic_load(&x->evicted);
 	s->refused = atomic_load(&x->refused);
 	s->deadline = atomic_load(&x->deadline);
+	s->idle = atomic_load(&x->idle);
 	s->accept_pauses = atomic_load(&x->accept_pauses);
 	s->requests = atomic_load(&x->requests);
 	return true;

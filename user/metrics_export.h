@@ -41,7 +41,8 @@ struct metrics_export;
 struct metrics_http_stats {
 	uint64_t evicted;	/* closed to make room for a newer one */
 	uint64_t refused;	/* closed at once: every place was answering */
-	uint64_t deadline;	/* closed at the deadline */
+	uint64_t deadline;	/* closed at the deadline, a request begun */
+	uint64_t idle;		/* closed at the deadline, no byte of a request */
 	uint64_t accept_pauses;	/* accepting paused: no descriptor left */
 	uint64_t requests;	/* requests answered, refusals included */
 };

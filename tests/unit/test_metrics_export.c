@@ -333,6 +333,7 @@ static void trickle_meets_deadline(void **state)
 {
 	int port, fd;
 	struct metrics_export *x = serve(&port);
+	struct metrics_http_stats s;
 	struct timespec t0, t1;
 	bool closed = false;
 	double secs;
@@ -354,6 +355,9 @@ static void trickle_meets_deadline(void **state)
 		      secs);
 	assert_true(closed);
 	assert_true(secs >= HTTP_DEADLINE_S - 0.5 && secs <= HTTP_DEADLINE_S + 1.5);
+	assert_true(metrics_export__http_stats(x, &s));
+	assert_int_equal(s.deadline, 1);
+	assert_int_equal(s.idle, 0);
 	close(fd);
 	metrics_export__free(x);
 }
