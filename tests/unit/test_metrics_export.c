@@ -285,11 +285,13 @@ static long rss_kb(void)
 	return kb;
 }
 
-/* Clients that ask for a large text and never read it: the answers share
- * the one copy published, none is copied per request. */
+/* As many clients as there are places ask for a large text and never read
+ * it: the answers share the one copy published, none is copied per
+ * request; one more client is closed at once, counted as refused. */
 static void answers_share_the_text(void **state)
 {
-	enum { CLIENTS = 40, TEXT = 4 << 20 };
+	enum { CLIENTS = HTTP_CONNS_MAX, TEXT = 4 << 20 };
+	struct metrics_http_stats s;
 	static const char req[] = "GET /metrics HTTP/1.1\r\n\r\n";
 	int port, fds[CLIENTS];
 	struct metrics_export *x = serve(&port);
@@ -321,6 +323,19 @@ static void answers_share_the_text(void **state)
 	print_message("%d unread answers of a %d MiB text: RSS %ld kB more\n", CLIENTS,
 		      TEXT >> 20, after - before);
 	assert_true(after - before < 3 * (TEXT >> 10));
+	{
+		int extra = connect_to(port, true);
+		struct pollfd p = { .fd = extra, .events = POLLIN };
+		char c;
+
+		assert_true(extra >= 0);
+		assert_int_equal(poll(&p, 1, 2000), 1);
+		assert_true(read(extra, &c, 1) <= 0);	/* closed, nothing said */
+		close(extra);
+	}
+	assert_true(metrics_export__http_stats(x, &s));
+	assert_int_equal(s.refused, 1);
+	assert_int_equal(s.evicted, 0);
 	for (int i = 0; i < CLIENTS; i++)
 		close(fds[i]);
 	metrics_export__free(x);
