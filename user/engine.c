@@ -164,10 +164,13 @@ static void metrics_out(struct engine *e, uint64_t now, bool file_due)
 	struct metrics_render r = {
 		.conns = &e->conns, .sum = &e->sum, .kernel = e->kernel, .now_ns = now,
 	};
+	struct metrics_http_stats http;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
+	if (metrics_export__http_stats(e->mx, &http))
+		r.http = &http;
 	if (e->o.health)
 		e->nprogs = e->o.health(e->o.health_ctx, &e->sum, e->progs, 64);
 	r.progs = e->progs;
@@ -187,6 +190,8 @@ static void metrics_tick(struct engine *e, uint64_t now)
 {
 	bool file_due = e->o.metrics_file && now >= e->next_metrics_file;
 
+	if (e->m)
+		metrics__expire(e->m, now);
 	if (!e->m || (!file_due && !metrics_export__wanted(e->mx)))
 		return;
 	if (file_due)

@@ -90,26 +90,83 @@ static uint64_t key_hash(const char comm[TS_COMM_LEN], const char *container)
 	return h * 0xff51afd7ed558ccdULL;
 }
 
+static uint32_t slot_of(const struct latency_group *g)
+{
+	return (uint32_t)(key_hash(g->comm, g->container) >> 32) & (LATENCY_SLOTS - 1);
+}
+
+/* A place in groups[] for a new name: an expired group's, else the next
+ * one; 0 when there is none. */
+static uint32_t new_place(struct latency *l)
+{
+	for (uint32_t g = GROUP_OTHER + 1; g < l->ngroups; g++)
+		if (l->groups[g].kind == LAT_GROUP_FREE)
+			return g;
+	return l->ngroups < LATENCY_GROUPS_ALL ? l->ngroups++ : 0;
+}
+
 /* The group of a comm and container (NULL: none), both NUL-padded here. */
 static struct latency_group *group_by(struct latency *l, const char comm[TS_COMM_LEN],
 				      const char container[CGROUP_CONTAINER_MAX])
 {
-	uint32_t i = (uint32_t)(key_hash(comm, container) >> 32) & (LATENCY_SLOTS - 1);
+	uint32_t i = (uint32_t)(key_hash(comm, container) >> 32) & (LATENCY_SLOTS - 1), p;
+	struct latency_group *g;
 
 	for (; l->slots[i]; i = (i + 1) & (LATENCY_SLOTS - 1)) {
-		struct latency_group *g = &l->groups[l->slots[i]];
-
+		g = &l->groups[l->slots[i]];
 		if (memcmp(g->comm, comm, TS_COMM_LEN) == 0 &&
-		    memcmp(g->container, container, CGROUP_CONTAINER_MAX) == 0)
+		    memcmp(g->container, container, CGROUP_CONTAINER_MAX) == 0) {
+			g->used_ns = l->now_ns;
 			return g;
+		}
 	}
-	if (l->ngroups >= LATENCY_GROUPS_ALL)
-		return &l->groups[GROUP_OTHER];
-	l->slots[i] = (uint16_t)l->ngroups;
-	memcpy(l->groups[l->ngroups].comm, comm, TS_COMM_LEN);
-	memcpy(l->groups[l->ngroups].container, container, CGROUP_CONTAINER_MAX);
-	l->groups[l->ngroups].key = l->key;
-	return &l->groups[l->ngroups++];
+	p = new_place(l);
+	g = &l->groups[p ? p : GROUP_OTHER];
+	g->used_ns = l->now_ns;
+	if (!p)
+		return g;
+	l->slots[i] = (uint16_t)p;
+	memcpy(g->comm, comm, TS_COMM_LEN);
+	memcpy(g->container, container, CGROUP_CONTAINER_MAX);
+	g->key = l->key;
+	g->kind = LAT_GROUP_COMM;
+	return g;
+}
+
+/* The name slots anew, after groups left: linear probing has no holes. */
+static void slots_rebuild(struct latency *l)
+{
+	memset(l->slots, 0, sizeof(l->slots));
+	for (uint32_t g = GROUP_OTHER + 1; g < l->ngroups; g++) {
+		uint32_t i;
+
+		if (l->groups[g].kind != LAT_GROUP_COMM)
+			continue;
+		for (i = slot_of(&l->groups[g]); l->slots[i]; i = (i + 1) & (LATENCY_SLOTS - 1))
+			;
+		l->slots[i] = (uint16_t)g;
+	}
+}
+
+size_t latency__expire(struct latency *l, uint64_t idle_ns, latency_expired_fn expired, void *ctx)
+{
+	size_t n = 0;
+
+	for (uint32_t g = GROUP_OTHER + 1; l->groups && g < l->ngroups; g++) {
+		struct latency_group *x = &l->groups[g];
+
+		if (x->kind != LAT_GROUP_COMM || l->now_ns < idle_ns ||
+		    x->used_ns >= l->now_ns - idle_ns)
+			continue;
+		if (expired)
+			expired(ctx, g);
+		memset(x, 0, sizeof(*x));
+		x->kind = LAT_GROUP_FREE;
+		n++;
+	}
+	if (n)
+		slots_rebuild(l);
+	return n;
 }
 
 struct latency_group *latency__group(struct latency *l, const char *comm)

@@ -41,6 +41,7 @@ enum latency_group_kind {
 	LAT_GROUP_COMM,		/* one process name */
 	LAT_GROUP_UNKNOWN,	/* the owner was never seen */
 	LAT_GROUP_OTHER,	/* names past LATENCY_GROUPS_MAX */
+	LAT_GROUP_FREE,		/* expired (latency__expire): its place is free */
 };
 
 /* What a group's key is made of (--metrics-labels): the owner's comm, its
@@ -60,6 +61,7 @@ struct latency_group {
 	char container[CGROUP_CONTAINER_MAX];
 	unsigned key;		/* enum latency_key: the labels it has */
 	enum latency_group_kind kind;
+	uint64_t used_ns;	/* last given a sample or looked up (latency.now_ns) */
 	struct hist h[LAT__MAX];
 };
 
@@ -76,6 +78,9 @@ struct latency {
 	unsigned key;			/* enum latency_key; 0 is comm */
 	latency_container_fn container_of;
 	void *container_ctx;
+	/* The time (monotonic ns) lookups mark groups used at: the caller
+	 * keeps it current for latency__expire. */
+	uint64_t now_ns;
 };
 
 /* Ready to take records, grouped by by. An all-zero struct latency is an
@@ -103,6 +108,13 @@ struct latency_group *latency__group(struct latency *l, const char *comm);
 const struct ts_event *latency__owner(const struct ts_event *e, const struct conn *c);
 /* The group of owner (NULL: not known) by the key set, as latency__group(). */
 struct latency_group *latency__group_of(struct latency *l, const struct ts_event *owner);
+/* Called with the place in groups[] of each group that expires, before
+ * it is cleared: tables kept alongside clear theirs. */
+typedef void (*latency_expired_fn)(void *ctx, uint32_t index);
+/* Frees the named groups not used for idle_ns up to now_ns: their samples
+ * are dropped and their places taken by the next new names (the unknown
+ * owner's and [other] stay). Returns how many expired. */
+size_t latency__expire(struct latency *l, uint64_t idle_ns, latency_expired_fn expired, void *ctx);
 /* Samples taken in all, and in one group (in all its histograms). */
 uint64_t latency__samples(const struct latency *l);
 uint64_t latency__group_samples(const struct latency_group *g);

@@ -63,8 +63,16 @@ static size_t group_index(struct metrics *m, const struct ts_event *owner)
 	return g ? (size_t)(g - m->lat.groups) : 0;
 }
 
+/* The owners' groups are marked used at the latest time seen. */
+static void clock_to(struct metrics *m, uint64_t now_ns)
+{
+	if (now_ns > m->lat.now_ns)
+		m->lat.now_ns = now_ns;
+}
+
 void metrics__record(struct metrics *m, const struct ts_event *e, const struct conn *c)
 {
+	clock_to(m, e->mono_ns);
 	switch (e->type) {
 	case TS_EV_STATE:
 		if (e->oldstate < TS_TCP_MAX_STATES && e->newstate < TS_TCP_MAX_STATES)
@@ -97,6 +105,26 @@ void metrics__alert(struct metrics *m, const struct conn *c, enum diag_cause why
 		m->alerts[group_index(m, latency__owner(&c->ident, NULL))][why]++;
 }
 
+/* The counts kept beside an expired group go with it. */
+static void group_expired(void *ctx, uint32_t g)
+{
+	struct metrics *m = ctx;
+
+	if (g >= LATENCY_GROUPS_ALL)
+		return;
+	m->closes_not_final[g] = 0;
+	memset(m->alerts[g], 0, sizeof(m->alerts[g]));
+}
+
+size_t metrics__expire(struct metrics *m, uint64_t now_ns)
+{
+	clock_to(m, now_ns);
+	if (now_ns < m->next_expire_ns)
+		return 0;
+	m->next_expire_ns = now_ns + 1000000000ULL;
+	return latency__expire(&m->lat, METRICS_OWNER_IDLE_NS, group_expired, m);
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -104,16 +132,21 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value as the format wants it: \, " and newline escaped, and every
- * byte that is not valid UTF-8 as U+FFFD. */
+/* A label value as the format wants it (backslash, quote and newline
+ * escaped), and one to one: in the value, a name's backslash is doubled
+ * and a byte that is not valid UTF-8 is a backslash, x and two hex digits,
+ * so that no two names share a value (U+FFFD would fold the bytes fe and ff
+ * into one). */
 static void label_value(FILE *f, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n && s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
 		size_t k = 1;
 
-		if (c == '\\' || c == '"')
-			fprintf(f, "\\%c", c);
+		if (c == '\\')
+			fputs("\\\\\\\\", f);
+		else if (c == '"')
+			fputs("\\\"", f);
 		else if (c == '\n')
 			fputs("\\n", f);
 		else if (c < 0x80)
@@ -121,9 +154,23 @@ static void label_value(FILE *f, const char *s, size_t n)
 		else if ((k = json__utf8_len((const unsigned char *)s + i, strnlen(s + i, n - i))))
 			fwrite(s + i, 1, k, f);
 		else
-			fputs("\xef\xbf\xbd", f), k = 1;
+			fprintf(f, "\\\\x%02x", c), k = 1;
 		i += k - 1;
 	}
+}
+
+/* The labels the tracer gives groups of its own. */
+static const char *const reserved[] = { "[other]", "[unknown]" };
+
+/* An owner's name or container: as label_value, and one that is spelled as
+ * a reserved label gets a backslash before it in the value, which no other
+ * name's value starts with: a process named [other] stays apart. */
+static void name_value(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strnlen(s, n) == strlen(reserved[i]) && !strncmp(s, reserved[i], n))
+			fputs("\\\\", f);
+	label_value(f, s, n);
 }
 
 /* The group's labels (--metrics-labels): comm, container or both; a
@@ -136,7 +183,7 @@ static void comm_label(FILE *f, const struct latency_group *g)
 	if (comm) {
 		fputs("comm=\"", f);
 		if (g->kind == LAT_GROUP_COMM)
-			label_value(f, g->comm, sizeof(g->comm));
+			name_value(f, g->comm, sizeof(g->comm));
 		else
 			fputs(fixed, f);
 		fputc('"', f);
@@ -145,7 +192,7 @@ static void comm_label(FILE *f, const struct latency_group *g)
 		return;
 	fputs(comm ? ",container=\"" : "container=\"", f);
 	if (g->kind == LAT_GROUP_COMM)
-		label_value(f, g->container, sizeof(g->container));
+		name_value(f, g->container, sizeof(g->container));
 	else
 		fputs(fixed, f);
 	fputc('"', f);
@@ -270,6 +317,7 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 {
 	uint64_t cw[LATENCY_GROUPS_ALL] = { 0 }, oldest[LATENCY_GROUPS_ALL] = { 0 };
 
+	clock_to(m, r->now_ns);	/* an owner with CLOSE_WAIT connections is not idle */
 	conn_table__for_each_close_wait(r->conns, c) {
 		size_t g = group_index(m, latency__owner(&c->ident, NULL));
 
@@ -286,6 +334,8 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 	family(f, "tcpstate_close_wait_connections", "gauge",
 	       "Connections in CLOSE_WAIT now, by owner (--metrics-labels).");
 	for (uint32_t g = 0; g < m->lat.ngroups; g++) {
+		if (m->lat.groups[g].kind == LAT_GROUP_FREE)
+			continue;
 		fputs("tcpstate_close_wait_connections{", f);
 		comm_label(f, &m->lat.groups[g]);
 		fprintf(f, "} %" PRIu64 "\n", cw[g]);
@@ -294,6 +344,8 @@ static void open_conns(FILE *f, struct metrics *m, const struct metrics_render *
 	       "Age of the oldest connection in CLOSE_WAIT (at least, for one open before "
 	       "tracing), by owner (--metrics-labels); 0 if none.");
 	for (uint32_t g = 0; g < m->lat.ngroups; g++) {
+		if (m->lat.groups[g].kind == LAT_GROUP_FREE)
+			continue;
 		fputs("tcpstate_close_wait_oldest_seconds{", f);
 		comm_label(f, &m->lat.groups[g]);
 		fprintf(f, "} %.3f\n", (double)oldest[g] / 1e9);
@@ -388,6 +440,31 @@ static void health(FILE *f, const struct metrics_render *r)
 	fprintf(f, "\",state_hook=\"%s\",close_hook=\"%s\"} 1\n", s->state_hook, s->close_hook);
 }
 
+/* What the metrics server turned away (metrics_export.h). */
+static void http(FILE *f, const struct metrics_http_stats *h)
+{
+	const struct {
+		const char *reason;
+		uint64_t n;
+	} closed[] = {
+		{ "evicted", h->evicted }, { "refused", h->refused }, { "deadline", h->deadline },
+		{ "idle", h->idle },
+	};
+
+	family(f, "tcpstate_metrics_http_connections_closed_total", "counter",
+	       "Metrics server connections closed by the server: evicted (the oldest without a "
+	       "whole request, for a new one), refused (every place answering), deadline (a "
+	       "request not answered in time), idle (no request in time).");
+	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
+		fprintf(f, "tcpstate_metrics_http_connections_closed_total{reason=\"%s\"} %" PRIu64
+			"\n", closed[i].reason, closed[i].n);
+	counter(f, "tcpstate_metrics_http_accept_pauses_total",
+		"Times the metrics server paused accepting: no file descriptor left.",
+		h->accept_pauses);
+	counter(f, "tcpstate_metrics_http_requests_total",
+		"Requests the metrics server answered, refusals included.", h->requests);
+}
+
 int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f)
 {
 	transitions(f, m);
@@ -398,6 +475,8 @@ int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f)
 	resets(f, m);
 	timewait(f, m);
 	health(f, r);
+	if (r->http)
+		http(f, r->http);
 	fflush(f);
 	return ferror(f) ? -EIO : 0;
 }

@@ -3,7 +3,9 @@
  * kept as records pass and connections end, gauges read off the connection
  * table when rendered. Pure: the engine feeds and renders; metrics_export
  * writes the text to a file or serves it. Cardinality is low by design: no
- * label per connection or pid, and comm is capped as in --hist-by comm. */
+ * label per connection or pid, and comm is capped as in --hist-by comm;
+ * owners idle for METRICS_OWNER_IDLE_NS leave (their series with them), so
+ * the cap is on owners active at once, not on all seen in the run. */
 #ifndef METRICS_H
 #define METRICS_H
 
@@ -12,11 +14,18 @@
 #include "conn_table.h"
 #include "diagnose.h"
 #include "latency.h"
+#include "metrics_export.h"
 #include "lifecycle.h"
 #include "tcp_names.h"
 #include "tw_report.h"
 
 struct run_summary;
+
+/* An owner's series are dropped after this long without a sample, a
+ * close, an alert or a connection in CLOSE_WAIT: a dead container's go,
+ * and its place serves a new owner. Long enough that a scrape every few
+ * minutes sees an owner with sparse activity as one series. */
+#define METRICS_OWNER_IDLE_NS (10 * 60 * 1000000000ULL)
 
 struct metrics {
 	uint64_t transitions[TS_TCP_MAX_STATES][TS_TCP_MAX_STATES];	/* [from][to] */
@@ -31,6 +40,7 @@ struct metrics {
 	uint64_t open[TS_TCP_MAX_STATES];	/* open connections by state */
 	struct tw_tally tw;			/* TIME_WAIT by remote address:port */
 	uint32_t port_lo, port_hi;		/* the ephemeral range, at the start */
+	uint64_t next_expire_ns;		/* metrics__expire's next pass */
 };
 
 /* What the source knows of the BPF programs (the live ring's tracer). */
@@ -51,6 +61,9 @@ void metrics__record(struct metrics *m, const struct ts_event *e, const struct c
 void metrics__ended(struct metrics *m, const struct lifecycle *l);
 /* A CLOSE_WAIT alert was given for c. */
 void metrics__alert(struct metrics *m, const struct conn *c, enum diag_cause why);
+/* Owners idle for METRICS_OWNER_IDLE_NS at now_ns leave (a pass a second
+ * at most); returns how many. */
+size_t metrics__expire(struct metrics *m, uint64_t now_ns);
 
 /* The exposition text: everything counted, the gauges at now_ns,
  * the tracer's own health from s (its progs, nprogs of them, if the source
@@ -62,6 +75,7 @@ struct metrics_render {
 	int nprogs;
 	const char *kernel;	/* uname -r */
 	uint64_t now_ns;
+	const struct metrics_http_stats *http;	/* the server's; NULL: none */
 };
 /* Names first seen here (owners of CLOSE_WAIT sockets) get their group. */
 int metrics__render(struct metrics *m, const struct metrics_render *r, FILE *f);

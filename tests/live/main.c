@@ -78,6 +78,8 @@ static const struct test tests[] = {
 	{ "exit_walk_bound", t_exit_walk_bound, 0 },
 	{ "hardening_scan_rate", t_hardening_scan_rate, 0 },
 	{ "hardening_scan_stall", t_hardening_scan_stall, 0 },
+	{ "metrics_trickle", t_metrics_trickle, 0 },
+	{ "metrics_owner_names", t_metrics_owner_names, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
 };
 

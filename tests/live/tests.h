@@ -88,4 +88,8 @@ void t_exit_walk_high_fd(void);
 void t_exit_walk_cost(void);
 void t_exit_walk_bound(void);
 
+/* test_hardening_metrics.c */
+void t_metrics_trickle(void);
+void t_metrics_owner_names(void);
+
 #endif /* LIVE_TESTS_H */

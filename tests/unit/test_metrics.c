@@ -200,7 +200,8 @@ static void counts_and_histograms(void **state)
 }
 
 /* A CLOSE_WAIT alert counts under its cause; a comm with a quote, a
- * backslash and a byte that is not UTF-8 stays one well-formed label. */
+ * backslash and a byte that is not UTF-8 stays one well-formed label (the
+ * backslash doubled, the byte as \xff in the value). */
 static void alerts_and_escaping(void **state)
 {
 	struct fx x;
@@ -211,9 +212,9 @@ static void alerts_and_escaping(void **state)
 	char *text = fx_run(&x, r, 2, 8 * SEC, false);	/* past the 5 s alert */
 
 	well_formed(text);
-	assert_true(sample(text, "tcpstate_close_wait_alerts_total{comm=\"a\\\"b\\\\c\xef\xbf\xbd\","
+	assert_true(sample(text, "tcpstate_close_wait_alerts_total{comm=\"a\\\"b\\\\\\\\c\\\\xff\","
 				 "cause=\"unknown\"}") == 1);
-	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"a\\\"b\\\\c\xef\xbf\xbd\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"a\\\"b\\\\\\\\c\\\\xff\"}") == 1);
 	free(text);
 	fx_close(&x);
 }
@@ -341,6 +342,124 @@ static void label_choice(void **state)
 	labels = 0;
 }
 
+/* No two samples of the text have the same name and labels. */
+static void no_duplicate_series(const char *text)
+{
+	char *copy = strdup(text), *save = NULL, *lines[20000];
+	size_t n = 0;
+
+	for (char *l = strtok_r(copy, "\n", &save); l && n < 20000; l = strtok_r(NULL, "\n", &save)) {
+		if (l[0] == '#')
+			continue;
+		*strrchr(l, ' ') = '\0';
+		lines[n++] = l;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			if (strcmp(lines[i], lines[k]) == 0)
+				fail_msg("duplicate series: %s", lines[i]);
+	free(copy);
+}
+
+/* Owners named as the reserved groups, names whose invalid bytes differ,
+ * one with the bytes of U+FFFD and one with a literal backslash: each a
+ * series of its own, in either label set. */
+static void owner_names_never_collide(void **state)
+{
+	static const char *const names[] = { "[other]", "[unknown]", "a\xfe", "a\xff",
+					     "a\xef\xbf\xbd", "a\\xff", "a\\\\xff", "\\[other]" };
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	struct ts_event r[2 * N + 2];
+	struct fx x;
+	char *text;
+
+	for (int i = 0; i < N; i++) {
+		r[2 * i] = rec(10 + i, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, names[i]);
+		r[2 * i + 1] = rec(10 + i, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT,
+				   names[i]);
+	}
+	r[2 * N] = rec(99, 2 * SEC, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED, NULL);
+	r[2 * N + 1] = rec(99, 2 * SEC + 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT, NULL);
+	for (unsigned l = 0; l < 2; l++) {
+		labels = l ? LATENCY_KEY_COMM | LATENCY_KEY_CONTAINER : 0;
+		text = fx_run(&x, r, 2 * N + 2, 3 * SEC, false);
+		well_formed(text);
+		no_duplicate_series(text);
+		free(text);
+		fx_close(&x);
+	}
+	labels = 0;
+	text = fx_run(&x, r, 2 * N + 2, 3 * SEC, false);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"[other]\"}") == 0);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"\\\\[other]\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"[unknown]\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"\\\\[unknown]\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"a\\\\xfe\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"a\xef\xbf\xbd\"}") == 1);
+	assert_true(sample(text, "tcpstate_close_wait_connections{comm=\"a\\\\\\\\xff\"}") == 1);
+	free(text);
+	fx_close(&x);
+}
+
+/* The engine ticked at now: the metrics file it wrote. */
+static char *tick_file(struct fx *x, uint64_t now)
+{
+	assert_int_equal(engine__tick(x->e, now), 0);
+	return fx_file(x);
+}
+
+/* More owners than there are groups, all of them idle for longer than
+ * METRICS_OWNER_IDLE_NS: their series go, and a new owner gets a group
+ * of its own, with none of the counts of the one whose place it takes. */
+static void idle_owners_expire(void **state)
+{
+	enum { NAMES = LATENCY_GROUPS_MAX + 44 };
+	uint64_t later = 2 * SEC + METRICS_OWNER_IDLE_NS + 5 * SEC;
+	struct fx x;
+	char *text, name[16];
+
+	fx_open(&x);
+	for (int i = 0; i < NAMES; i++) {
+		struct ts_event e;
+
+		snprintf(name, sizeof(name), "own%d", i);
+		e = rec(1000 + i, 2 * SEC + i, TS_TCP_SYN_SENT, TS_TCP_CLOSE, name);
+		assert_int_equal(engine__feed(x.e, &e), 0);
+		e.type = TS_EV_CLOSE;
+		e.final = false;
+		assert_int_equal(engine__feed(x.e, &e), 0);
+	}
+	text = tick_file(&x, 3 * SEC);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_count{state=\"SYN_SENT\","
+				 "comm=\"own0\"}") == 1);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_count{state=\"SYN_SENT\","
+				 "comm=\"[other]\"}") == NAMES - LATENCY_GROUPS_MAX);
+	free(text);
+	/* Still in use a minute before the idle time is up. */
+	text = tick_file(&x, later - 65 * SEC);
+	assert_non_null(strstr(text, "comm=\"own0\""));
+	free(text);
+	text = tick_file(&x, later);
+	assert_null(strstr(text, "comm=\"own"));
+	{
+		struct ts_event e = rec(5000, later + 1, TS_TCP_SYN_SENT, TS_TCP_CLOSE, "late");
+
+		assert_int_equal(engine__feed(x.e, &e), 0);
+	}
+	free(text);
+	text = tick_file(&x, later + 2 * SEC);
+	well_formed(text);
+	no_duplicate_series(text);
+	assert_true(sample(text, "tcpstate_state_duration_seconds_count{state=\"SYN_SENT\","
+				 "comm=\"late\"}") == 1);
+	assert_true(sample(text, "tcpstate_closes_not_final_total{comm=\"late\"}") == -1);
+	/* The overflow's counts stay: they are no owner's. */
+	assert_true(sample(text, "tcpstate_state_duration_seconds_count{state=\"SYN_SENT\","
+				 "comm=\"[other]\"}") == NAMES - LATENCY_GROUPS_MAX);
+	free(text);
+	fx_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +468,8 @@ int main(void)
 		cmocka_unit_test(final_file_equals_summary),
 		cmocka_unit_test(gauges_equal_a_walk),
 		cmocka_unit_test(label_choice),
+		cmocka_unit_test(owner_names_never_collide),
+		cmocka_unit_test(idle_owners_expire),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
