@@ -99,6 +99,13 @@ int run__replay(const struct cli_opts *o, struct output *out)
 		recording__close_reader(&rp.r);
 		return 1;
 	}
+	/* The recording and the outputs are open: a replay needs nothing
+	 * more, run as root or not. */
+	if (run__limit_privs(o, false, false)) {
+		engine__free(rp.e);
+		recording__close_reader(&rp.r);
+		return 1;
+	}
 	struct run_summary *s = engine__summary(rp.e);
 
 	s->state_hook = s->cookie_mode = s->close_hook = "replay";

@@ -22,6 +22,9 @@
 #include "tcp_names.h"
 #include "timeline.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 #define CONNS 200000
 #define LIVE 64		/* connections open at once, their records interleaved */
 #define PER_CONN 7	/* six transitions and a close() */

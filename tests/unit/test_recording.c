@@ -21,6 +21,9 @@
 #include "recording.h"
 #include "tcp_names.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 #define EV_FRAME (RECORDING_FRAME_SIZE + sizeof(struct ts_event))
 #define END_FRAME (RECORDING_FRAME_SIZE + RECORDING_END_SIZE)
 #define SNAP_FRAME (RECORDING_FRAME_SIZE + RECORDING_SNAPSHOT_SIZE)
@@ -505,23 +508,23 @@ static void event_checks(void **state)
 	struct ts_event e = ev(3);
 	char why[64];
 
-	assert_true(recording__event_ok(&e, why, sizeof(why)));
+	assert_true(recording__event_ok(&e, open_why, sizeof(open_why)));
 	e.type = 0;
-	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
 	assert_string_equal(why, "unknown record type 0");
 	e = ev(3);
 	e.newstate = TS_TCP_MAX_STATES;
 	assert_false(recording__event_ok(&e, NULL, 0));
 	e = ev(3);
 	e.fd = -2;
-	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
 	assert_string_equal(why, "descriptor -2");
 	e = ev(3);
 	e.how = 3;
-	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
 	e = ev(3);
 	e.via = 9;
-	assert_false(recording__event_ok(&e, why, sizeof(why)));
+	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
 	assert_string_equal(why, "close via 9");
 }
 

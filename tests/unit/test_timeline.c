@@ -23,6 +23,9 @@
 #include "tcp_names.h"
 #include "timeline.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 /* A server connection: SYN_RECV 1 us, ESTABLISHED 2 us, then CLOSE_WAIT
  * (open) or closed through LAST_ACK. */
 static void make_conn(struct conn *c, bool closed, const char *comm)
