@@ -189,7 +189,7 @@ static double pass(bool timeline, bool metrics)
 	conn_table__init(&t, 1 << 20);
 	conn_table__set_sink(&t, sink, &x);
 	if (timeline)
-		timeline__open(&tl, "/dev/null", TIMELINE_JSON);
+		timeline__open(&tl, "/dev/null", TIMELINE_JSON, open_why, sizeof(open_why));
 	if (metrics && metrics__init(&m))
 		return 0;
 	if (metrics)

@@ -302,7 +302,7 @@ static void round_trip_many(void **state)
 	close(fd);
 	for (int k = 0; k < TS_STAT__MAX; k++)
 		stats[k] = 7 * (uint64_t)k + 1;
-	assert_int_equal(recording__create(w, path, &m), 0);
+	assert_int_equal(recording__create(w, path, &m, open_why, sizeof(open_why)), 0);
 	for (i = 0; i < n; i++) {
 		e = ev(i);
 		assert_int_equal(recording__write(w, &e), 0);
@@ -508,23 +508,23 @@ static void event_checks(void **state)
 	struct ts_event e = ev(3);
 	char why[64];
 
-	assert_true(recording__event_ok(&e, open_why, sizeof(open_why)));
+	assert_true(recording__event_ok(&e, why, sizeof(why)));
 	e.type = 0;
-	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
 	assert_string_equal(why, "unknown record type 0");
 	e = ev(3);
 	e.newstate = TS_TCP_MAX_STATES;
 	assert_false(recording__event_ok(&e, NULL, 0));
 	e = ev(3);
 	e.fd = -2;
-	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
 	assert_string_equal(why, "descriptor -2");
 	e = ev(3);
 	e.how = 3;
-	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
 	e = ev(3);
 	e.via = 9;
-	assert_false(recording__event_ok(&e, open_why, sizeof(open_why)));
+	assert_false(recording__event_ok(&e, why, sizeof(why)));
 	assert_string_equal(why, "close via 9");
 }
 
@@ -1090,7 +1090,7 @@ static void write_error_enospc(void **state)
 
 	assert_true(full >= 0);
 	/* The header is written at once. */
-	assert_int_equal(recording__create(w, "/dev/full", &m), -ENOSPC);
+	assert_int_equal(recording__create(w, "/dev/full", &m, open_why, sizeof(open_why)), -ENOSPC);
 	/* The disk fills later: the buffered records fail when written. */
 	assert_int_equal(recording__create_fd(w, fd, &m), 0);
 	assert_true(dup2(full, fd) == fd);
