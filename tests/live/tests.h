@@ -66,4 +66,10 @@ void t_cgroup_container(void);
 void t_cgroup_filter(void);
 void t_cgroup_snapshot(void);
 
+/* test_hardening_files.c */
+void t_files_planted_links(void);
+void t_files_modes(void);
+void t_privs_dropped(void);
+void t_privs_dropped_all_netns(void);
+
 #endif /* LIVE_TESTS_H */

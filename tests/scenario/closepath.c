@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The ways a TCP connection ends, each on a real loopback connection.
  *
- * usage: closepath MODE
+ * usage: closepath MODE [UID]
+ *   UID       run as this user (and its group id), as a service's
+ *             unprivileged worker would: its /proc/PID/fd is not root's
  *   fork      the server's accepted socket is inherited by a child; the
  *             parent closes it (2 references: no FIN), the client closes:
  *             CLOSE_WAIT until the child exits
@@ -14,6 +16,7 @@
  * Modes fork and eof print a first JSON line once the server socket is in
  * CLOSE_WAIT and wait for a line on stdin before finishing. Every mode ends
  * with one JSON report line: pids, ports, descriptors, what was observed. */
+#include <grp.h>
 #include "scenario.h"
 
 #include <sys/wait.h>
@@ -319,9 +322,17 @@ int main(int argc, char **argv)
 		{ "dup", mode_dup },
 	};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: closepath fork|eof|halfclose|rdwr|linger|unread|dup\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: closepath fork|eof|halfclose|rdwr|linger|unread|dup [UID]\n");
 		return 2;
+	}
+	if (argc == 3) {
+		uid_t uid = (uid_t)atoi(argv[2]);
+
+		if (setgroups(0, NULL) || setgid(uid) || setuid(uid)) {
+			perror("closepath: setuid");
+			return 2;
+		}
 	}
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (strcmp(argv[1], modes[i].name) == 0) {
