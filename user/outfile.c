@@ -202,13 +202,15 @@ static int write_all(int fd, const char *p, size_t len)
 int outfile__atomic_write(struct outfile_atomic *a, const char *text, size_t len)
 {
 	char name[sizeof(a->base) + 16];
+	bool raised;
 	int fd, e;
 
 	if (a->dirfd < 0)
 		return -EBADF;
 	/* A directory root does not own may need CAP_DAC_OVERRIDE: held only
 	 * for these calls, where the tracer has it at all. */
-	privs__raise(PRIVS_FILE_CAP);
+	raised = privs__raise(PRIVS_FILE_CAP);
+
 	fd = create_temp(a, name, sizeof(name));
 	e = fd < 0 ? fd : 0;
 	if (!e && fchmod(fd, a->mode))
@@ -221,7 +223,8 @@ int outfile__atomic_write(struct outfile_atomic *a, const char *text, size_t len
 		e = -errno;
 	if (e && fd >= 0)
 		unlinkat(a->dirfd, name, 0);
-	privs__lower(PRIVS_FILE_CAP);
+	if (raised)
+		privs__lower(PRIVS_FILE_CAP);
 	return e;
 }
 

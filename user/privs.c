@@ -121,24 +121,21 @@ int privs__limit(uint64_t effective, uint64_t permitted, char *err, size_t errle
 	return 0;
 }
 
-static void move(int cap, bool up)
+bool privs__raise(int cap)
 {
 	uint64_t eff, prm;
 
-	if (privs__get(&eff, &prm) || !(prm & PRIVS_CAP(cap)))
-		return;
-	eff = up ? eff | PRIVS_CAP(cap) : eff & ~PRIVS_CAP(cap);
-	caps_set(eff, prm);
-}
-
-void privs__raise(int cap)
-{
-	move(cap, true);
+	if (privs__get(&eff, &prm) || !(prm & PRIVS_CAP(cap)) || (eff & PRIVS_CAP(cap)))
+		return false;
+	return caps_set(eff | PRIVS_CAP(cap), prm) == 0;
 }
 
 void privs__lower(int cap)
 {
-	move(cap, false);
+	uint64_t eff, prm;
+
+	if (!privs__get(&eff, &prm) && (eff & PRIVS_CAP(cap)))
+		caps_set(eff & ~PRIVS_CAP(cap), prm);
 }
 
 void privs__sets(const struct privs_need *n, uint64_t *effective, uint64_t *permitted)
@@ -148,8 +145,10 @@ void privs__sets(const struct privs_need *n, uint64_t *effective, uint64_t *perm
 	/* /proc/PID/fd is the process's own (0500): reading another user's
 	 * takes CAP_DAC_READ_SEARCH, reading its links CAP_SYS_PTRACE
 	 * (ptrace_may_access), as does /proc/PID/ns/net. */
-	if (n->holders || n->all_netns)
+	if (n->holders)
 		eff |= PRIVS_CAP(CAP_DAC_READ_SEARCH) | PRIVS_CAP(CAP_SYS_PTRACE);
+	if (n->all_netns)
+		eff |= PRIVS_CAP(CAP_SYS_PTRACE);
 	if (n->cgroups)
 		eff |= PRIVS_CAP(CAP_DAC_READ_SEARCH);
 	/* Before 6.5, with kernel.unprivileged_bpf_disabled, every bpf()

@@ -13,6 +13,7 @@
 #define PRIVS_CAP(c) (1ULL << (c))
 /* Numbers from linux/capability.h, for callers that do not include it
  * (CAP_BPF is missing from older headers). */
+#define CAP_SYS_PTRACE_NR 19
 #define CAP_SYS_ADMIN_NR 21
 #define CAP_BPF_NR 39
 /* Around the --metrics-file rename (outfile.c). */
@@ -23,8 +24,9 @@
  * set to permitted, the ambient and inheritable sets emptied, and
  * no_new_privs set. 0, or -errno with why in err. */
 int privs__limit(uint64_t effective, uint64_t permitted, char *err, size_t errlen);
-/* cap into (out of) this thread's effective set, when it is permitted. */
-void privs__raise(int cap);
+/* cap into this thread's effective set, when it is permitted and not
+ * there yet: true if it was raised, to be lowered after the call. */
+bool privs__raise(int cap);
 void privs__lower(int cap);
 /* This thread's sets now. 0 or -errno. */
 int privs__get(uint64_t *effective, uint64_t *permitted);
