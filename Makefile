@@ -149,12 +149,12 @@ test: deps
 
 # A short libFuzzer run over the recording reader (tests/fuzz/README.md).
 FUZZ_RECORDING := $(OUTPUT)/fuzz/fuzz_recording
-$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c user/recording.c $(wildcard user/*.h) bpf/tcpstate.h
+$(FUZZ_RECORDING): tests/fuzz/fuzz_recording.c user/recording.c user/outfile.c user/privs.c $(wildcard user/*.h) bpf/tcpstate.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Ibpf -Iuser \
-		tests/fuzz/fuzz_recording.c user/recording.c -lz -o $@
+		tests/fuzz/fuzz_recording.c user/recording.c user/outfile.c user/privs.c -lz -o $@
 
 test-fuzz: $(FUZZ_RECORDING)
 	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus-recording
