@@ -82,7 +82,6 @@ int run__take_snapshot(struct engine *e, const struct cli_opts *o, struct output
 	return output__snapshot(out, &snap, now);
 }
 
-/* --snapshot: the picture now, every CLOSE_WAIT diagnosed, no tracing. */
 int run__limit_privs(const struct cli_opts *o, bool live, bool bpf_syscall)
 {
 	struct privs_need n = { 0 };
@@ -111,6 +110,7 @@ int run__limit_privs(const struct cli_opts *o, bool live, bool bpf_syscall)
 	return 0;
 }
 
+/* --snapshot: the picture now, every CLOSE_WAIT diagnosed, no tracing. */
 int run__snapshot(const struct cli_opts *o, struct output *out)
 {
 	struct engine_opts eo;
