@@ -319,6 +319,8 @@ static void expect_caps(const char *what, const char *status, uint64_t eff, uint
 	       (unsigned long long)prm);
 	EXPECT(b == prm, "%s: CapBnd %016llx, expected %016llx", what, (unsigned long long)b,
 	       (unsigned long long)prm);
+	EXPECT(cap_field(status, "CapInh", &e) && !e && cap_field(status, "CapAmb", &p) && !p,
+	       "%s: inheritable or ambient capabilities left", what);
 	char *t = read_text_file(status), *n = t ? strstr(t, "NoNewPrivs:") : NULL;
 
 	EXPECT(n && sscanf(n, "NoNewPrivs:\t%llu", (unsigned long long *)&nnp) == 1 && nnp == 1,
@@ -357,7 +359,12 @@ static void privs_run(bool all_netns)
 		goto out;
 	snprintf(status, sizeof(status), "/proc/%d/status", (int)t.pid);
 	expect_caps("the reader", status, eff, prm);
-	tid = niced_thread(t.pid);
+	/* The server thread lowers itself (capabilities, then nice) when it
+	 * first runs, which on one CPU may be after the tracer says it traces. */
+	tid = 0;
+	for (int64_t end = mono_now_ns() + (int64_t)cfg.timeout_ms * 1000000;
+	     !tid && mono_now_ns() < end; usleep(20000))
+		tid = niced_thread(t.pid);
 	EXPECT(tid > 0, "no metrics server thread (nice 10) found");
 	snprintf(tstatus, sizeof(tstatus), "/proc/%d/task/%d/status", (int)t.pid, tid);
 	if (tid > 0)
