@@ -5,12 +5,24 @@
 #include <signal.h>
 #include <string.h>
 
+#include "privs.h"
 #include "snapshot.h"
 
 static void *census_thread(void *arg)
 {
 	struct census_job *j = arg;
+	uint64_t ptrace = PRIVS_CAP(CAP_SYS_PTRACE_NR), admin = PRIVS_CAP(CAP_SYS_ADMIN_NR);
+	char why[128];
 
+	/* A dump needs no capability in the tracer's own namespace; in every
+	 * namespace, /proc/PID/ns/net of any process and setns() (raised by
+	 * the thread that calls it). */
+	if (privs__limit(j->all_netns ? ptrace : 0, j->all_netns ? ptrace | admin : 0, why,
+			 sizeof(why))) {
+		j->err = -EPERM;
+		atomic_store_explicit(&j->done, true, memory_order_release);
+		return NULL;
+	}
 	j->err = snapshot__census(j->all_netns, &j->census);
 	atomic_store_explicit(&j->done, true, memory_order_release);
 	return NULL;

@@ -71,14 +71,14 @@ static const char *owner_container(void *names, uint64_t cgroup_id)
 
 static int timeline_open(struct engine *e)
 {
+	char why[512];
 	int err;
 
 	if (!e->o.timeline_path)
 		return 0;
-	err = timeline__open(&e->tl, e->o.timeline_path, e->o.timeline_format);
+	err = timeline__open(&e->tl, e->o.timeline_path, e->o.timeline_format, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "tcpstate-trace: cannot write the timeline to %s: %s\n",
-			e->o.timeline_path, strerror(-err));
+		fprintf(stderr, "tcpstate-trace: cannot write the timeline: %s\n", why);
 		return err;
 	}
 	e->timeline_open = true;

@@ -10,6 +10,7 @@
 #include "census_job.h"
 #include "clock.h"
 #include "holder_job.h"
+#include "privs.h"
 #include "tracer.h"
 
 /* Under a flood the ring refills as fast as it drains: a round ends after
@@ -98,6 +99,7 @@ static int live_poll(struct live *l, int timeout_ms)
 static int recording_open(struct live *l)
 {
 	struct recording_meta meta;
+	char why[512];
 	int err;
 
 	if (!l->o->record_path)
@@ -106,10 +108,9 @@ static int recording_open(struct live *l)
 	/* The output's own clock mapping, so replayed times print the same
 	 * to the microsecond. */
 	meta.start_realtime_ns = clock__to_realtime_ns(&l->out->clk, meta.start_mono_ns);
-	err = recording__create(&l->rec, l->o->record_path, &meta);
+	err = recording__create(&l->rec, l->o->record_path, &meta, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "tcpstate-trace: cannot record to %s: %s\n", l->o->record_path,
-			strerror(-err));
+		fprintf(stderr, "tcpstate-trace: cannot record: %s\n", why);
 		return err;
 	}
 	l->recording = true;
@@ -169,6 +170,26 @@ static int live_open(struct live *l)
 	s->timewait = c->timewait;
 	s->missed_counted = c->misses_counted;
 	return 0;
+}
+
+/* Whether reading the maps needs CAP_BPF: before 6.5, with
+ * kernel.unprivileged_bpf_disabled set, every bpf() command does. Tried
+ * with it lowered for the call. */
+static bool bpf_reads_need_cap(struct live *l)
+{
+	uint64_t stats[TS_STAT__MAX], eff, prm;
+	bool need;
+
+	if (privs__get(&eff, &prm))
+		return true;
+	privs__lower(CAP_BPF_NR);
+	privs__lower(CAP_SYS_ADMIN_NR);
+	need = tracer__stats(l->t, stats) != 0;
+	if (eff & PRIVS_CAP(CAP_BPF_NR))
+		privs__raise(CAP_BPF_NR);
+	if (eff & PRIVS_CAP(CAP_SYS_ADMIN_NR))
+		privs__raise(CAP_SYS_ADMIN_NR);
+	return need;
 }
 
 static void live_close(struct live *l)
@@ -323,7 +344,9 @@ int run__live(const struct cli_opts *o, struct output *out, volatile sig_atomic_
 	struct live l = { .o = o, .out = out };
 	int err, rerr, ferr, status;
 
-	if (live_open(&l)) {
+	/* Attached, outputs open, the metrics server listening: from here
+	 * on, only what the rest of the run uses. */
+	if (live_open(&l) || run__limit_privs(o, true, bpf_reads_need_cap(&l))) {
 		live_close(&l);
 		return 1;
 	}

@@ -23,6 +23,8 @@
 
 #include "cli.h"
 #include "http_request.h"
+#include "outfile.h"
+#include "privs.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 /* A scrape takes a text this fresh as it is; an older one is rendered anew
@@ -64,6 +66,7 @@ struct http_conn;
 
 struct metrics_export {
 	const char *file;
+	struct outfile_atomic out;	/* file's directory, held from the start */
 	bool file_failed;	/* said once */
 	pthread_mutex_t lock;	/* text, published_ns, gen, wanted */
 	pthread_cond_t fresh;	/* a new text was published */
@@ -403,7 +406,12 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *server_main(void *arg)
 {
 	struct metrics_export *x = arg;
+	char err[128];
 
+	/* Before any request: the server parses what any local user sends,
+	 * and needs no capability for it. */
+	if (privs__limit(0, 0, err, sizeof(err)))
+		fprintf(stderr, "tcpstate-trace: metrics server: %s\n", err);
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SERVER_NICE);
 	event_base_dispatch(x->base);
 	return NULL;
@@ -498,7 +506,12 @@ int metrics_export__new(struct metrics_export **out, const struct metrics_listen
 	x->stop_pipe[0] = x->stop_pipe[1] = x->listen_fd = -1;
 	pthread_mutex_init(&x->lock, NULL);
 	pthread_cond_init(&x->fresh, NULL);
+	x->out.dirfd = -1;
 	x->file = file;
+	if (file && (e = outfile__atomic_open(&x->out, file, OUTFILE_MODE_SHARED, err, errlen))) {
+		metrics_export__free(x);
+		return e;
+	}
 	if (listen && (e = server_start(x, listen, err, errlen))) {
 		metrics_export__free(x);
 		return e;
@@ -508,30 +521,6 @@ int metrics_export__new(struct metrics_export **out, const struct metrics_listen
 }
 
 /* ---- publishing ------------------------------------------------------------ */
-
-/* PATH.tmp written whole, then renamed over PATH: a reader sees the old
- * text or the new, never part of one. */
-static int write_file(const char *path, const char *text, size_t len)
-{
-	char tmp[4096];
-	FILE *f;
-	int e = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	if (fwrite(text, 1, len, f) != len)
-		e = -errno;
-	if (fclose(f) && !e)
-		e = -errno;
-	if (!e && rename(tmp, path))
-		e = -errno;
-	if (e)
-		unlink(tmp);
-	return e;
-}
 
 /* The new text, one block the answers share; the last one is let go
  * (freed once no answer refers to it). */
@@ -588,7 +577,9 @@ int metrics_export__publish(struct metrics_export *x, const char *text, size_t l
 
 	if (!x->file || !file_due)
 		return e;
-	e = write_file(x->file, text, len);
+	/* Written whole, then renamed over PATH: a reader sees the old text
+	 * or the new, never part of one. */
+	e = outfile__atomic_write(&x->out, text, len);
 	if (e && !x->file_failed)
 		fprintf(stderr, "tcpstate-trace: cannot write the metrics to %s: %s\n", x->file,
 			strerror(-e));
@@ -622,6 +613,7 @@ void metrics_export__free(struct metrics_export *x)
 	for (int i = 0; i < 2; i++)
 		if (x->stop_pipe[i] >= 0)
 			close(x->stop_pipe[i]);
+	outfile__atomic_close(&x->out);
 	pthread_cond_destroy(&x->fresh);
 	pthread_mutex_destroy(&x->lock);
 	text_put(x->text);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "recording.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -329,24 +330,22 @@ int recording__create_fd(struct recording_writer *w, int fd, const struct record
 }
 
 int recording__create(struct recording_writer *w, const char *path,
-		      const struct recording_meta *meta)
+		      const struct recording_meta *meta, char *why, size_t whylen)
 {
-	int fd, err;
+	bool owned;
+	int fd = outfile__open(path, OUTFILE_MODE, &owned, why, whylen), err;
 
-	if (strcmp(path, "-") == 0) {
-		if (isatty(STDOUT_FILENO))
-			return -ENOTTY;
-		return recording__create_fd(w, STDOUT_FILENO, meta);
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -errno;
-	err = recording__create_fd(w, fd, meta);
+		return fd;
+	err = !owned && isatty(fd) ? -ENOTTY : recording__create_fd(w, fd, meta);
 	if (err) {
-		close(fd);
+		snprintf(why, whylen, "%s: %s", path, err == -ENOTTY ? "is a terminal: a "
+			 "recording is binary" : strerror(-err));
+		if (owned)
+			close(fd);
 		return err;
 	}
-	w->own_fd = true;
+	w->own_fd = owned;
 	return 0;
 }
 

@@ -156,11 +156,11 @@ struct recording_writer {
 	unsigned char buf[RECORDING_WBUF];
 };
 
-/* Create (or truncate) path, mode 0644 less the umask, and write the
+/* Open path as outfile__open() does (mode OUTFILE_MODE) and write the
  * header. "-" is standard output, refused with -ENOTTY when that is a
- * terminal. 0, or -errno (nothing to close then). */
+ * terminal. 0, or -errno with why in err (nothing to close then). */
 int recording__create(struct recording_writer *w, const char *path,
-		      const struct recording_meta *meta);
+		      const struct recording_meta *meta, char *why, size_t whylen);
 /* The same on an open descriptor, which the writer does not close. */
 int recording__create_fd(struct recording_writer *w, int fd, const struct recording_meta *meta);
 /* The start-up snapshot s, taken at now_ns, and the n connections it found

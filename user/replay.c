@@ -137,14 +137,22 @@ static int replay_all(struct replay *rp)
 }
 
 /* The recording opened in rp->r (meta its header) through the engine. */
+/* drop_privs: a replay from the command line needs no capability once the
+ * recording and the outputs are open, run as root or not; the fuzz target
+ * (run__replay_stream) keeps its own. */
 static int replay_opened(struct replay *rp, const struct cli_opts *o,
-			 const struct recording_meta *meta)
+			 const struct recording_meta *meta, bool drop_privs)
 {
 	struct engine_opts eo;
 	int err;
 
 	run__engine_opts(&eo, o, NULL, NULL);
 	if (engine__new(&rp->e, &eo, rp->out)) {
+		recording__close_reader(&rp->r);
+		return 1;
+	}
+	if (drop_privs && run__limit_privs(o, false, false)) {
+		engine__free(rp->e);
 		recording__close_reader(&rp->r);
 		return 1;
 	}
@@ -181,7 +189,7 @@ int run__replay(const struct cli_opts *o, struct output *out)
 		open_failed(msg, sizeof(msg));
 		return 1;
 	}
-	return replay_opened(&rp, o, &meta);
+	return replay_opened(&rp, o, &meta, true);
 }
 
 int run__replay_stream(const struct cli_opts *o, struct output *out, FILE *f)
@@ -194,5 +202,5 @@ int run__replay_stream(const struct cli_opts *o, struct output *out, FILE *f)
 		open_failed(msg, sizeof(msg));
 		return 1;
 	}
-	return replay_opened(&rp, o, &meta);
+	return replay_opened(&rp, o, &meta, false);
 }

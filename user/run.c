@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "holder_job.h"
+#include "privs.h"
 #include "snapshot.h"
 
 void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o,
@@ -75,6 +76,34 @@ int run__take_snapshot(struct engine *e, const struct cli_opts *o, struct output
 	return output__snapshot(out, &snap, now);
 }
 
+int run__limit_privs(const struct cli_opts *o, bool live, bool bpf_syscall)
+{
+	struct privs_need n = { 0 };
+	uint64_t eff, prm;
+	char err[256], names[512];
+
+	/* A replay reads a file and writes outputs already open: none. */
+	if (live) {
+		n.holders = o->close_wait_alert_s || o->pid || o->cgroup_path;
+		n.cgroups = true;
+		n.all_netns = o->all_netns;
+		n.metrics_file = o->metrics_file;
+		n.bpf_syscall = bpf_syscall;
+	}
+	privs__sets(&n, &eff, &prm);
+	if (privs__limit(eff, prm, err, sizeof(err))) {
+		fprintf(stderr, "tcpstate-trace: %s\n", err);
+		return -1;
+	}
+	if (o->verbose && !privs__get(&eff, &prm)) {
+		privs__names(eff, names, sizeof(names));
+		fprintf(stderr, "tcpstate-trace: capabilities kept: %s", names);
+		privs__names(prm & ~eff, names, sizeof(names));
+		fprintf(stderr, "; permitted, raised only for a call: %s\n", names);
+	}
+	return 0;
+}
+
 /* --snapshot: the picture now, every CLOSE_WAIT diagnosed, no tracing. */
 int run__snapshot(const struct cli_opts *o, struct output *out)
 {
@@ -89,6 +118,10 @@ int run__snapshot(const struct cli_opts *o, struct output *out)
 	eo.timeline_path = NULL;
 	if (engine__new(&e, &eo, out))
 		return 1;
+	if (run__limit_privs(o, true, false)) {
+		engine__free(e);
+		return 1;
+	}
 	err = run__take_snapshot(e, o, out, NULL);
 	while (!err && n == ENGINE_ALERT_BATCH)
 		err = engine__alerts(e, clock__mono_now(), 0, &n);

@@ -18,6 +18,10 @@ int run__replay(const struct cli_opts *o, struct output *out);
 int run__replay_stream(const struct cli_opts *o, struct output *out, FILE *f);
 int run__snapshot(const struct cli_opts *o, struct output *out);
 
+/* Down to the capabilities the rest of the run uses (privs.h): live (and
+ * --snapshot) by its options, bpf_syscall when bpf() needs a capability
+ * here; a replay none. 0, or -1 said on stderr. */
+int run__limit_privs(const struct cli_opts *o, bool live, bool bpf_syscall);
 /* Shared by the sources. holders: a live system's holder scans, kept
  * while the engine lives (NULL: a replay). */
 void run__engine_opts(struct engine_opts *eo, const struct cli_opts *o,

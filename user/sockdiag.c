@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "sockdiag.h"
+#include "privs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -281,6 +282,9 @@ static void *open_in_netns(void *arg)
 {
 	struct netns_open *o = arg;
 
+	/* The one call that takes CAP_SYS_ADMIN after attaching: raised in
+	 * this thread only (privs.h), which ends here. */
+	privs__raise(CAP_SYS_ADMIN_NR);
 	if (setns(o->netns_fd, CLONE_NEWNET))
 		o->result = -errno;
 	else

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "timeline.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -442,18 +443,18 @@ int timeline__open_fd(struct timeline *tl, int fd, enum timeline_format fmt)
 	return tl->err;
 }
 
-int timeline__open(struct timeline *tl, const char *path, enum timeline_format fmt)
+int timeline__open(struct timeline *tl, const char *path, enum timeline_format fmt, char *why,
+		   size_t whylen)
 {
-	int fd, err;
+	bool owned;
+	int fd = outfile__open(path, OUTFILE_MODE, &owned, why, whylen), err;
 
-	if (strcmp(path, "-") == 0)
-		return timeline__open_fd(tl, STDOUT_FILENO, fmt);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = timeline__open_fd(tl, fd, fmt);
-	tl->own_fd = true;
+	tl->own_fd = owned;
 	if (err) {
+		snprintf(why, whylen, "%s: %s", path, strerror(-err));
 		timeline__close(tl);
 		return err;
 	}

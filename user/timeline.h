@@ -47,9 +47,11 @@ struct timeline {
 int timeline_format__parse(const char *s, enum timeline_format *fmt);
 const char *timeline_format__name(enum timeline_format fmt);
 
-/* Create or truncate path ("-": standard output) and write the format's
- * head. 0 or -errno (nothing to close then). */
-int timeline__open(struct timeline *tl, const char *path, enum timeline_format fmt);
+/* Open path as outfile__open() does (mode OUTFILE_MODE; "-": standard
+ * output) and write the format's head. 0, or -errno with why in err
+ * (nothing to close then). */
+int timeline__open(struct timeline *tl, const char *path, enum timeline_format fmt, char *err,
+		   size_t errlen);
 /* The same on an open descriptor, which the timeline does not close. */
 int timeline__open_fd(struct timeline *tl, int fd, enum timeline_format fmt);
 /* One connection (buffered). 0 or the first error. */

@@ -22,6 +22,9 @@
 #include "tcp_names.h"
 #include "timeline.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 #define CONNS 200000
 #define LIVE 64		/* connections open at once, their records interleaved */
 #define PER_CONN 7	/* six transitions and a close() */
@@ -186,7 +189,7 @@ static double pass(bool timeline, bool metrics)
 	conn_table__init(&t, 1 << 20);
 	conn_table__set_sink(&t, sink, &x);
 	if (timeline)
-		timeline__open(&tl, "/dev/null", TIMELINE_JSON);
+		timeline__open(&tl, "/dev/null", TIMELINE_JSON, open_why, sizeof(open_why));
 	if (metrics && metrics__init(&m))
 		return 0;
 	if (metrics)

@@ -28,6 +28,9 @@
 #include "recording.h"
 #include "run.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 #define MAX_RECORDS 4096
 
 static struct ts_event got[MAX_RECORDS], got2[MAX_RECORDS];
@@ -369,7 +372,7 @@ static void write_seed(const char *dir, const char *name, int nsock, int n, bool
 	m.start_realtime_ns = 1795258525175990914LL;
 	m.start_mono_ns = 4000000000ULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	CHECK(recording__create(&writer, path, &m) == 0);
+	CHECK(recording__create(&writer, path, &m, open_why, sizeof(open_why)) == 0);
 	if (nsock >= 0) {
 		struct snapshot snap = { .netns = 1 };
 

@@ -81,6 +81,10 @@ static const struct test tests[] = {
 	{ "metrics_trickle", t_metrics_trickle, 0 },
 	{ "metrics_owner_names", t_metrics_owner_names, 0 },
 	{ "timewait_expired", t_timewait_expired, 1 },
+	{ "files_planted_links", t_files_planted_links, 0 },
+	{ "files_modes", t_files_modes, 0 },
+	{ "privs_dropped", t_privs_dropped, 0 },
+	{ "privs_dropped_all_netns", t_privs_dropped_all_netns, 0 },
 };
 
 enum result { PASS, FAIL, SKIP };

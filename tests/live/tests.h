@@ -92,4 +92,10 @@ void t_exit_walk_bound(void);
 void t_metrics_trickle(void);
 void t_metrics_owner_names(void);
 
+/* test_hardening_files.c */
+void t_files_planted_links(void);
+void t_files_modes(void);
+void t_privs_dropped(void);
+void t_privs_dropped_all_netns(void);
+
 #endif /* LIVE_TESTS_H */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The ways a TCP connection ends, each on a real loopback connection.
  *
- * usage: closepath [-N NAME] [-C CGROUP_DIR] MODE
+ * usage: closepath [-N NAME] [-C CGROUP_DIR] MODE [UID]
  *   -N  process name (comm) NAME for every process of the scenario
  *   -C  move into the cgroup v2 directory CGROUP_DIR first
+ *   UID       run as this user (and its group id), as a service's
+ *             unprivileged worker would: its /proc/PID/fd is not root's
  *   fork      the server's accepted socket is inherited by a child; the
  *             parent closes it (2 references: no FIN), the client closes:
  *             CLOSE_WAIT until the child exits
@@ -16,6 +18,7 @@
  * Modes fork and eof print a first JSON line once the server socket is in
  * CLOSE_WAIT and wait for a line on stdin before finishing. Every mode ends
  * with one JSON report line: pids, ports, descriptors, what was observed. */
+#include <grp.h>
 #include "scenario.h"
 
 #include <getopt.h>
@@ -353,10 +356,18 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - 1 && optind != argc - 2) {
 		fprintf(stderr, "usage: closepath [-N NAME] [-C CGROUP_DIR] "
-			"fork|eof|halfclose|rdwr|linger|unread|dup\n");
+			"fork|eof|halfclose|rdwr|linger|unread|dup [UID]\n");
 		return 2;
+	}
+	if (optind == argc - 2) {
+		uid_t uid = (uid_t)atoi(argv[optind + 1]);
+
+		if (setgroups(0, NULL) || setgid(uid) || setuid(uid)) {
+			perror("closepath: setuid");
+			return 2;
+		}
 	}
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (strcmp(argv[optind], modes[i].name) == 0) {

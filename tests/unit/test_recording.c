@@ -21,6 +21,9 @@
 #include "recording.h"
 #include "tcp_names.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 #define EV_FRAME (RECORDING_FRAME_SIZE + sizeof(struct ts_event))
 #define END_FRAME (RECORDING_FRAME_SIZE + RECORDING_END_SIZE)
 #define SNAP_FRAME (RECORDING_FRAME_SIZE + RECORDING_SNAPSHOT_SIZE)
@@ -299,7 +302,7 @@ static void round_trip_many(void **state)
 	close(fd);
 	for (int k = 0; k < TS_STAT__MAX; k++)
 		stats[k] = 7 * (uint64_t)k + 1;
-	assert_int_equal(recording__create(w, path, &m), 0);
+	assert_int_equal(recording__create(w, path, &m, open_why, sizeof(open_why)), 0);
 	for (i = 0; i < n; i++) {
 		e = ev(i);
 		assert_int_equal(recording__write(w, &e), 0);
@@ -1087,7 +1090,7 @@ static void write_error_enospc(void **state)
 
 	assert_true(full >= 0);
 	/* The header is written at once. */
-	assert_int_equal(recording__create(w, "/dev/full", &m), -ENOSPC);
+	assert_int_equal(recording__create(w, "/dev/full", &m, open_why, sizeof(open_why)), -ENOSPC);
 	/* The disk fills later: the buffered records fail when written. */
 	assert_int_equal(recording__create_fd(w, fd, &m), 0);
 	assert_true(dup2(full, fd) == fd);

@@ -44,6 +44,7 @@ static struct ts_event state_event(uint64_t mono_ns, uint64_t cookie, int from, 
 static void write_recording(const char *path, const struct ts_event *ev, int n, bool end)
 {
 	struct recording_writer w;
+	char why[256];
 	struct recording_meta m = { .start_realtime_ns = 1795258525175990914LL,
 				    .start_mono_ns = START_NS };
 	uint64_t stats[TS_STAT__MAX] = { (uint64_t)n };
@@ -51,7 +52,7 @@ static void write_recording(const char *path, const struct ts_event *ev, int n, 
 	strcpy(m.kernel, "6.1.0");
 	strcpy(m.host, "web-17");
 	strcpy(m.tool_version, "0.1.0");
-	assert_int_equal(recording__create(&w, path, &m), 0);
+	assert_int_equal(recording__create(&w, path, &m, why, sizeof(why)), 0);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(recording__write(&w, &ev[i]), 0);
 	if (end) {
@@ -188,6 +189,7 @@ static void header_words_escaped(void **state)
 	char path[] = "/tmp/test_replay.XXXXXX", errpath[] = "/tmp/test_replay_err.XXXXXX";
 	unsigned char h[RECORDING_HEADER_SIZE];
 	struct recording_writer w;
+	char why[256];
 	struct recording_meta m = { .start_mono_ns = START_NS };
 	char *text = NULL, err[4096];
 	int fd = mkstemp(path), efd = mkstemp(errpath), saved = dup(2);
@@ -198,7 +200,7 @@ static void header_words_escaped(void **state)
 	assert_true(fd >= 0 && efd >= 0 && saved >= 0);
 	strcpy(m.host, "web\x1b]2;pwn\x07");
 	strcpy(m.tool_version, "0.1\x1b[2J");
-	assert_int_equal(recording__create(&w, path, &m), 0);
+	assert_int_equal(recording__create(&w, path, &m, why, sizeof(why)), 0);
 	assert_int_equal(recording__close(&w, NULL, 0), 0);
 	assert_int_equal(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
 	h[16]++;

@@ -23,6 +23,9 @@
 #include "tcp_names.h"
 #include "timeline.h"
 
+/* Why an output could not be opened (outfile.h). */
+static char open_why[256];
+
 /* A server connection: SYN_RECV 1 us, ESTABLISHED 2 us, then CLOSE_WAIT
  * (open) or closed through LAST_ACK. */
 static void make_conn(struct conn *c, bool closed, const char *comm)
@@ -165,12 +168,12 @@ static void full_device(void **state)
 
 	make_conn(&c, true, "srv");
 	lifecycle__derive(&l, &c, CONN_EXIT_CLOSED);
-	assert_int_equal(timeline__open(&tl, "/dev/full", TIMELINE_JSON), 0);
+	assert_int_equal(timeline__open(&tl, "/dev/full", TIMELINE_JSON, open_why, sizeof(open_why)), 0);
 	assert_int_equal(timeline__write(&tl, &l), 0);		/* buffered */
 	assert_int_equal(timeline__flush(&tl), -ENOSPC);
 	assert_int_equal(timeline__write(&tl, &l), -ENOSPC);	/* sticky */
 	assert_int_equal(timeline__close(&tl), -ENOSPC);
-	assert_int_equal(timeline__open(&tl, "/nonexistent/dir/x", TIMELINE_JSON), -ENOENT);
+	assert_int_equal(timeline__open(&tl, "/nonexistent/dir/x", TIMELINE_JSON, open_why, sizeof(open_why)), -ENOENT);
 }
 
 /* A write cut short by the file size limit: the file keeps the entries
@@ -191,7 +194,7 @@ static void cut_back_to_whole_entries(void **state)
 	close(fd);
 	make_conn(&c, true, "srv");
 	lifecycle__derive(&l, &c, CONN_EXIT_CLOSED);
-	assert_int_equal(timeline__open(&tl, path, TIMELINE_JSON), 0);
+	assert_int_equal(timeline__open(&tl, path, TIMELINE_JSON, open_why, sizeof(open_why)), 0);
 	assert_int_equal(timeline__write(&tl, &l), 0);
 	assert_int_equal(timeline__flush(&tl), 0);
 	assert_int_equal(stat(path, &sb), 0);
