@@ -938,3 +938,33 @@ double prom_sample(const char *text, const char *series)
 			return strtod(p + n + 1, NULL);
 	return -1;
 }
+
+/* The cgroup2 mount point from mountinfo; false if there is none. */
+bool cgroup2_mount(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mnt[256];
+
+		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1)
+			found = snprintf(buf, len, "%s", mnt) < (int)len;
+	}
+	fclose(f);
+	return found;
+}
+
+bool holder_in(json_t *holders, int64_t pid, int64_t fd)
+{
+	json_t *h;
+	size_t i;
+
+	json_array_foreach(holders, i, h)
+		if (jint(h, "pid") == pid && jint(h, "fd") == fd)
+			return true;
+	return false;
+}

@@ -179,4 +179,10 @@ char *read_text_file(const char *path);
  * labels, exactly) then a space; -1 if there is none. */
 double prom_sample(const char *text, const char *series);
 
+/* The cgroup2 mount point from mountinfo (it may be /sys/fs/cgroup/unified);
+ * false if there is none. */
+bool cgroup2_mount(char *buf, size_t len);
+/* An alert's "holders" array names pid holding fd. */
+bool holder_in(json_t *holders, int64_t pid, int64_t fd);
+
 #endif /* HARNESS_H */

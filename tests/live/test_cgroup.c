@@ -27,25 +27,6 @@ struct test_cg {
 	bool made_top, made_leaf;
 };
 
-/* The cgroup2 mount point from mountinfo; false if there is none. */
-static bool cgroup2_mount(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[1024];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mnt[256];
-
-		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1)
-			found = snprintf(buf, len, "%s", mnt) < (int)len;
-	}
-	fclose(f);
-	return found;
-}
-
 /* mkdir <mount>/tcpstate-test-<pid>-<n>[/leaf]. false, with the failure
  * recorded or the test skipped, if it could not be made. */
 static bool cg_make(struct test_cg *c, int n, const char *leaf)

@@ -112,17 +112,6 @@ static int state_index(struct tracer_run *t, uint64_t cookie, const char *state)
 	return -1;
 }
 
-static bool array_has_holder(json_t *holders, int64_t pid, int64_t fd)
-{
-	json_t *h;
-	size_t i;
-
-	json_array_foreach(holders, i, h)
-		if (jint(h, "pid") == pid && jint(h, "fd") == fd)
-			return true;
-	return false;
-}
-
 /* Run a closepath mode to its end with a tracer watching; leaves the
  * tracer stopped with every record read. */
 static bool run_mode(struct tracer_run *t, struct cp *c, const char *mode)
@@ -226,10 +215,10 @@ void t_close_fork_inherited(void)
 		       "alert kind %s", jstr(alert, "kind"));
 		EXPECT(jint(alert, "age_ns") >= 1000000000LL, "alert age %lld ns < 1 s",
 		       (long long)jint(alert, "age_ns"));
-		EXPECT(array_has_holder(json_object_get(alert, "holders"), c.holder_pid, c.server_fd),
+		EXPECT(holder_in(json_object_get(alert, "holders"), c.holder_pid, c.server_fd),
 		       "holders do not name the child %lld with fd %lld", (long long)c.holder_pid,
 		       (long long)c.server_fd);
-		EXPECT(!array_has_holder(json_object_get(alert, "holders"), c.server_pid,
+		EXPECT(!holder_in(json_object_get(alert, "holders"), c.server_pid,
 					 c.server_fd), "holders name the parent, which closed it");
 		calls = json_object_get(alert, "close_calls");
 		EXPECT(json_array_size(calls) == 1 &&
@@ -332,7 +321,7 @@ void t_close_eof_never_closed(void)
 		diag = jstr(alert, "diagnosis");
 		EXPECT(diag && strstr(diag, "no process has called close()"), "diagnosis: %s",
 		       diag ? diag : "(none)");
-		EXPECT(array_has_holder(json_object_get(alert, "holders"), c.server_pid, c.server_fd),
+		EXPECT(holder_in(json_object_get(alert, "holders"), c.server_pid, c.server_fd),
 		       "holders do not name the server %lld fd %lld", (long long)c.server_pid,
 		       (long long)c.server_fd);
 		EXPECT(json_array_size(json_object_get(alert, "close_calls")) == 0,

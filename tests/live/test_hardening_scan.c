@@ -72,17 +72,6 @@ static bool all_alerted(struct tracer_run *t, void *arg)
 	return alerts_on(t, *(int *)arg) >= LEAKS;
 }
 
-static bool holds(json_t *holders, int64_t pid, int64_t fd)
-{
-	json_t *h;
-	size_t i;
-
-	json_array_foreach(holders, i, h)
-		if (jint(h, "pid") == pid && jint(h, "fd") == fd)
-			return true;
-	return false;
-}
-
 /* The leak's lines: one per socket, then "done". */
 static bool read_leaks(struct leak_run *lr)
 {
@@ -124,7 +113,7 @@ static void check_alerts(struct tracer_run *t, struct leak_run *lr, int64_t late
 		       "leak %d: alert read %lld ms after the peer closed, expected at most %lld", i,
 		       (long long)(came / 1000000), (long long)((THRESHOLD_NS + late_ns) / 1000000));
 		EXPECT(jint(a, "holders_total") == 1 &&
-			       holds(json_object_get(a, "holders"), lr->pid, lr->l[i].fd),
+			       holder_in(json_object_get(a, "holders"), lr->pid, lr->l[i].fd),
 		       "leak %d: holders %lld do not name pid %d fd %d alone", i,
 		       (long long)jint(a, "holders_total"), lr->pid, lr->l[i].fd);
 	}

@@ -46,25 +46,6 @@ static void expect_no_control(const char *what, const char *s, size_t n)
 	       at < 0 ? 0 : (unsigned char)s[at], at, at < 0 ? "" : s + (at > 20 ? at - 20 : 0));
 }
 
-/* The cgroup2 mount point; false if there is none. */
-static bool cgroup2_mount(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[1024];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mnt[256];
-
-		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1)
-			found = snprintf(buf, len, "%s", mnt) < (int)len;
-	}
-	fclose(f);
-	return found;
-}
-
 /* rmdir, retried while the exited scenario's processes leave it. */
 static void rmdir_patiently(const char *dir)
 {
