@@ -40,13 +40,15 @@ static struct ts_event state_event(uint64_t mono_ns, uint64_t cookie, int from, 
 	return e;
 }
 
-/* A recording of the n records in ev, ended with no end frame if !end. */
-static void write_recording(const char *path, const struct ts_event *ev, int n, bool end)
+/* A recording begun at start_ns of the n records in ev, ended with no end
+ * frame if !end (an end frame is dated by the clock when it is written). */
+static void write_recording_at(const char *path, const struct ts_event *ev, int n, bool end,
+			       uint64_t start_ns)
 {
 	struct recording_writer w;
 	char why[256];
 	struct recording_meta m = { .start_realtime_ns = 1795258525175990914LL,
-				    .start_mono_ns = START_NS };
+				    .start_mono_ns = start_ns };
 	uint64_t stats[TS_STAT__MAX] = { (uint64_t)n };
 
 	strcpy(m.kernel, "6.1.0");
@@ -61,6 +63,11 @@ static void write_recording(const char *path, const struct ts_event *ev, int n, 
 		assert_int_equal(recording__flush(&w), 0);
 		close(w.fd);
 	}
+}
+
+static void write_recording(const char *path, const struct ts_event *ev, int n, bool end)
+{
+	write_recording_at(path, ev, n, end, START_NS);
 }
 
 static double now_s(void)
@@ -240,6 +247,34 @@ static void wall_clock_clamped(void **state)
 	assert_true(clock__clamp_ns((__int128)INT64_MIN - 5) == INT64_MIN);
 }
 
+/* A live run stopped 30 ms after its alert came due: the replay's last
+ * 100 ms round ends after the recording does, and the alert must still
+ * come out, as the live run's last tick gave it. */
+static void alert_due_in_last_round(void **state)
+{
+	struct timespec ts;
+	char path[] = "/tmp/test_replay.XXXXXX", *text = NULL;
+	const char *const opts[] = { "--close-wait-alert", "1", NULL };
+	double secs;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - 1030000000ULL;
+	struct ts_event ev[] = {
+		state_event(t0, 1, TS_TCP_SYN_RECV, TS_TCP_ESTABLISHED),
+		state_event(t0 + 1000, 1, TS_TCP_ESTABLISHED, TS_TCP_CLOSE_WAIT),
+	};
+
+	write_recording_at(path, ev, 2, true, t0 - 1000);
+	assert_int_equal(replay(path, opts, &text, &secs), 0);
+	assert_non_null(strstr(text, "ALERT CLOSE_WAIT"));
+	free(text);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +282,7 @@ int main(void)
 		cmocka_unit_test(real_gap_same_outputs),
 		cmocka_unit_test(wall_clock_clamped),
 		cmocka_unit_test(header_words_escaped),
+		cmocka_unit_test(alert_due_in_last_round),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
