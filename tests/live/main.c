@@ -103,12 +103,17 @@ static bool fresh_netns(void)
 	return true;
 }
 
+/* Each test's time is printed: the suite runs in every mode on every
+ * kernel, and CI has a time limit. */
 static enum result run_one(const struct test *t)
 {
+	int64_t start = mono_now_ns();
+
 	check_failed = 0;
 	skip_reason = NULL;
 	if (fresh_netns())
 		t->fn();
+	printf("#   %s took %.1f s\n", t->name, (double)(mono_now_ns() - start) / 1e9);
 	if (check_failed)
 		return FAIL;
 	return skip_reason ? SKIP : PASS;
