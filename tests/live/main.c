@@ -24,67 +24,67 @@
 /* ---- runner ------------------------------------------------------------ */
 
 static const struct test tests[] = {
-	{ "lifecycle_ipv4", t_lifecycle_ipv4, 0 },
-	{ "lifecycle_ipv6", t_lifecycle_ipv6, 0 },
-	{ "filter_ipv4", t_filter_ipv4, 0 },
-	{ "filter_ipv6", t_filter_ipv6, 0 },
-	{ "filter_localport", t_filter_localport, 0 },
-	{ "filter_remoteport", t_filter_remoteport, 0 },
-	{ "filter_pid", t_filter_pid, 0 },
-	{ "bad_options", t_bad_options, 0 },
-	{ "unprivileged", t_unprivileged, 0 },
-	{ "human_output", t_human_output, 0 },
-	{ "closed_stdout", t_closed_stdout, 0 },
-	{ "preexisting_socket", t_preexisting_socket, 0 },
-	{ "lost_events", t_lost_events, 0 },
-	{ "no_phantoms_after_loss", t_no_phantoms_after_loss, 0 },
-	{ "close_fork_inherited", t_close_fork_inherited, 0 },
-	{ "close_eof_never_closed", t_close_eof_never_closed, 0 },
-	{ "close_halfclose", t_close_halfclose, 0 },
-	{ "close_shared_rdwr", t_close_shared_rdwr, 0 },
-	{ "close_linger_reset", t_close_linger_reset, 0 },
-	{ "close_unread_reset", t_close_unread_reset, 0 },
-	{ "close_dup", t_close_dup, 0 },
-	{ "timewait_reused", t_timewait_reused, 0 },
-	{ "timewait_count", t_timewait_count, 0 },
-	{ "timewait_rearm", t_timewait_rearm, 0 },
-	{ "timewait_simultaneous", t_timewait_simultaneous, 0 },
-	{ "finwait2_held", t_finwait2_held, 1 },
-	{ "finwait2_timeout", t_finwait2_timeout, 0 },
-	{ "finwait2_brief", t_finwait2_brief, 1 },
-	{ "finwait2_killed", t_finwait2_killed, 0 },
-	{ "snapshot_start", t_snapshot_start, 0 },
-	{ "snapshot_netns", t_snapshot_netns, 0 },
-	{ "record_replay", t_record_replay, 0 },
-	{ "timeline_live_replay", t_timeline_live_replay, 0 },
-	{ "timeline_write_errors", t_timeline_write_errors, 0 },
-	{ "hist_by_comm", t_hist_by_comm, 0 },
-	{ "metrics", t_metrics, 0 },
-	{ "metrics_bad_input", t_metrics_bad_input, 0 },
-	{ "metrics_prometheus", t_metrics_prometheus, 0 },
-	{ "snapshot_replay", t_snapshot_replay, 0 },
-	{ "snapshot_filtered", t_snapshot_filtered, 0 },
-	{ "delivery_bound", t_delivery_bound, 0 },
-	{ "cgroup_container", t_cgroup_container, 0 },
-	{ "cgroup_filter", t_cgroup_filter, 0 },
-	{ "cgroup_snapshot", t_cgroup_snapshot, 0 },
-	{ "text_escape", t_text_escape, 0 },
-	{ "record_stdout", t_record_stdout, 0 },
-	{ "listeners_by_address", t_listeners_by_address, 0 },
-	{ "listeners_reuseport", t_listeners_reuseport, 0 },
-	{ "listeners_table_full", t_listeners_table_full, 0 },
-	{ "exit_walk_high_fd", t_exit_walk_high_fd, 0 },
-	{ "exit_walk_cost", t_exit_walk_cost, 0 },
-	{ "exit_walk_bound", t_exit_walk_bound, 0 },
-	{ "hardening_scan_rate", t_hardening_scan_rate, 0 },
-	{ "hardening_scan_stall", t_hardening_scan_stall, 0 },
-	{ "metrics_trickle", t_metrics_trickle, 0 },
-	{ "metrics_owner_names", t_metrics_owner_names, 0 },
-	{ "timewait_expired", t_timewait_expired, 1 },
-	{ "files_planted_links", t_files_planted_links, 0 },
-	{ "files_modes", t_files_modes, 0 },
-	{ "privs_dropped", t_privs_dropped, 0 },
-	{ "privs_dropped_all_netns", t_privs_dropped_all_netns, 0 },
+	{ "lifecycle_ipv4", t_lifecycle_ipv4, 0, 0 },
+	{ "lifecycle_ipv6", t_lifecycle_ipv6, 0, 0 },
+	{ "filter_ipv4", t_filter_ipv4, 0, 0 },
+	{ "filter_ipv6", t_filter_ipv6, 0, 0 },
+	{ "filter_localport", t_filter_localport, 0, 0 },
+	{ "filter_remoteport", t_filter_remoteport, 0, 0 },
+	{ "filter_pid", t_filter_pid, 0, 0 },
+	{ "bad_options", t_bad_options, 0, 0 },
+	{ "unprivileged", t_unprivileged, 0, 0 },
+	{ "human_output", t_human_output, 0, 0 },
+	{ "closed_stdout", t_closed_stdout, 0, 0 },
+	{ "preexisting_socket", t_preexisting_socket, 0, 0 },
+	{ "lost_events", t_lost_events, 0, 0 },
+	{ "no_phantoms_after_loss", t_no_phantoms_after_loss, 0, 0 },
+	{ "close_fork_inherited", t_close_fork_inherited, 0, 0 },
+	{ "close_eof_never_closed", t_close_eof_never_closed, 0, 0 },
+	{ "close_halfclose", t_close_halfclose, 0, 0 },
+	{ "close_shared_rdwr", t_close_shared_rdwr, 0, 0 },
+	{ "close_linger_reset", t_close_linger_reset, 0, 0 },
+	{ "close_unread_reset", t_close_unread_reset, 0, 0 },
+	{ "close_dup", t_close_dup, 0, 0 },
+	{ "timewait_reused", t_timewait_reused, 0, 0 },
+	{ "timewait_count", t_timewait_count, 0, 0 },
+	{ "timewait_rearm", t_timewait_rearm, 0, 0 },
+	{ "timewait_simultaneous", t_timewait_simultaneous, 0, 0 },
+	{ "finwait2_held", t_finwait2_held, 1, 0 },
+	{ "finwait2_timeout", t_finwait2_timeout, 0, 0 },
+	{ "finwait2_brief", t_finwait2_brief, 1, 0 },
+	{ "finwait2_killed", t_finwait2_killed, 0, 0 },
+	{ "snapshot_start", t_snapshot_start, 0, 0 },
+	{ "snapshot_netns", t_snapshot_netns, 0, 0 },
+	{ "record_replay", t_record_replay, 0, 0 },
+	{ "timeline_live_replay", t_timeline_live_replay, 0, 0 },
+	{ "timeline_write_errors", t_timeline_write_errors, 0, 0 },
+	{ "hist_by_comm", t_hist_by_comm, 0, 0 },
+	{ "metrics", t_metrics, 0, 0 },
+	{ "metrics_bad_input", t_metrics_bad_input, 0, 0 },
+	{ "metrics_prometheus", t_metrics_prometheus, 0, 0 },
+	{ "snapshot_replay", t_snapshot_replay, 0, 0 },
+	{ "snapshot_filtered", t_snapshot_filtered, 0, 0 },
+	{ "delivery_bound", t_delivery_bound, 0, 0 },
+	{ "cgroup_container", t_cgroup_container, 0, 0 },
+	{ "cgroup_filter", t_cgroup_filter, 0, 0 },
+	{ "cgroup_snapshot", t_cgroup_snapshot, 0, 0 },
+	{ "text_escape", t_text_escape, 0, 1 },
+	{ "record_stdout", t_record_stdout, 0, 1 },
+	{ "listeners_by_address", t_listeners_by_address, 0, 0 },
+	{ "listeners_reuseport", t_listeners_reuseport, 0, 0 },
+	{ "listeners_table_full", t_listeners_table_full, 0, 0 },
+	{ "exit_walk_high_fd", t_exit_walk_high_fd, 0, 0 },
+	{ "exit_walk_cost", t_exit_walk_cost, 0, 0 },
+	{ "exit_walk_bound", t_exit_walk_bound, 0, 0 },
+	{ "hardening_scan_rate", t_hardening_scan_rate, 0, 1 },
+	{ "hardening_scan_stall", t_hardening_scan_stall, 0, 1 },
+	{ "metrics_trickle", t_metrics_trickle, 0, 1 },
+	{ "metrics_owner_names", t_metrics_owner_names, 0, 1 },
+	{ "timewait_expired", t_timewait_expired, 1, 0 },
+	{ "files_planted_links", t_files_planted_links, 0, 1 },
+	{ "files_modes", t_files_modes, 0, 1 },
+	{ "privs_dropped", t_privs_dropped, 0, 1 },
+	{ "privs_dropped_all_netns", t_privs_dropped_all_netns, 0, 1 },
 };
 
 enum result { PASS, FAIL, SKIP };
@@ -103,6 +103,21 @@ static bool fresh_netns(void)
 	return true;
 }
 
+/* The suite's run with "--attach tracepoint" alone (run-modes.sh and the
+ * VM matrix), or with no mode forced (a run by hand). */
+static bool tracepoint_mode(void)
+{
+	bool attach_tp = false;
+
+	for (int i = 0; i < cfg.nextra; i++) {
+		if (strcmp(cfg.extra[i], "--state-hook") == 0)
+			return false;
+		if (strcmp(cfg.extra[i], "--attach") == 0 && i + 1 < cfg.nextra)
+			attach_tp = strcmp(cfg.extra[i + 1], "tracepoint") == 0;
+	}
+	return attach_tp || !cfg.nextra;
+}
+
 /* Each test's time is printed: the suite runs in every mode on every
  * kernel, and CI has a time limit. */
 static enum result run_one(const struct test *t)
@@ -111,7 +126,9 @@ static enum result run_one(const struct test *t)
 
 	check_failed = 0;
 	skip_reason = NULL;
-	if (fresh_netns())
+	if (t->one_mode && !tracepoint_mode())
+		test_skip("the attach mode changes nothing here: run in tracepoint mode only");
+	else if (fresh_netns())
 		t->fn();
 	printf("#   %s took %.1f s\n", t->name, (double)(mono_now_ns() - start) / 1e9);
 	if (check_failed)

@@ -7,6 +7,8 @@ struct test {
 	const char *name;
 	void (*fn)(void);
 	int slow;	/* minutes of waiting on the kernel: run beside the others */
+	int one_mode;	/* user space alone is under test: the attach mode changes
+			 * nothing, so it runs in tracepoint mode only */
 };
 
 /* test_foundation.c */
