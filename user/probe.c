@@ -15,13 +15,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 bool probe__kernel_btf(void)
 {
 	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
