@@ -392,8 +392,17 @@ static void held(int64_t hold_ns, bool snapshot, bool kill)
 	       json_is_true(json_object_get(tw, "from_dump")) ? "derived from the timer by a dump" :
 	       "derived from the timer at the socket's end");
 	check_summary(&t);
-	expect_timeline(tl, p[0], p[1], server_closed - jint(fin2, "mono_ns"));
-	expect_hist(&t, server_closed - jint(fin2, "mono_ns"));
+	/* A transition the kernel left unreported (a program run skipped, seen
+	 * in emulated guests) leaves the timeline a state without a start: a
+	 * note with the records, as the other live tests hold it. */
+	if (cookie_says_gap(&t, cookie)) {
+		printf("#   note: the client's records say a transition went unreported (%lld "
+		       "skipped runs and gaps): its timeline and histogram not checked\n",
+		       (long long)tracer_runs_lost(&t));
+	} else {
+		expect_timeline(tl, p[0], p[1], server_closed - jint(fin2, "mono_ns"));
+		expect_hist(&t, server_closed - jint(fin2, "mono_ns"));
+	}
 out_scenario:
 	scenario_send(&s, "go\n");
 	scenario_finish(&s);
